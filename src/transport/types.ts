@@ -1,0 +1,99 @@
+/**
+ * The seam between the protocol core and a host runtime: a {@linkcode Conn}
+ * is a pair of Web Streams, a {@linkcode Listener} yields them.
+ *
+ * @module
+ */
+
+/** A network address. */
+export interface NetAddr {
+  /** Host name or IP address. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+}
+
+/** TLS credentials: PEM certificate chain and private key. */
+export interface TlsOptions {
+  /** PEM certificate (chain), as text or bytes. */
+  cert: string | Uint8Array;
+  /** PEM private key, as text or bytes. */
+  key: string | Uint8Array;
+}
+
+/**
+ * One accepted connection as the core sees it.
+ *
+ * @example A connection over in-memory streams
+ * ```ts
+ * import type { Conn } from "@x/pop3d";
+ *
+ * const conn: Conn = {
+ *   readable: new ReadableStream(),
+ *   writable: new WritableStream(),
+ *   remoteAddr: { hostname: "127.0.0.1", port: 40000 },
+ *   localAddr: { hostname: "127.0.0.1", port: 110 },
+ *   encrypted: false,
+ *   close() {},
+ * };
+ * ```
+ */
+export interface Conn {
+  /** Bytes from the client. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the client. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** The client's address. */
+  readonly remoteAddr: NetAddr;
+  /** The server's address of this connection. */
+  readonly localAddr: NetAddr;
+  /** Whether the bytes travel inside TLS. */
+  readonly encrypted: boolean;
+  /** Closes the connection; safe to call more than once. */
+  close(): void;
+  /**
+   * Optional: upgrades this connection to TLS as a server (STLS). The core
+   * calls it with no read pending and its reader and writer released, and
+   * uses the returned connection from then on.
+   */
+  startTls?(): Promise<Conn>;
+}
+
+/**
+ * A listening socket: an async iterable of accepted connections.
+ *
+ * @example Accepting connections
+ * ```ts ignore
+ * for await (const conn of listener) conn.close();
+ * ```
+ */
+export interface Listener extends AsyncIterable<Conn> {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly addr: NetAddr;
+  /** Stops listening; the iteration then ends. */
+  close(): void | Promise<void>;
+}
+
+/** What a {@linkcode SocketFactory} is asked to listen on. */
+export interface ListenOptions {
+  /** Interface to bind. */
+  hostname: string;
+  /** Port to bind; 0 lets the operating system choose. */
+  port: number;
+  /** TLS credentials for STLS upgrades, when the server has them. */
+  tls?: TlsOptions;
+}
+
+/**
+ * Opens the listening socket: the seed's `-socket` option. The default
+ * listens with the host runtime's plain TCP API.
+ *
+ * @example A factory that wraps the default one
+ * ```ts ignore
+ * import { defaultSocket, type SocketFactory } from "@x/pop3d";
+ * const socket: SocketFactory = (options) => defaultSocket(options);
+ * ```
+ */
+export type SocketFactory = (
+  options: ListenOptions,
+) => Listener | Promise<Listener>;
