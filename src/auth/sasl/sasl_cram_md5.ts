@@ -62,6 +62,8 @@ export class SaslCramMd5 implements SaslMechanism {
   #challenge = "";
 
   /**
+   * Creates one exchange; use a new object for each `AUTH` command.
+   *
    * @param callbacks Needs `lookupPassword`.
    * @param options Challenge settings.
    * @throws {TypeError} If `lookupPassword` is missing.

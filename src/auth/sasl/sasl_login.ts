@@ -41,6 +41,8 @@ export class SaslLogin implements SaslMechanism {
   #username = "";
 
   /**
+   * Creates one exchange; use a new object for each `AUTH` command.
+   *
    * @param callbacks Needs `authenticate` or `lookupPassword`.
    * @throws {TypeError} If neither callback is present.
    */

@@ -56,6 +56,8 @@ export class SaslOAuthBearer implements SaslMechanism {
   #state: "new" | "message" | "error" | "done" = "new";
 
   /**
+   * Creates one exchange; use a new object for each `AUTH` command.
+   *
    * @param callbacks Needs `verifyToken`.
    * @param options What the error challenge tells the client.
    * @throws {TypeError} If `verifyToken` is missing.

@@ -42,6 +42,8 @@ export class SaslPlain implements SaslMechanism {
   #state: "new" | "message" | "done" = "new";
 
   /**
+   * Creates one exchange; use a new object for each `AUTH` command.
+   *
    * @param callbacks Needs `authenticate` or `lookupPassword`.
    * @throws {TypeError} If neither callback is present.
    */

@@ -110,6 +110,8 @@ export class SaslScramSha256 implements SaslMechanism {
   #result: SaslStep | undefined;
 
   /**
+   * Creates one exchange; use a new object for each `AUTH` command.
+   *
    * @param callbacks Needs `lookupPassword`; uses `authorize` for authzids.
    * @param options Iterations, nonce and salt.
    * @throws {TypeError} If `lookupPassword` is missing.
