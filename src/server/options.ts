@@ -35,6 +35,16 @@ export interface Pop3dOptions<M = unknown> {
   /** TLS credentials for STLS (advertised only when the transport can upgrade). */
   tls?: TlsOptions | null;
   /**
+   * When passwords may cross the wire in the clear (USER/PASS, SASL PLAIN
+   * and LOGIN, bearer tokens): `"always"`; `"loopback"`, on loopback
+   * connections or after TLS; or `"tls"`, only inside TLS. When refused,
+   * USER and those mechanisms are not advertised and attempts get
+   * `-ERR [AUTH]`. APOP, CRAM-MD5 and SCRAM never send the password.
+   *
+   * @default {"loopback"}
+   */
+  plaintextAuth?: "always" | "loopback" | "tls";
+  /**
    * Host name in the APOP timestamp of the greeting.
    *
    * @default {"localhost"}
@@ -136,6 +146,7 @@ export const DEFAULTS: Readonly<ResolvedOptions<unknown>> = Object.freeze({
   storage: null,
   socket: null,
   tls: null,
+  plaintextAuth: "loopback",
   serverName: "localhost",
   greeting: "POP3 server ready",
   implementation: "x-pop3d",
@@ -226,6 +237,15 @@ export function validateOption(name: string, value: unknown): void {
       return text(name, value, /^[^\s]+$/);
     case "serverName":
       return text(name, value, /^[!-=?-~]+$/);
+    case "plaintextAuth":
+      if (value !== "always" && value !== "loopback" && value !== "tls") {
+        throw new TypeError(
+          `Option "plaintextAuth" must be "always", "loopback" or "tls", got ${
+            JSON.stringify(value)
+          }`,
+        );
+      }
+      return;
     case "greeting":
     case "implementation":
       return text(name, value, PRINTABLE_LINE);

@@ -5,6 +5,10 @@
  */
 
 import { Pop3Error, Pop3SyntaxError } from "../errors.ts";
+import { createSaslMechanism } from "../auth/sasl/create_sasl_mechanism.ts";
+import { saslMechanisms } from "../auth/sasl/sasl_mechanisms.ts";
+import type { SaslStep } from "../auth/sasl/types.ts";
+import { decodeBase64, encodeBase64 } from "../_util/base64.ts";
 import {
   type Command,
   parseCommand,
@@ -23,6 +27,7 @@ import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 import { CallbackTimeoutError, callWithTimeout } from "./call.ts";
 import type { ConnectionState } from "./connection_state.ts";
 import { Maildrop } from "./maildrop.ts";
+import { hasPlaintext, saslCallbacks } from "./sasl_callbacks.ts";
 import { ALLOWED, type SessionState } from "./state.ts";
 
 const encoder = new TextEncoder();
@@ -32,6 +37,8 @@ const NO_PASSWORD = "\u0000no-such-user\u0000";
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.|localhost$)/i;
 
 function timestamp(serverName: string): string {
   const random = crypto.getRandomValues(new Uint8Array(8));
@@ -52,7 +59,7 @@ function timestamp(serverName: string): string {
 export class Pop3Session<M = unknown> {
   /** The connection id. */
   readonly id: number;
-  readonly #conn: Conn;
+  #conn: Conn;
   readonly #opts: ResolvedOptions<M>;
   readonly #framer: LineFramer;
   readonly #startTime = Date.now();
@@ -399,7 +406,9 @@ export class Pop3Session<M = unknown> {
       case "UIDL":
         return this.#uidl(cmd);
       case "AUTH":
+        return this.#auth(cmd);
       case "STLS":
+        return this.#stls(cmd);
       case undefined:
         throw new Pop3SyntaxError("Unknown command");
     }
@@ -417,13 +426,39 @@ export class Pop3Session<M = unknown> {
   #capa(cmd: Command): void {
     this.#args(cmd, 0, 0);
     const lines = ["+OK Capability list follows", "TOP", "UIDL"];
-    if (this.#state === "auth") lines.push("USER");
+    if (this.#state === "auth") {
+      if (this.#plaintextAllowed()) lines.push("USER");
+      const mechanisms = this.#mechanisms();
+      if (mechanisms.length > 0) lines.push(`SASL ${mechanisms.join(" ")}`);
+      if (this.#canStartTls()) lines.push("STLS");
+    }
     lines.push("RESP-CODES", "AUTH-RESP-CODE", "PIPELINING");
     if (this.#opts.implementation) {
       lines.push(`IMPLEMENTATION ${this.#opts.implementation}`);
     }
     lines.push(".", "");
     this.#send(lines.join("\r\n"));
+  }
+
+  /** Whether a password may be sent in the clear on this connection now. */
+  #plaintextAllowed(): boolean {
+    const policy = this.#opts.plaintextAuth;
+    if (policy === "always" || this.#conn.encrypted) return true;
+    return policy === "loopback" &&
+      LOOPBACK.test(this.#conn.remoteAddr.hostname);
+  }
+
+  #mechanisms(): string[] {
+    const auth = this.#opts.auth;
+    if (!auth) return [];
+    return saslMechanisms(saslCallbacks(auth, this.#call), {
+      cleartext: this.#plaintextAllowed(),
+    });
+  }
+
+  #canStartTls(): boolean {
+    return !!this.#opts.tls && !this.#conn.encrypted &&
+      typeof this.#conn.startTls === "function";
   }
 
   async #quit(cmd: Command): Promise<void> {
@@ -448,12 +483,14 @@ export class Pop3Session<M = unknown> {
 
   #userCmd(cmd: Command): void {
     if (cmd.rest === "") throw new Pop3SyntaxError("Missing user name");
+    this.#requirePlaintext();
     this.#user = cmd.rest;
     this.#send(ok());
   }
 
   async #pass(cmd: Command): Promise<void> {
     const name = this.#user;
+    this.#requirePlaintext();
     if (name === null) throw new Pop3Error("No user name given");
     const password = cmd.rest;
     const found = await this.#verifyPassword(name, password);
@@ -469,6 +506,9 @@ export class Pop3Session<M = unknown> {
     this.#user = name;
     const auth = this.#opts.auth;
     let found: { mbox: M } | undefined;
+    if (auth && !hasPlaintext(auth)) {
+      throw new Pop3Error("APOP is not available", "AUTH");
+    }
     if (auth) {
       const exists = await this.#call("auth.exists", () =>
         auth.exists(name)) === true;
@@ -482,6 +522,108 @@ export class Pop3Session<M = unknown> {
       if (exists && match) found = { mbox: mbox as M };
     }
     await this.#login(name, "APOP", found);
+  }
+
+  #requirePlaintext(): void {
+    if (!this.#plaintextAllowed()) {
+      throw new Pop3Error(
+        "Plaintext authentication disallowed on non-secure connections",
+        "AUTH",
+      );
+    }
+  }
+
+  async #auth(cmd: Command): Promise<void> {
+    if (cmd.args.length === 0) {
+      this.#send(
+        ["+OK Supported SASL mechanisms follow", ...this.#mechanisms(), ".", ""]
+          .join("\r\n"),
+      );
+      return;
+    }
+    this.#args(cmd, 1, 2);
+    const [name, initial] = cmd.args;
+    const method: LoginMethod = `SASL ${name.toUpperCase()}`;
+    const auth = this.#opts.auth;
+    const mechanism = auth
+      ? createSaslMechanism(name, saslCallbacks(auth, this.#call), {
+        cleartext: this.#plaintextAllowed(),
+        cramMd5: { hostname: this.#opts.serverName },
+      })
+      : undefined;
+    if (!mechanism) {
+      const known = ["PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"].includes(
+        name.toUpperCase(),
+      );
+      if (known && auth && !this.#plaintextAllowed()) this.#requirePlaintext();
+      throw new Pop3Error("Unrecognized authentication type");
+    }
+    let response: Uint8Array | undefined;
+    if (initial !== undefined) {
+      response = initial === "=" ? new Uint8Array(0) : decodeBase64(initial);
+      if (response === undefined) {
+        throw new Pop3SyntaxError("Invalid base64 in initial response");
+      }
+    }
+    let step: SaslStep = await mechanism.start(response);
+    while (step.type === "challenge") {
+      this.#send(`+ ${encodeBase64(step.challenge)}\r\n`);
+      await this.#flush();
+      const line = await this.#nextLine();
+      if (line === null) {
+        this.#close("client");
+        return;
+      }
+      if (line === LINE_TOO_LONG) {
+        throw new Pop3Error("Authentication response too long", "AUTH");
+      }
+      const text = new TextDecoder().decode(line).trim();
+      if (text === "*") throw new Pop3Error("Authentication cancelled", "AUTH");
+      const bytes = decodeBase64(text);
+      if (bytes === undefined) {
+        throw new Pop3Error(
+          "Invalid base64 in authentication response",
+          "AUTH",
+        );
+      }
+      step = await mechanism.step(bytes);
+    }
+    if (step.type === "failure") {
+      await this.#login(
+        step.reason === "malformed" ? "" : "",
+        method,
+        undefined,
+      );
+      return;
+    }
+    const [, mbox] = await this.#lookup(step.user);
+    await this.#login(step.user, method, { mbox });
+  }
+
+  async #stls(cmd: Command): Promise<void> {
+    this.#args(cmd, 0, 0);
+    if (this.#conn.encrypted) throw new Pop3Error("Already using TLS");
+    if (!this.#canStartTls()) throw new Pop3Error("STLS is not available");
+    this.#send(ok("Begin TLS negotiation now"));
+    await this.#flush();
+    // Plaintext pipelined after STLS must never run inside TLS (CVE-2011-0411).
+    this.#framer.clear();
+    this.#reader!.releaseLock();
+    this.#writer!.releaseLock();
+    this.#user = null;
+    let secure: Conn;
+    try {
+      secure = await this.#conn.startTls!();
+    } catch (error) {
+      this.#report(error);
+      this.#close("error");
+      this.#reader = undefined;
+      this.#writer = undefined;
+      return;
+    }
+    this.#conn = secure;
+    this.#reader = secure.readable.getReader();
+    this.#writer = secure.writable.getWriter();
   }
 
   async #lookup(name: string): Promise<readonly [string, M]> {
