@@ -60,11 +60,7 @@ const server = new Pop3d({
   hostname,
   auth,
   storage,
-  onError: (error) => console.error("pop3d error:", error),
-  onEvent: (event) => {
-    if (event.type === "login") console.log(`login: ${event.user} (${event.method})`);
-    if (event.type === "close") console.log(`closed #${event.id}: ${event.reason}`);
-  },
+  logger: console,
 });
 await server.up();
 const bound = server.cget("port");
