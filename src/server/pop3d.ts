@@ -81,6 +81,8 @@ export class Pop3d<M = unknown> {
   readonly conn: Pop3dConnections;
 
   /**
+   * Creates a server; it listens only after {@linkcode Pop3d.up}.
+   *
    * @param options Port, hostname, callbacks and limits; see {@linkcode Pop3dOptions}.
    * @throws {TypeError} For an unknown option or a value of the wrong type.
    * @throws {RangeError} For a value out of range.
@@ -207,8 +209,11 @@ export class Pop3d<M = unknown> {
    * ```
    */
   configure(): Record<string, unknown>;
+  /** Returns the value of one option (an alias of {@linkcode Pop3d.cget}). */
   configure(name: string): unknown;
+  /** Sets one option. */
   configure(name: string, value: unknown): this;
+  /** Sets several options. */
   configure(values: Pop3dOptions<M>): this;
   configure(arg?: string | Pop3dOptions<M>, ...rest: unknown[]): unknown {
     if (arg === undefined) {
