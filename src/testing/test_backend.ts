@@ -476,7 +476,11 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
     };
   }
 
-  /** Removes every fault and ends every pending delay now. */
+  /**
+   * Removes every fault and ends every pending delay now. Call it before
+   * `server.destroy()` when a test may leave a delayed call behind: the
+   * server waits for callbacks in flight, even with `"kill"`.
+   */
   clearFaults(): void {
     for (const f of this.#faults) f.removed = true;
     this.#faults = [];
@@ -529,6 +533,16 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
   /**
    * Forgets users, maildrops, records and faults, releases locks, and ends
    * pending delays. Call it between tests, after the server is destroyed.
+   *
+   * @example Between tests
+   * ```ts
+   * import { TestBackend } from "@x/pop3d";
+   * const backend = new TestBackend().addUser("alice", "secret");
+   * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
+   * backend.reset();
+   * console.assert(backend.users().length === 0);
+   * console.assert(backend.stat("alice") === 0);
+   * ```
    */
   reset(): void {
     this.clearFaults();
