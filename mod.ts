@@ -59,3 +59,15 @@ export type {
   DeliverOptions,
   StoredMessage,
 } from "./src/storage/memory_storage.ts";
+export { TestBackend } from "./src/testing/test_backend.ts";
+export type {
+  BackendCall,
+  BackendMethod,
+  Deletion,
+  FaultOptions,
+  InjectedFault,
+  Retrieval,
+  RetrievalStatus,
+  TestBackendOptions,
+} from "./src/testing/test_backend.ts";
+export { InjectedFaultError } from "./src/testing/injected_fault_error.ts";

@@ -14,9 +14,7 @@
 import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
-import { Pop3d } from "../mod.ts";
-import { TestBackend } from "../src/testing/test_backend.ts";
-import { InjectedFaultError } from "../src/testing/injected_fault_error.ts";
+import { InjectedFaultError, Pop3d, TestBackend } from "../mod.ts";
 
 // ---- the client under test ----------------------------------------------
 

@@ -106,6 +106,7 @@ export class Pop3Session<M = unknown> {
   #waitingForCommand = false;
   #writeSince = 0;
   #committed = 0;
+  readonly #killed = new AbortController();
 
   /**
    * @param id Connection id.
@@ -315,6 +316,7 @@ export class Pop3Session<M = unknown> {
     this.#closing = true;
     this.#reason = reason;
     clearTimeout(this.#timer);
+    this.#killed.abort(new Error(`Session ended: ${reason}`));
     if (line && this.#writer && this.#writeSince === 0) {
       this.#writer.write(encoder.encode(line)).catch(() => {});
     }
@@ -339,11 +341,25 @@ export class Pop3Session<M = unknown> {
     this.#monitor.error(this.id, error);
   }
 
+  /**
+   * Calls a callback under the deadline. A killed session stops waiting at
+   * once, except for `dele` and `unlock`, which must finish before the lock
+   * is given up.
+   */
   #call = <T>(
     what: string,
     fn: () => T | Promise<T>,
     late?: (value: T) => void,
-  ): Promise<T> => callWithTimeout(what, this.#opts.callbackTimeout, fn, late);
+  ): Promise<T> =>
+    callWithTimeout(
+      what,
+      this.#opts.callbackTimeout,
+      fn,
+      late,
+      what === "storage.dele" || what === "storage.unlock"
+        ? undefined
+        : this.#killed.signal,
+    );
 
   // ---- commands ---------------------------------------------------------
 
@@ -944,7 +960,12 @@ export class Pop3Session<M = unknown> {
       }
     } catch (error) {
       reader.cancel().catch(() => {});
-      if (!this.#closing) this.#report(error);
+      if (!this.#closing) {
+        this.#report(error);
+        // Send what was read, never the terminator: the client sees the
+        // reply cut off where the source failed.
+        await this.#flush().catch(() => {});
+      }
       this.#out = [];
       this.#outBytes = 0;
       this.#abort("error");

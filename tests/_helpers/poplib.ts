@@ -15,7 +15,7 @@ export type PopResult =
 const SCRIPT = String.raw`
 import json, poplib, sys, time
 def text(b):
-    return b.decode("latin-1")
+    return b.decode("latin-1") if isinstance(b, bytes) else b
 def run(port, steps, timeout):
     out = []
     p = None

@@ -245,10 +245,6 @@ describe("TestBackend with poplib", { skip }, () => {
 
   it(
     "TestBackend dropAfter delivers exactly N octets before the connection closes",
-    {
-      skip:
-        "needs the session to flush what it has queued before closing on a stream error",
-    },
     async () => {
       const backend = new TestBackend().addUser("alice", "secret");
       const message = bigMessage(100);
@@ -385,7 +381,6 @@ describe("TestBackend with poplib", { skip }, () => {
 
   it(
     "Pop3d announces EXPIRE and LOGIN-DELAY in CAPA",
-    { skip: 'needs the "expire" and "loginDelay" server options' },
     async () => {
       const backend = new TestBackend().addUser("alice", "secret");
       const options = { expire: 31, loginDelay: 900 } as Pop3dOptions<string>;
