@@ -193,8 +193,10 @@ export class MaildirStorage implements Pop3dStorage<string> {
   async lock(mbox: string): Promise<boolean> {
     if (this.#sessions.has(mbox)) return false;
     const fs = await this.#getFs();
-    const dir = await this.#confine(fs, this.path(mbox));
-    const lockPath = `${dir}/${MAILDIR_LOCK_NAME}`;
+    const [dir, exists] = await this.#confine(fs, this.path(mbox));
+    // A missing Maildir (create: false) is an empty maildrop without a file
+    // to lock; it is still locked against sessions of this instance.
+    const lockPath = exists ? `${dir}/${MAILDIR_LOCK_NAME}` : "";
     const token = randomToken();
     const lockText = lockContent(fs, token);
     // Claim the key before the first await that could interleave.
@@ -209,7 +211,7 @@ export class MaildirStorage implements Pop3dStorage<string> {
     };
     this.#sessions.set(mbox, session);
     try {
-      if (!(await this.#acquire(fs, lockPath, lockText))) {
+      if (exists && !(await this.#acquire(fs, lockPath, lockText))) {
         this.#sessions.delete(mbox);
         return false;
       }
@@ -225,10 +227,12 @@ export class MaildirStorage implements Pop3dStorage<string> {
       this.#sessions.delete(mbox);
       throw error;
     }
-    const refresh = Math.max(1000, Math.floor(this.#staleLockMs / 3));
-    session.timer = setInterval(() => {
-      this.#refresh(fs, session).catch(this.#onError);
-    }, refresh);
+    if (exists) {
+      const refresh = Math.max(1000, Math.floor(this.#staleLockMs / 3));
+      session.timer = setInterval(() => {
+        this.#refresh(fs, session).catch(this.#onError);
+      }, refresh);
+    }
     return true;
   }
 
@@ -351,8 +355,14 @@ export class MaildirStorage implements Pop3dStorage<string> {
     return session;
   }
 
-  /** Checks symlinks against the root and creates a missing Maildir. */
-  async #confine(fs: MaildirFs, dir: string): Promise<string> {
+  /**
+   * Checks symlinks against the root and creates a missing Maildir. Returns
+   * the path and whether the Maildir exists now.
+   */
+  async #confine(
+    fs: MaildirFs,
+    dir: string,
+  ): Promise<[dir: string, exists: boolean]> {
     const realRoot = await fs.realPath(this.#root);
     if (realRoot === undefined) {
       throw new Error(`Cannot open Maildir: root "${this.#root}" is missing`);
@@ -375,7 +385,7 @@ export class MaildirStorage implements Pop3dStorage<string> {
         `Cannot open Maildir: "${dir}" resolves outside the root`,
       );
     }
-    if (existing !== dir && !this.#create) return dir;
+    if (existing !== dir && !this.#create) return [dir, false];
     const info = existing === dir ? await fs.stat(dir) : undefined;
     if (info !== undefined && !info.isDirectory && !info.isSymlink) {
       throw new Error(`Cannot open Maildir: "${dir}" is not a directory`);
@@ -383,7 +393,7 @@ export class MaildirStorage implements Pop3dStorage<string> {
     if (this.#create) {
       for (const sub of ["cur", "new", "tmp"]) await fs.mkdir(`${dir}/${sub}`);
     }
-    return dir;
+    return [dir, true];
   }
 
   async #acquire(
@@ -442,6 +452,7 @@ export class MaildirStorage implements Pop3dStorage<string> {
   async #release(fs: MaildirFs, session: Session): Promise<void> {
     clearInterval(session.timer);
     HELD_TOKENS.delete(session.token);
+    if (session.lockPath === "") return;
     const raw = await fs.readFile(session.lockPath);
     if (raw === undefined) return;
     if (parseLock(DECODER.decode(raw))?.token === session.token) {

@@ -51,6 +51,12 @@ function startChild(
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "inherit"],
   });
+  // Some runtimes set signalCode as soon as kill() is called, so only the
+  // "exit" event says the process is gone.
+  EXITS.set(
+    child,
+    new Promise((resolve) => child.once("exit", () => resolve())),
+  );
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout?.setEncoding("utf8");
@@ -66,11 +72,11 @@ function startChild(
   });
 }
 
+const EXITS = new WeakMap<ChildProcess, Promise<void>>();
+
+/** Resolves once the child has exited and was reaped ("exit" event). */
 function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => child.once("exit", () => resolve()));
+  return EXITS.get(child) ?? Promise.resolve();
 }
 
 describe("MaildirStorage lock", () => {
