@@ -232,6 +232,9 @@ export class MaildirStorage implements Pop3dStorage<string> {
       session.timer = setInterval(() => {
         this.#refresh(fs, session).catch(this.#onError);
       }, refresh);
+      // A held lock alone must not keep the process alive (Node and Bun
+      // timers have unref; elsewhere this is a no-op).
+      (session.timer as { unref?: () => void }).unref?.();
     }
     return true;
   }
