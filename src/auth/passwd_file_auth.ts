@@ -99,6 +99,11 @@ const DUMMY_HASH =
  * ```
  */
 export class PasswdFileAuth implements Pop3dAuth<string> {
+  /**
+   * Always `false`: hashed entries have no plaintext, so the server offers
+   * no APOP, CRAM-MD5 or SCRAM with this backend and calls `authenticate`.
+   */
+  readonly plaintextPasswords = false;
   #path: string;
   #mailRoot: string;
   #interval: number;

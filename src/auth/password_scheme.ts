@@ -15,6 +15,8 @@
  * @module
  */
 
+import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
+
 /** The schemes {@linkcode hashPassword} can write. */
 export type HashScheme =
   | "SHA512-CRYPT"
@@ -195,29 +197,6 @@ export async function hashPassword(
         `Cannot hash password: unsupported scheme "${String(scheme)}"`,
       );
   }
-}
-
-/**
- * Compares two byte arrays in time that depends only on their lengths.
- *
- * @param a First array.
- * @param b Second array.
- * @returns Whether both hold the same bytes.
- *
- * @example
- * ```ts
- * import { timingSafeEqual } from "@x/pop3d";
- * const e = new TextEncoder();
- * console.assert(timingSafeEqual(e.encode("a"), e.encode("a")));
- * ```
- */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  const n = Math.max(a.length, b.length);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < n; i++) {
-    diff |= (a[i % a.length] ?? 0) ^ (b[i % b.length] ?? 0);
-  }
-  return diff === 0;
 }
 
 const DIGESTS = new Map<string, [hash: string, salted: boolean, len: number]>([
