@@ -646,8 +646,8 @@ async function wireSize(
   let previous = 0;
   for await (const chunk of stream) {
     size += chunk.length;
-    for (let i = 0; i < chunk.length; i++) {
-      if (chunk[i] === 10 && (i === 0 ? previous : chunk[i - 1]) !== 13) size++;
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) {
+      if ((i === 0 ? previous : chunk[i - 1]) !== 13) size++;
     }
     if (chunk.length > 0) previous = chunk[chunk.length - 1];
   }
