@@ -27,7 +27,7 @@ export interface PasswdFileAuthOptions {
    * @default {1000}
    */
   checkIntervalMs?: number;
-  /** File access; the `node:fs/promises` implementation when omitted. */
+  /** File access; the default (Node's fs/promises API) when omitted. */
   fs?: Pick<MaildirFs, "stat" | "readFile">;
   /**
    * Receives one message per skipped line, with its 1-based line number.
@@ -86,16 +86,28 @@ const DUMMY_HASH =
  * const server = new Pop3d({ auth, storage });
  * ```
  *
- * @example Checking a password
+ * @example Checking a password (with an in-memory file through `fs`)
  * ```ts
  * import { PasswdFileAuth } from "@x/pop3d";
  *
- * const dir = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${dir}/passwd`, "alice:{PLAIN}secret::::::\n");
- * const auth = new PasswdFileAuth({ path: `${dir}/passwd`, mailRoot: `${dir}/mail` });
+ * const text = new TextEncoder().encode("alice:{PLAIN}secret::::::\n");
+ * const auth = new PasswdFileAuth({
+ *   path: "/etc/pop3d.passwd",
+ *   mailRoot: "/var/mail",
+ *   fs: {
+ *     stat: () =>
+ *       Promise.resolve({
+ *         isFile: true,
+ *         isDirectory: false,
+ *         isSymlink: false,
+ *         size: text.length,
+ *         mtimeMs: 0,
+ *       }),
+ *     readFile: () => Promise.resolve(text),
+ *   },
+ * });
  * console.assert(await auth.authenticate("alice", "secret"));
  * console.assert((await auth.lookup("alice"))[1] === "alice");
- * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class PasswdFileAuth implements Pop3dAuth<string> {
@@ -116,6 +128,8 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
   #loading: Promise<void> | undefined;
 
   /**
+   * Creates the user database over the passwd-file at `options.path`; nothing is read until first use.
+   *
    * @param options The file, the mail root and the reload interval.
    * @throws {TypeError} When `path` or `mailRoot` is missing.
    * @throws {RangeError} When `checkIntervalMs` is negative.

@@ -2,8 +2,8 @@
  * The file system seam of {@linkcode MaildirStorage} and
  * {@linkcode PasswdFileAuth}: every file access they make goes through this
  * interface, so the core stays free of runtime APIs. The default
- * implementation (over `node:fs/promises`, which Deno, Bun and Node all
- * provide) is loaded lazily from `src/runtime/node_fs.ts`.
+ * implementation (over Node's fs/promises API, which Deno, Bun and Node
+ * all provide) is loaded lazily from `src/runtime/node_fs.ts`.
  *
  * @module
  */

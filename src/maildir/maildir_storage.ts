@@ -43,7 +43,7 @@ export interface MaildirStorageOptions {
    * @default {true}
    */
   create?: boolean;
-  /** File access; the `node:fs/promises` implementation when omitted. */
+  /** File access; the default (Node's fs/promises API) when omitted. */
   fs?: MaildirFs;
   /**
    * Receives errors that do not fail the client's command (for example a
@@ -136,6 +136,8 @@ export class MaildirStorage implements Pop3dStorage<string> {
   #sizeCache = new Map<string, Map<string, number>>();
 
   /**
+   * Creates the storage over Maildirs under `options.root`; nothing is read until first use.
+   *
    * @param options The root directory and behaviour switches.
    * @throws {TypeError} When `root` is missing or empty.
    * @throws {RangeError} When `staleLockMs` is not a positive number.
