@@ -486,10 +486,7 @@ export class MaildirStorage implements Pop3dStorage<string> {
       const info = await fs.stat(`${dir}/cur/${name}`);
       if (!info?.isFile) continue; // symlinks and directories are never served
       const unique = uniqueOf(name);
-      const stamp = /^(\d{1,15})(?:\.|$)/.exec(unique);
-      const time = stamp === null
-        ? Math.floor(info.mtimeMs / 1000)
-        : Number(stamp[1]);
+      const time = deliveryTime(unique, info.mtimeMs);
       found.push({
         name,
         unique,
@@ -604,6 +601,17 @@ function uniqueOf(name: string): string {
   const base = colon === -1 ? name : name.slice(0, colon);
   const comma = base.indexOf(",");
   return comma === -1 ? base : base.slice(0, comma);
+}
+
+/**
+ * Delivery time in microseconds: the seconds that start a Maildir unique
+ * name plus its `M<usec>` part (Dovecot, Courier, Postfix write it), or the
+ * file's mtime for names without a time.
+ */
+function deliveryTime(unique: string, mtimeMs: number): number {
+  const match = /^(\d{1,12})(?:\.(?:[^.]*?M(\d{1,6})(?!\d))?|$)/.exec(unique);
+  if (match === null) return Math.floor(mtimeMs * 1000);
+  return Number(match[1]) * 1_000_000 + Number(match[2] ?? 0);
 }
 
 /** A numeric `,KEY=value` field of the file name, such as `S` or `W`. */

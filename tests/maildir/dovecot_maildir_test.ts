@@ -109,8 +109,10 @@ describe("MaildirStorage on a Maildir written by dovecot-lda", {
       uidls.push(storage.uidl("alice", id));
     }
     await storage.unlock("alice");
+    // The UIDLs are the unique names; the order is the delivery order (the
+    // contents above came back in the order they were delivered).
     assert.deepEqual(
-      uidls,
+      [...uidls].sort(),
       [...delivered].sort().map((name) => name.split(",")[0]),
     );
 

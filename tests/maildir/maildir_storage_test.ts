@@ -84,6 +84,25 @@ describe("MaildirStorage", () => {
     assert.ok(cur.includes("1700000200.M2P1.host:2,S"), cur.join(" "));
   });
 
+  it("orders mail delivered within one second by the M<usec> part of the name", async () => {
+    await maildir("usec", {
+      "new/1700000000.M99P5.host": "b\n", // 99 µs
+      "new/1700000000.M100000P4.host": "c\n", // 100000 µs
+      "new/1700000000.M9P6.host": "a\n", // 9 µs
+      "new/1699999999.M999999P1.host": "0\n",
+    });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("usec"), true);
+    const order = [];
+    for (let id = 1; id <= 4; id++) {
+      order.push(
+        new TextDecoder().decode(await bytesOf(await storage.get("usec", id))),
+      );
+    }
+    assert.deepEqual(order, ["0\n", "a\n", "b\n", "c\n"]);
+    await storage.unlock("usec");
+  });
+
   it("counts sizes on the wire: bare LF as CRLF, and ,W= when present", async () => {
     const bareLf = "Subject: a\n\nline one\nline two\n";
     const mixed = "Subject: b\r\n\r\nx\ny\r\n\n";
