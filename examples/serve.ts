@@ -14,14 +14,14 @@
  */
 
 import {
+  MaildirStorage,
   MemoryAuth,
   MemoryStorage,
+  PasswdFileAuth,
   Pop3d,
   type Pop3dAuth,
   type Pop3dStorage,
 } from "../mod.ts";
-import { MaildirStorage } from "../src/maildir/maildir_storage.ts";
-import { PasswdFileAuth } from "../src/auth/passwd_file_auth.ts";
 
 type Host = {
   Deno?: {
