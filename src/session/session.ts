@@ -754,8 +754,9 @@ export class Pop3Session<M = unknown> {
     } catch (error) {
       reader.cancel().catch(() => {});
       if (!this.#closing) this.#report(error);
-      this.#out = [];
-      this.#outBytes = 0;
+      // Send the replies queued before this one (and what went out of this
+      // one), never the terminator, then cut the connection.
+      await this.#flush().catch(() => {});
       this.#abort("error");
       return;
     }
