@@ -78,6 +78,9 @@ export class Pop3Session<M = unknown> {
   #lastActivity = Date.now();
   #waitingForCommand = false;
   #writeSince = 0;
+  #finished = false;
+  #onKilled!: () => void;
+  readonly #killed = new Promise<void>((resolve) => this.#onKilled = resolve);
 
   /**
    * @param id Connection id.
@@ -115,7 +118,9 @@ export class Pop3Session<M = unknown> {
 
   /** Ends the session now: no UPDATE state, the lock released. */
   kill(reason: CloseReason = "killed"): void {
+    this.#onKilled(); // even during QUIT's dele: do not wait for callbacks
     this.#abort(reason);
+    this.#closeConn();
   }
 
   /** Sends a one-line reply and closes, for connections refused before a session starts. */
@@ -147,7 +152,8 @@ export class Pop3Session<M = unknown> {
       while (!this.#closing) {
         const line = await this.#nextLine();
         if (line === null) break;
-        await this.#handleLine(line);
+        // A kill must not wait for a storage or auth callback in flight.
+        await Promise.race([this.#handleLine(line), this.#killed]);
         if (
           this.#closing || !this.#framer.hasLine() || this.#outBytes >= FLUSH_AT
         ) {
@@ -163,6 +169,7 @@ export class Pop3Session<M = unknown> {
       }
     } finally {
       clearTimeout(this.#timer);
+      this.#finished = true;
       await this.#release();
       this.#closeConn();
       this.#emit({
@@ -578,6 +585,8 @@ export class Pop3Session<M = unknown> {
       }
       this.#locked = true;
       this.#mbox = mbox;
+      // Killed while lock was in flight: the session is over, unlock now.
+      if (this.#finished) return void await this.#release();
     }
     try {
       this.#drop = await Maildrop.open(storage ?? null, mbox, this.#call);
