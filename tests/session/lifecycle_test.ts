@@ -131,10 +131,10 @@ describe("Pop3Session deletion and locks", () => {
   });
 
   it("Pop3Session activity keeps an idle timer from firing", async () => {
-    await withFixture({ idleTimeout: 120, loginTimeout: 120 }, async (fx) => {
+    await withFixture({ idleTimeout: 300, loginTimeout: 300 }, async (fx) => {
       const c = await fx.alice();
-      for (let i = 0; i < 6; i++) {
-        await sleep(50);
+      for (let i = 0; i < 6; i++) { // 600 ms in all: twice the timeout
+        await sleep(100);
         assert.equal(await c.cmd("NOOP"), "+OK");
       }
       assert.equal(c.eof, false);
