@@ -95,3 +95,10 @@ export type {
   HashPasswordOptions,
   HashScheme,
 } from "./src/auth/password_scheme.ts";
+export { memoryConnPair, memoryListener } from "./src/transport/memory.ts";
+export type {
+  MemoryClient,
+  MemoryConnOptions,
+  MemoryListener,
+  MemoryListenerOptions,
+} from "./src/transport/memory.ts";

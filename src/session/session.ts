@@ -152,6 +152,7 @@ export class Pop3Session<M = unknown> {
   /** Ends the session now: no UPDATE state, the lock released. */
   kill(reason: CloseReason = "killed"): void {
     this.#abort(reason);
+    this.#closeConn();
   }
 
   /** Sends a one-line reply and closes, for connections refused before a session starts. */
@@ -960,14 +961,10 @@ export class Pop3Session<M = unknown> {
       }
     } catch (error) {
       reader.cancel().catch(() => {});
-      if (!this.#closing) {
-        this.#report(error);
-        // Send what was read, never the terminator: the client sees the
-        // reply cut off where the source failed.
-        await this.#flush().catch(() => {});
-      }
-      this.#out = [];
-      this.#outBytes = 0;
+      if (!this.#closing) this.#report(error);
+      // Send the replies queued before this one and what was read of this
+      // one, never the terminator, then cut the connection.
+      await this.#flush().catch(() => {});
       this.#abort("error");
       return;
     }

@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
 import { PasswdFileAuth } from "../../src/auth/passwd_file_auth.ts";
-import { NetClient } from "../_helpers/net_client.ts";
+import { pop3Connect } from "../_helpers/net_client.ts";
 
 // `doveadm pw -s SHA512-CRYPT -p secret` and `doveadm pw -s PBKDF2 -p secret`.
 const PASSWD = [
@@ -233,16 +233,14 @@ describe("Pop3d with MaildirStorage and PasswdFileAuth", {
         );
       });
       assert.equal(line, "locked 4");
-      const client = await NetClient.open(port);
-      await client.line();
+      const client = await pop3Connect(port);
       assert.match(await client.cmd("USER alice"), /^\+OK/);
       assert.match(await client.cmd("PASS secret"), /^-ERR \[IN-USE\]/);
       client.close();
       child.kill("SIGKILL");
       await exited;
       // After the crash, the stale lock is recovered at the next login.
-      const again = await NetClient.open(port);
-      await again.line();
+      const again = await pop3Connect(port);
       await again.cmd("USER alice");
       assert.match(await again.cmd("PASS secret"), /^\+OK/);
       assert.match(await again.cmd("QUIT"), /^\+OK/);
@@ -254,8 +252,7 @@ describe("Pop3d with MaildirStorage and PasswdFileAuth", {
   });
 
   it("keeps numbers during a session while mail arrives; shows it next session", async () => {
-    const client = await NetClient.open(port);
-    await client.line();
+    const client = await pop3Connect(port);
     await client.cmd("USER alice");
     assert.match(await client.cmd("PASS secret"), /^\+OK/);
     assert.match(await client.cmd("STAT"), /^\+OK 4 /);
@@ -267,8 +264,7 @@ describe("Pop3d with MaildirStorage and PasswdFileAuth", {
     assert.match(await client.cmd("UIDL 1"), /^\+OK 1 1700000001\.M1P1\.host$/);
     assert.match(await client.cmd("QUIT"), /^\+OK/);
     client.close();
-    const next = await NetClient.open(port);
-    await next.line();
+    const next = await pop3Connect(port);
     await next.cmd("USER alice");
     await next.cmd("PASS secret");
     assert.match(await next.cmd("STAT"), /^\+OK 5 /);
@@ -312,8 +308,7 @@ describe("Pop3d with MaildirStorage and PasswdFileAuth", {
   });
 
   it("creates bob's Maildir on first login (PBKDF2 password)", async () => {
-    const client = await NetClient.open(port);
-    await client.line();
+    const client = await pop3Connect(port);
     await client.cmd("USER bob");
     assert.match(await client.cmd("PASS secret"), /^\+OK/);
     assert.match(await client.cmd("STAT"), /^\+OK 0 0$/);

@@ -1,7 +1,7 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryAuth, Pop3d, type Pop3dStorage } from "../../mod.ts";
-import { NetClient } from "../_helpers/net_client.ts";
+import { pop3Connect } from "../_helpers/net_client.ts";
 
 it("Pop3d destroy('kill') does not wait for a callback that never settles, and unlocks once", async () => {
   let unlocks = 0;
@@ -28,17 +28,16 @@ it("Pop3d destroy('kill') does not wait for a callback that never settles, and u
     authFailureDelay: 0,
   });
   await server.up();
-  const c = await NetClient.open(server.cget("port") as number);
-  await c.line();
+  const c = await pop3Connect(server.cget("port") as number);
   await c.cmd("USER alice");
   assert.match(await c.cmd("PASS pw"), /^\+OK/);
-  c.write("RETR 1\r\n");
+  await c.write("RETR 1\r\n");
   while (getCalls === 0) await new Promise((r) => setTimeout(r, 5));
   const started = Date.now();
   await server.destroy("kill");
   const took = Date.now() - started;
   assert.ok(took < 5000, `destroy took ${took} ms`);
   assert.equal(unlocks, 1);
-  await c.ended();
+  await c.closed();
   assert.equal(server.conn.list().length, 0);
 });
