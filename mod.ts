@@ -1,0 +1,61 @@
+/**
+ * A POP3 server (RFC 1939, 2449, 3206) for Deno, Bun and Node, with the API
+ * of Tcllib's `pop3d`: `up`, `down`, `destroy`, `configure`, `cget`,
+ * `conn.list()`, `conn.state(id)`, and auth and storage callbacks.
+ *
+ * @example A server with one user and one message
+ * ```ts
+ * import { MemoryAuth, MemoryStorage, Pop3d } from "@x/pop3d";
+ *
+ * const auth = new MemoryAuth().addUser("alice", "secret");
+ * const storage = new MemoryStorage();
+ * storage.deliver("alice", "Subject: hello\r\n\r\nHi Alice\r\n");
+ *
+ * const server = new Pop3d({ port: 0, hostname: "127.0.0.1", auth, storage });
+ * await server.up();
+ * console.log(`POP3 on 127.0.0.1:${server.cget("port")}`);
+ * await server.destroy("kill");
+ * ```
+ *
+ * @module
+ */
+
+export { Pop3d } from "./src/server/pop3d.ts";
+export type {
+  DestroyMode,
+  Pop3dConnections,
+  ServerState,
+} from "./src/server/pop3d.ts";
+export { DEFAULTS } from "./src/server/options.ts";
+export type { Pop3dOptions, ResolvedOptions } from "./src/server/options.ts";
+export type {
+  CloseReason,
+  LoginMethod,
+  Pop3dEvent,
+} from "./src/server/events.ts";
+export type {
+  Pop3dLogger,
+  Pop3dStats,
+  TranscriptEntry,
+} from "./src/server/monitor.ts";
+export type { ConnectionState } from "./src/session/connection_state.ts";
+export type { SessionState } from "./src/session/state.ts";
+export type { Pop3dAuth } from "./src/auth/types.ts";
+export type { MessageSource, Pop3dStorage } from "./src/storage/types.ts";
+export type {
+  Conn,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  SocketFactory,
+  TlsOptions,
+} from "./src/transport/types.ts";
+export { defaultSocket } from "./src/transport/default_socket.ts";
+export { Pop3Error, Pop3SyntaxError } from "./src/errors.ts";
+export type { ResponseCode } from "./src/errors.ts";
+export { MemoryAuth } from "./src/auth/memory_auth.ts";
+export { MemoryStorage, toCrlf } from "./src/storage/memory_storage.ts";
+export type {
+  DeliverOptions,
+  StoredMessage,
+} from "./src/storage/memory_storage.ts";

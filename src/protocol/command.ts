@@ -1,0 +1,107 @@
+/**
+ * Parses a POP3 command line.
+ *
+ * @module
+ */
+
+import { Pop3SyntaxError } from "../errors.ts";
+
+/** Every command keyword the server knows. */
+export type CommandName =
+  | "USER"
+  | "PASS"
+  | "APOP"
+  | "AUTH"
+  | "STLS"
+  | "CAPA"
+  | "QUIT"
+  | "STAT"
+  | "LIST"
+  | "RETR"
+  | "DELE"
+  | "NOOP"
+  | "RSET"
+  | "TOP"
+  | "UIDL";
+
+const NAMES: ReadonlySet<string> = new Set<CommandName>([
+  "USER",
+  "PASS",
+  "APOP",
+  "AUTH",
+  "STLS",
+  "CAPA",
+  "QUIT",
+  "STAT",
+  "LIST",
+  "RETR",
+  "DELE",
+  "NOOP",
+  "RSET",
+  "TOP",
+  "UIDL",
+]);
+
+/** One parsed command line. */
+export interface Command {
+  /** The keyword, upper-cased; `undefined` for a keyword the server does not know. */
+  name: CommandName | undefined;
+  /** The keyword as sent, upper-cased (for messages and events). */
+  verb: string;
+  /** Space-separated arguments. */
+  args: string[];
+  /** Everything after the keyword and one space, verbatim (PASS may hold spaces). */
+  rest: string;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Parses one command line (without its line end).
+ *
+ * @throws {Pop3SyntaxError} On an empty line, NUL or other control bytes.
+ *
+ * @example
+ * ```ts
+ * import { parseCommand } from "./command.ts";
+ * const cmd = parseCommand(new TextEncoder().encode("pass my secret"));
+ * console.assert(cmd.name === "PASS" && cmd.rest === "my secret");
+ * ```
+ */
+export function parseCommand(line: Uint8Array): Command {
+  if (line.length === 0) throw new Pop3SyntaxError("Empty command line");
+  for (let i = 0; i < line.length; i++) {
+    const b = line[i];
+    if (b < 0x20 && b !== 0x09 || b === 0x7f) {
+      throw new Pop3SyntaxError("Invalid characters in command line");
+    }
+  }
+  const text = decoder.decode(line);
+  const space = text.indexOf(" ");
+  const verb = (space === -1 ? text : text.slice(0, space)).toUpperCase();
+  const rest = space === -1 ? "" : text.slice(space + 1);
+  const args = rest.split(" ").filter((a) => a !== "");
+  const name = NAMES.has(verb) ? verb as CommandName : undefined;
+  return { name, verb, args, rest };
+}
+
+const DIGITS = /^[0-9]{1,15}$/;
+
+/**
+ * Parses a non-negative decimal argument.
+ *
+ * @throws {Pop3SyntaxError} When the argument is missing or not all digits.
+ *
+ * @example
+ * ```ts
+ * import { parseNumber } from "./command.ts";
+ * console.assert(parseNumber("42", "message number") === 42);
+ * ```
+ */
+export function parseNumber(arg: string | undefined, what: string): number {
+  if (arg === undefined) throw new Pop3SyntaxError(`Missing ${what}`);
+  if (!DIGITS.test(arg)) {
+    throw new Pop3SyntaxError(`Invalid ${what}: "${arg.slice(0, 20)}"`);
+  }
+  return Number(arg);
+}

@@ -1,0 +1,60 @@
+/**
+ * Structured events of {@linkcode Pop3d}, delivered to the `onEvent` option.
+ *
+ * @module
+ */
+
+/** How a session logged in. */
+export type LoginMethod = "USER" | "APOP" | `SASL ${string}`;
+
+/** Why a connection closed. */
+export type CloseReason =
+  | "quit"
+  | "client"
+  | "timeout"
+  | "limit"
+  | "killed"
+  | "error";
+
+/**
+ * One event. Events never carry passwords or the arguments of PASS, APOP
+ * and AUTH.
+ *
+ * @example Logging events
+ * ```ts
+ * import { Pop3d, type Pop3dEvent } from "@x/pop3d";
+ * const server = new Pop3d({
+ *   port: 0,
+ *   onEvent: (e: Pop3dEvent) => {
+ *     if (e.type === "login") console.log(e.user, "logged in");
+ *   },
+ * });
+ * ```
+ */
+export type Pop3dEvent =
+  | { type: "open"; id: number; remote: string; encrypted: boolean }
+  | {
+    type: "close";
+    id: number;
+    reason: CloseReason;
+    bytesIn: number;
+    bytesOut: number;
+    durationMs: number;
+  }
+  | { type: "login"; id: number; user: string; method: LoginMethod }
+  | { type: "logout"; id: number; user: string; deleted: number }
+  | {
+    type: "login-failed";
+    id: number;
+    user: string;
+    method: LoginMethod;
+    reason: "credentials" | "in-use" | "error";
+  }
+  | {
+    type: "command";
+    id: number;
+    verb: string;
+    ok: boolean;
+    durationMs: number;
+  }
+  | { type: "error"; id: number | undefined; error: unknown };

@@ -1,0 +1,333 @@
+/**
+ * Options of {@linkcode Pop3d}, their defaults and their validation.
+ *
+ * @module
+ */
+
+import type { Pop3dAuth } from "../auth/types.ts";
+import type { Pop3dStorage } from "../storage/types.ts";
+import type { SocketFactory, TlsOptions } from "../transport/types.ts";
+import type { Pop3dEvent } from "./events.ts";
+import type { Pop3dLogger, TranscriptEntry } from "./monitor.ts";
+
+/**
+ * Options for {@linkcode Pop3d}. All are optional; every limit has a safe
+ * default.
+ */
+export interface Pop3dOptions<M = unknown> {
+  /**
+   * Port to listen on; 0 lets the operating system choose.
+   *
+   * @default {110}
+   */
+  port?: number;
+  /**
+   * Interface to bind.
+   *
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /** Decides who may log in and which maildrop they get. Without it, every login is rejected. */
+  auth?: Pop3dAuth<M> | null;
+  /** Serves the maildrops. Without it, every maildrop is empty. */
+  storage?: Pop3dStorage<M> | null;
+  /** Opens the listening socket (the seed's `-socket`). Default: the host runtime's TCP listener. */
+  socket?: SocketFactory | null;
+  /** TLS credentials for STLS (advertised only when the transport can upgrade). */
+  tls?: TlsOptions | null;
+  /**
+   * When passwords may cross the wire in the clear (USER/PASS, SASL PLAIN
+   * and LOGIN, bearer tokens): `"always"`; `"loopback"`, on loopback
+   * connections or after TLS; or `"tls"`, only inside TLS. When refused,
+   * USER and those mechanisms are not advertised and attempts get
+   * `-ERR [AUTH]`. APOP, CRAM-MD5 and SCRAM never send the password.
+   *
+   * @default {"loopback"}
+   */
+  plaintextAuth?: "always" | "loopback" | "tls";
+  /**
+   * Host name in the APOP timestamp of the greeting.
+   *
+   * @default {"localhost"}
+   */
+  serverName?: string;
+  /**
+   * Text of the greeting before the APOP timestamp. It names no software or
+   * version unless you put them here.
+   *
+   * @default {"POP3 server ready"}
+   */
+  greeting?: string;
+  /**
+   * The CAPA `IMPLEMENTATION` text; empty to leave the line out.
+   *
+   * @default {"x-pop3d"}
+   */
+  implementation?: string;
+  /**
+   * Milliseconds a logged-in session may wait for a command (RFC 1939: at least 10 minutes).
+   *
+   * @default {600000}
+   */
+  idleTimeout?: number;
+  /**
+   * Milliseconds a session may stay in the AUTHORIZATION state without a command.
+   *
+   * @default {60000}
+   */
+  loginTimeout?: number;
+  /**
+   * Milliseconds an auth or storage callback may take before the client gets `-ERR [SYS/TEMP]`.
+   *
+   * @default {30000}
+   */
+  callbackTimeout?: number;
+  /**
+   * Milliseconds a write to the client may stall before the connection is closed.
+   *
+   * @default {60000}
+   */
+  writeTimeout?: number;
+  /**
+   * Longest command line in octets, including CRLF (RFC 2449: 255).
+   *
+   * @default {255}
+   */
+  maxLineLength?: number;
+  /**
+   * Longest AUTH line or SASL response in octets (OAuth tokens are long).
+   *
+   * @default {16384}
+   */
+  maxAuthLineLength?: number;
+  /**
+   * Bad commands a session may send before it is disconnected.
+   *
+   * @default {20}
+   */
+  maxBadCommands?: number;
+  /**
+   * Failed logins a session may make before it is disconnected.
+   *
+   * @default {5}
+   */
+  maxAuthFailures?: number;
+  /**
+   * Milliseconds to wait before answering a failed login (slows password guessing).
+   *
+   * @default {1000}
+   */
+  authFailureDelay?: number;
+  /**
+   * Open connections in total; more are answered `-ERR [SYS/TEMP]` and closed.
+   *
+   * @default {1000}
+   */
+  maxConnections?: number;
+  /**
+   * Open connections from one client address.
+   *
+   * @default {100}
+   */
+  maxConnectionsPerAddress?: number;
+  /** Receives errors thrown by callbacks and transports (never sent to clients). */
+  onError?: ((error: unknown) => void) | null;
+  /** Receives structured events; cheap when not set. */
+  onEvent?: ((event: Pop3dEvent) => void) | null;
+  /** A `console`-like logger; silent when not set. Never receives passwords. */
+  logger?: Pop3dLogger | null;
+  /**
+   * Receives every command and reply line, for debugging a client. Passwords
+   * and SASL data are redacted by construction; message bodies are left out.
+   */
+  transcript?: ((entry: TranscriptEntry) => void) | null;
+  /**
+   * Announces the RFC 2449 `EXPIRE` policy in CAPA: days that retrieved mail
+   * is kept, or `"NEVER"`. Announcing only: deleting is up to the storage.
+   */
+  expire?: number | "NEVER" | null;
+  /**
+   * Announces the RFC 2449 `LOGIN-DELAY` in CAPA, in seconds. Announcing
+   * only: an auth or storage callback may enforce it by throwing
+   * `new Pop3Error(text, "LOGIN-DELAY")`.
+   */
+  loginDelay?: number | null;
+}
+
+/** Every option with its value filled in. */
+export type ResolvedOptions<M = unknown> = Required<Pop3dOptions<M>>;
+
+/** The defaults of {@linkcode Pop3dOptions}. */
+export const DEFAULTS: Readonly<ResolvedOptions<unknown>> = Object.freeze({
+  port: 110,
+  hostname: "0.0.0.0",
+  auth: null,
+  storage: null,
+  socket: null,
+  tls: null,
+  plaintextAuth: "loopback",
+  serverName: "localhost",
+  greeting: "POP3 server ready",
+  implementation: "x-pop3d",
+  idleTimeout: 600_000,
+  loginTimeout: 60_000,
+  callbackTimeout: 30_000,
+  writeTimeout: 60_000,
+  maxLineLength: 255,
+  maxAuthLineLength: 16_384,
+  maxBadCommands: 20,
+  maxAuthFailures: 5,
+  authFailureDelay: 1000,
+  maxConnections: 1000,
+  maxConnectionsPerAddress: 100,
+  onError: null,
+  onEvent: null,
+  logger: null,
+  transcript: null,
+  expire: null,
+  loginDelay: null,
+});
+
+const MAX_TIMER = 2_147_483_647;
+
+function integer(name: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(
+      `Option "${name}" must be an integer, got ${typeof value}`,
+    );
+  }
+  if (value < min || value > max) {
+    throw new RangeError(
+      `Option "${name}" must be between ${min} and ${max}, got ${value}`,
+    );
+  }
+}
+
+function text(name: string, value: unknown, pattern?: RegExp): void {
+  if (typeof value !== "string") {
+    throw new TypeError(
+      `Option "${name}" must be a string, got ${typeof value}`,
+    );
+  }
+  if (pattern && !pattern.test(value)) {
+    throw new RangeError(
+      `Option "${name}" has an invalid value: "${value.slice(0, 40)}"`,
+    );
+  }
+}
+
+function methods(name: string, value: unknown, required: string[]): void {
+  if (value === null || value === undefined) return;
+  if (typeof value !== "object" && typeof value !== "function") {
+    throw new TypeError(
+      `Option "${name}" must be an object, got ${typeof value}`,
+    );
+  }
+  for (const m of required) {
+    if (typeof (value as Record<string, unknown>)[m] !== "function") {
+      throw new TypeError(`Option "${name}" must have a "${m}" method`);
+    }
+  }
+}
+
+function optionalFunction(name: string, value: unknown): void {
+  if (value !== null && value !== undefined && typeof value !== "function") {
+    throw new TypeError(
+      `Option "${name}" must be a function, got ${typeof value}`,
+    );
+  }
+}
+
+const PRINTABLE_LINE = /^[^\r\n\0]*$/;
+
+/**
+ * Checks one option and its value.
+ *
+ * @throws {TypeError} For an unknown option or a value of the wrong type.
+ * @throws {RangeError} For a value out of range.
+ *
+ * @example
+ * ```ts
+ * import { validateOption } from "./options.ts";
+ * validateOption("port", 1110);
+ * ```
+ */
+export function validateOption(name: string, value: unknown): void {
+  switch (name) {
+    case "port":
+      return integer(name, value, 0, 65535);
+    case "hostname":
+      return text(name, value, /^[^\s]+$/);
+    case "serverName":
+      return text(name, value, /^[!-=?-~]+$/);
+    case "plaintextAuth":
+      if (value !== "always" && value !== "loopback" && value !== "tls") {
+        throw new TypeError(
+          `Option "plaintextAuth" must be "always", "loopback" or "tls", got ${
+            JSON.stringify(value)
+          }`,
+        );
+      }
+      return;
+    case "greeting":
+    case "implementation":
+      return text(name, value, PRINTABLE_LINE);
+    case "idleTimeout":
+    case "loginTimeout":
+    case "callbackTimeout":
+    case "writeTimeout":
+      return integer(name, value, 1, MAX_TIMER);
+    case "authFailureDelay":
+      return integer(name, value, 0, 60_000);
+    case "maxLineLength":
+      return integer(name, value, 255, 65_536);
+    case "maxAuthLineLength":
+      return integer(name, value, 255, 1_048_576);
+    case "maxBadCommands":
+    case "maxAuthFailures":
+    case "maxConnections":
+    case "maxConnectionsPerAddress":
+      return integer(name, value, 1, 1_000_000);
+    case "auth":
+      return methods(name, value, ["exists", "lookup"]);
+    case "storage":
+      return methods(name, value, [
+        "dele",
+        "lock",
+        "unlock",
+        "size",
+        "stat",
+        "get",
+      ]);
+    case "tls":
+      if (value === null || value === undefined) return;
+      methods(name, value, []);
+      for (const k of ["cert", "key"]) {
+        const v = (value as Record<string, unknown>)[k];
+        if (typeof v !== "string" && !(v instanceof Uint8Array)) {
+          throw new TypeError(
+            `Option "tls.${k}" must be a PEM string or bytes`,
+          );
+        }
+      }
+      return;
+    case "expire":
+      if (value === null || value === undefined || value === "NEVER") return;
+      return integer(name, value, 0, 1_000_000);
+    case "loginDelay":
+      if (value === null || value === undefined) return;
+      return integer(name, value, 0, 1_000_000_000);
+    case "logger":
+      if (value === null || value === undefined) return;
+      return methods(name, value, ["info", "warn", "error"]);
+    case "socket":
+    case "transcript":
+    case "onError":
+    case "onEvent":
+      return optionalFunction(name, value);
+    case "state":
+      throw new TypeError('Option "state" is read-only');
+    default:
+      throw new TypeError(`Unknown option: "${name}"`);
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * The POP3 server object: the seed's `up`, `down`, `destroy`, `configure`,
+ * `cget` and `conn`.
+ *
+ * @module
+ */
+
+import { err } from "../protocol/reply.ts";
+import type { ConnectionState } from "../session/connection_state.ts";
+import { Pop3Session } from "../session/session.ts";
+import { defaultSocket } from "../transport/default_socket.ts";
+import { Monitor, type Pop3dStats } from "./monitor.ts";
+import type { Conn, Listener } from "../transport/types.ts";
+import {
+  DEFAULTS,
+  type Pop3dOptions,
+  type ResolvedOptions,
+  validateOption,
+} from "./options.ts";
+
+/** The server's life: not listening, listening, or destroyed. */
+export type ServerState = "down" | "up" | "destroyed";
+
+/** How {@linkcode Pop3d.destroy} treats open connections. */
+export type DestroyMode = "kill" | "defer";
+
+/** The `conn` sub-object of {@linkcode Pop3d}: the seed's `conn list` and `conn state`. */
+export interface Pop3dConnections {
+  /** Ids of the open connections. */
+  list(): number[];
+  /**
+   * A snapshot of one connection.
+   *
+   * @throws {RangeError} When no open connection has that id.
+   */
+  state(id: number | string): ConnectionState;
+}
+
+type OptionName = keyof Pop3dOptions;
+
+function optionName(name: string): string {
+  if (typeof name !== "string") {
+    throw new TypeError(`Option name must be a string, got ${typeof name}`);
+  }
+  return name.startsWith("-") ? name.slice(1) : name;
+}
+
+/**
+ * A POP3 server (RFC 1939, with CAPA, response codes and pipelining) that
+ * asks its `auth` and `storage` callbacks for users and mail.
+ *
+ * @example Serving an in-memory maildrop
+ * ```ts
+ * import { MemoryAuth, MemoryStorage, Pop3d } from "@x/pop3d";
+ *
+ * const auth = new MemoryAuth();
+ * auth.addUser("alice", "secret");
+ * const storage = new MemoryStorage();
+ * storage.deliver("alice", "Subject: hello\r\n\r\nHi Alice\r\n");
+ *
+ * const server = new Pop3d({ port: 0, hostname: "127.0.0.1", auth, storage });
+ * await server.up();
+ * console.assert(server.cget("port") !== 0);
+ * await server.destroy();
+ * ```
+ */
+export class Pop3d<M = unknown> {
+  #options: ResolvedOptions<M>;
+  #state: ServerState = "down";
+  #listener: Listener | undefined;
+  #acceptLoop: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
+  #sessions = new Map<number, Pop3Session<M>>();
+  #running = new Map<number, Promise<void>>();
+  #perAddress = new Map<string, number>();
+  #nextId = 1;
+  #destroying: Promise<void> | undefined;
+  #monitor: Monitor;
+
+  /** The open connections: `conn.list()` and `conn.state(id)`. */
+  readonly conn: Pop3dConnections;
+
+  /**
+   * Creates a server; it listens only after {@linkcode Pop3d.up}.
+   *
+   * @param options Port, hostname, callbacks and limits; see {@linkcode Pop3dOptions}.
+   * @throws {TypeError} For an unknown option or a value of the wrong type.
+   * @throws {RangeError} For a value out of range.
+   */
+  constructor(options: Pop3dOptions<M> = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("Options must be an object");
+    }
+    const resolved = { ...DEFAULTS } as ResolvedOptions<M>;
+    for (const [name, value] of Object.entries(options)) {
+      if (value === undefined) continue;
+      validateOption(name, value);
+      (resolved as Record<string, unknown>)[name] = value;
+    }
+    this.#options = resolved;
+    this.#monitor = new Monitor(resolved);
+    const sessions = this.#sessions;
+    this.conn = {
+      list: () => [...sessions.keys()],
+      state: (id) => {
+        const session = sessions.get(typeof id === "string" ? Number(id) : id);
+        if (!session) throw new RangeError(`Unknown connection: ${String(id)}`);
+        return session.info();
+      },
+    };
+  }
+
+  /** `"down"`, `"up"` or `"destroyed"`. */
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  /**
+   * Starts listening. Resolves once the socket is bound; `cget("port")` then
+   * gives the real port. Calling it while up does nothing.
+   *
+   * @throws {Error} After `destroy()`, or when the socket cannot be bound.
+   */
+  async up(): Promise<void> {
+    if (this.#state === "destroyed") {
+      throw new Error("Cannot start a destroyed server");
+    }
+    if (this.#starting) return this.#starting;
+    if (this.#listener) return;
+    const o = this.#options;
+    const socket = o.socket ?? defaultSocket;
+    this.#starting = (async () => {
+      const listener = await socket({
+        hostname: o.hostname,
+        port: o.port,
+        ...(o.tls ? { tls: o.tls } : {}),
+      });
+      this.#listener = listener;
+      this.#state = "up";
+      this.#acceptLoop = this.#accept(listener);
+    })();
+    try {
+      await this.#starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  /** Stops listening. Open sessions go on. */
+  async down(): Promise<void> {
+    if (this.#starting) await this.#starting.catch(() => {});
+    const listener = this.#listener;
+    if (!listener) return;
+    this.#listener = undefined;
+    if (this.#state === "up") this.#state = "down";
+    try {
+      await listener.close();
+    } catch (error) {
+      this.#report(error);
+    }
+    await this.#acceptLoop;
+    this.#acceptLoop = undefined;
+  }
+
+  /**
+   * Stops listening and ends the server. `"kill"` (the default) closes
+   * every session now: locks are released and nothing is deleted. `"defer"`
+   * lets the open sessions finish and resolves when the last has ended.
+   *
+   * @throws {TypeError} For another mode.
+   */
+  destroy(mode: DestroyMode = "kill"): Promise<void> {
+    if (mode !== "kill" && mode !== "defer") {
+      return Promise.reject(
+        new TypeError(`Invalid destroy mode: "${String(mode)}"`),
+      );
+    }
+    if (mode === "kill") {
+      for (const session of this.#sessions.values()) session.kill();
+    }
+    if (this.#destroying) return this.#destroying;
+    this.#destroying = (async () => {
+      await this.down();
+      this.#state = "destroyed";
+      while (this.#running.size > 0) await Promise.all(this.#running.values());
+    })();
+    return this.#destroying;
+  }
+
+  /**
+   * Reads or sets options, like the seed's `configure`:
+   * - `configure()` returns every option and its value, plus the read-only `state`;
+   * - `configure("port")` returns one value (an alias of `cget`);
+   * - `configure({ port: 1110 })` or `configure("port", 1110)` sets values.
+   *
+   * While up, a new `port` or `hostname` takes effect after `down()` and
+   * `up()`; `cget("port")` reports the bound port until then. Other options
+   * apply to connections accepted after the call.
+   *
+   * @throws {TypeError} For an unknown or read-only option or a wrong type.
+   * @throws {RangeError} For a value out of range.
+   *
+   * @example
+   * ```ts
+   * import { Pop3d } from "@x/pop3d";
+   * const server = new Pop3d({ port: 0 });
+   * server.configure({ idleTimeout: 900_000 });
+   * console.assert(server.configure("idleTimeout") === 900_000);
+   * ```
+   */
+  configure(): Record<string, unknown>;
+  /** Returns the value of one option (an alias of {@linkcode Pop3d.cget}). */
+  configure(name: string): unknown;
+  /** Sets one option. */
+  configure(name: string, value: unknown): this;
+  /** Sets several options. */
+  configure(values: Pop3dOptions<M>): this;
+  configure(arg?: string | Pop3dOptions<M>, ...rest: unknown[]): unknown {
+    if (arg === undefined) {
+      const all: Record<string, unknown> = {};
+      for (const name of Object.keys(DEFAULTS)) all[name] = this.cget(name);
+      all.state = this.#state;
+      return all;
+    }
+    if (typeof arg === "string") {
+      if (rest.length === 0) return this.cget(arg);
+      return this.configure({ [optionName(arg)]: rest[0] } as Pop3dOptions<M>);
+    }
+    if (arg === null || typeof arg !== "object") {
+      throw new TypeError(
+        "configure() takes an option name or an object of options",
+      );
+    }
+    const entries = Object.entries(arg).map(([k, v]) =>
+      [optionName(k), v] as const
+    );
+    for (const [name, value] of entries) {
+      validateOption(name, value === undefined ? null : value);
+    }
+    const next = { ...this.#options } as Record<string, unknown>;
+    for (const [name, value] of entries) {
+      next[name] = value ?? (DEFAULTS as Record<string, unknown>)[name];
+    }
+    this.#options = next as ResolvedOptions<M>;
+    this.#monitor.setHooks(this.#options);
+    return this;
+  }
+
+  /**
+   * Returns the value of one option. `port` is the bound port while up.
+   *
+   * @throws {TypeError} For an unknown option.
+   *
+   * @example
+   * ```ts
+   * import { Pop3d } from "@x/pop3d";
+   * console.assert(new Pop3d().cget("port") === 110);
+   * ```
+   */
+  cget(name: string): unknown {
+    const key = optionName(name);
+    if (key === "state") return this.#state;
+    if (!Object.hasOwn(DEFAULTS, key)) {
+      throw new TypeError(`Unknown option: "${name}"`);
+    }
+    if (key === "port" && this.#listener) return this.#listener.addr.port;
+    return this.#options[key as OptionName];
+  }
+
+  /**
+   * Counters since the server was created: connections, logins, messages
+   * and bytes sent, errors.
+   *
+   * @example
+   * ```ts
+   * import { Pop3d } from "@x/pop3d";
+   * console.assert(new Pop3d().stats().loginsOk === 0);
+   * ```
+   */
+  stats(): Pop3dStats {
+    return this.#monitor.snapshot();
+  }
+
+  async #accept(listener: Listener): Promise<void> {
+    try {
+      for await (const conn of listener) this.#start(conn);
+    } catch (error) {
+      if (this.#listener === listener) this.#report(error);
+    }
+  }
+
+  #start(conn: Conn): void {
+    const o = this.#options;
+    const address = conn.remoteAddr.hostname;
+    const fromAddress = this.#perAddress.get(address) ?? 0;
+    if (this.#state !== "up") {
+      conn.close();
+      return;
+    }
+    if (this.#sessions.size >= o.maxConnections) {
+      this.#monitor.refused(address);
+      Pop3Session.refuse(
+        conn,
+        err("Too many connections, try again later", "SYS/TEMP"),
+      );
+      return;
+    }
+    if (fromAddress >= o.maxConnectionsPerAddress) {
+      this.#monitor.refused(address);
+      Pop3Session.refuse(
+        conn,
+        err("Too many connections from your address", "SYS/TEMP"),
+      );
+      return;
+    }
+    const id = this.#nextId++;
+    const session = new Pop3Session(id, conn, o, this.#monitor);
+    this.#sessions.set(id, session);
+    this.#perAddress.set(address, fromAddress + 1);
+    const running = session.run().finally(() => {
+      this.#sessions.delete(id);
+      this.#running.delete(id);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left === 0) this.#perAddress.delete(address);
+      else this.#perAddress.set(address, left);
+    });
+    this.#running.set(id, running);
+  }
+
+  #report(error: unknown): void {
+    this.#monitor.error(undefined, error);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Calls an auth or storage callback, sync or async, with a deadline.
+ *
+ * @module
+ */
+
+/** A callback did not settle within `callbackTimeout`. */
+export class CallbackTimeoutError extends Error {
+  /** @param what The callback's name, such as `storage.get`. */
+  constructor(what: string, ms: number) {
+    super(`Callback "${what}" did not settle within ${ms} ms`);
+    this.name = "CallbackTimeoutError";
+  }
+}
+
+/**
+ * Runs `fn`; a returned Promise must settle within `ms` milliseconds.
+ * A synchronous throw becomes a rejection. When the deadline passes,
+ * `late` (if given) receives the value the callback settles with later.
+ *
+ * @example
+ * ```ts
+ * import { callWithTimeout } from "./call.ts";
+ * console.assert(await callWithTimeout("x", 100, () => 42) === 42);
+ * ```
+ */
+export function callWithTimeout<T>(
+  what: string,
+  ms: number,
+  fn: () => T | Promise<T>,
+  late?: (value: T) => void,
+): Promise<T> {
+  let result: T | Promise<T>;
+  try {
+    result = fn();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (!(result instanceof Promise)) {
+    if (
+      result !== null && typeof result === "object" &&
+      typeof (result as { then?: unknown }).then === "function"
+    ) {
+      result = Promise.resolve(result);
+    } else {
+      return Promise.resolve(result);
+    }
+  }
+  const promise = result;
+  return new Promise<T>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(new CallbackTimeoutError(what, ms));
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (timedOut) late?.(value);
+        else resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(error);
+      },
+    );
+  });
+}

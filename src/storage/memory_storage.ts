@@ -1,0 +1,177 @@
+/**
+ * In-memory maildrops.
+ *
+ * @module
+ */
+
+import type { MessageSource, Pop3dStorage } from "./types.ts";
+
+const encoder = new TextEncoder();
+
+/** One stored message. */
+export interface StoredMessage {
+  /** The message bytes with CRLF line ends. */
+  readonly bytes: Uint8Array;
+  /** Its unique id (UIDL). */
+  readonly uid: string;
+}
+
+/** Options for {@linkcode MemoryStorage.deliver}. */
+export interface DeliverOptions {
+  /** Unique id for UIDL (1 to 70 characters from `!` to `~`); default: a fresh one. */
+  uid?: string;
+}
+
+/**
+ * Converts bare LF line ends to CRLF, leaving CRLF as it is.
+ *
+ * @example
+ * ```ts
+ * import { toCrlf } from "@x/pop3d";
+ * const out = toCrlf(new TextEncoder().encode("a\nb\r\n"));
+ * console.assert(new TextDecoder().decode(out) === "a\r\nb\r\n");
+ * ```
+ */
+export function toCrlf(bytes: Uint8Array): Uint8Array {
+  let bare = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) {
+    if (i === 0 || bytes[i - 1] !== 13) bare++;
+  }
+  if (bare === 0) return bytes;
+  const out = new Uint8Array(bytes.length + bare);
+  let at = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 10 && (i === 0 || bytes[i - 1] !== 13)) out[at++] = 13;
+    out[at++] = bytes[i];
+  }
+  return out;
+}
+
+/**
+ * Maildrops kept in memory, keyed by name (the storage reference that
+ * {@linkcode MemoryAuth} hands out). Messages are stored with CRLF line
+ * ends, so sizes are exact on the wire. Mail delivered while a session holds
+ * the lock is appended and never renumbers that session's messages.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage } from "@x/pop3d";
+ * const storage = new MemoryStorage();
+ * storage.deliver("alice", "Subject: hi\n\nHello\n");
+ * console.assert(storage.stat("alice") === 1);
+ * console.assert(storage.size("alice", 1) === 24);
+ * ```
+ */
+export class MemoryStorage implements Pop3dStorage<string> {
+  #boxes = new Map<string, StoredMessage[]>();
+  #locks = new Set<string>();
+  #nextUid = 1;
+  #uidPrefix = Date.now().toString(36);
+
+  #box(mbox: string): StoredMessage[] {
+    let box = this.#boxes.get(mbox);
+    if (!box) this.#boxes.set(mbox, box = []);
+    return box;
+  }
+
+  /**
+   * Adds a message to a maildrop; returns its unique id.
+   *
+   * @throws {TypeError} When the message is not a string or bytes, or the uid is invalid.
+   */
+  deliver(
+    mbox: string,
+    message: string | Uint8Array,
+    options: DeliverOptions = {},
+  ): string {
+    if (typeof mbox !== "string") {
+      throw new TypeError("Maildrop name must be a string");
+    }
+    let bytes: Uint8Array;
+    if (typeof message === "string") bytes = encoder.encode(message);
+    else if (message instanceof Uint8Array) bytes = message.slice();
+    else throw new TypeError("Message must be a string or a Uint8Array");
+    const uid = options.uid ?? `${this.#uidPrefix}.${this.#nextUid++}`;
+    if (!/^[!-~]{1,70}$/.test(uid)) {
+      throw new TypeError(
+        'Message uid must be 1 to 70 characters from "!" to "~"',
+      );
+    }
+    const box = this.#box(mbox);
+    if (box.some((m) => m.uid === uid)) {
+      throw new TypeError(`Duplicate message uid: "${uid}"`);
+    }
+    box.push({ bytes: toCrlf(bytes), uid });
+    return uid;
+  }
+
+  /** The messages of a maildrop, in order. */
+  messages(mbox: string): readonly StoredMessage[] {
+    return [...(this.#boxes.get(mbox) ?? [])];
+  }
+
+  /** Whether a session holds the maildrop's lock. */
+  isLocked(mbox: string): boolean {
+    return this.#locks.has(mbox);
+  }
+
+  /** Empties one maildrop, or all of them. */
+  clear(mbox?: string): void {
+    if (mbox === undefined) this.#boxes.clear();
+    else this.#boxes.delete(mbox);
+  }
+
+  /** Takes the maildrop's lock; `false` when another session holds it. */
+  lock(mbox: string): boolean {
+    if (this.#locks.has(mbox)) return false;
+    this.#locks.add(mbox);
+    return true;
+  }
+
+  /** Releases the maildrop's lock. */
+  unlock(mbox: string): void {
+    this.#locks.delete(mbox);
+  }
+
+  /** Number of messages. */
+  stat(mbox: string): number {
+    return this.#boxes.get(mbox)?.length ?? 0;
+  }
+
+  /**
+   * Size of one message, or of the whole maildrop.
+   *
+   * @throws {RangeError} For a message that does not exist.
+   */
+  size(mbox: string, msgId?: number): number {
+    const box = this.#boxes.get(mbox) ?? [];
+    if (msgId === undefined) {
+      return box.reduce((sum, m) => sum + m.bytes.length, 0);
+    }
+    return this.#message(box, msgId).bytes.length;
+  }
+
+  /** The bytes of one message. */
+  get(mbox: string, msgId: number): MessageSource {
+    return this.#message(this.#boxes.get(mbox) ?? [], msgId).bytes;
+  }
+
+  /** The unique id of one message. */
+  uidl(mbox: string, msgId: number): string {
+    return this.#message(this.#boxes.get(mbox) ?? [], msgId).uid;
+  }
+
+  /** Deletes messages by number. */
+  dele(mbox: string, msgIds: readonly number[]): void {
+    const box = this.#boxes.get(mbox);
+    if (!box) return;
+    const doomed = new Set(msgIds);
+    this.#boxes.set(mbox, box.filter((_, i) => !doomed.has(i + 1)));
+  }
+
+  #message(box: StoredMessage[], msgId: number): StoredMessage {
+    const message = box[msgId - 1];
+    if (!message) throw new RangeError(`No message ${msgId}`);
+    return message;
+  }
+}

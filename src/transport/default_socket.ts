@@ -1,0 +1,37 @@
+/**
+ * Picks the host runtime's TCP listener.
+ *
+ * @module
+ */
+
+import type { Listener, ListenOptions } from "./types.ts";
+
+/**
+ * The default {@linkcode SocketFactory}: listens with `Deno.listen` on Deno,
+ * `Bun.listen` on Bun and `node:net` on Node. The adapter is imported lazily,
+ * so loading the module touches no runtime API.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultSocket } from "@x/pop3d";
+ * const listener = await defaultSocket({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.addr.port);
+ * await listener.close();
+ * ```
+ */
+export async function defaultSocket(options: ListenOptions): Promise<Listener> {
+  const host = globalThis as {
+    Deno?: { listen?: unknown };
+    Bun?: { listen?: unknown };
+  };
+  if (typeof host.Deno?.listen === "function") {
+    const { listenDeno } = await import("./deno.ts");
+    return listenDeno(options);
+  }
+  if (typeof host.Bun?.listen === "function") {
+    const { listenBun } = await import("./bun.ts");
+    return listenBun(options);
+  }
+  const { listenNode } = await import("./node.ts");
+  return listenNode(options);
+}

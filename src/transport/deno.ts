@@ -1,0 +1,91 @@
+/**
+ * The Deno adapter: `Deno.listen` already speaks Web Streams.
+ *
+ * @module
+ */
+
+import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
+
+function toNetAddr(addr: Deno.Addr): NetAddr {
+  return addr.transport === "tcp" || addr.transport === "udp"
+    ? { hostname: addr.hostname, port: addr.port }
+    : { hostname: "", port: 0 };
+}
+
+/**
+ * Wraps an accepted Deno connection as a {@linkcode Conn}.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = fromDenoConn(await listener.accept(), false);
+ * ```
+ */
+export function fromDenoConn(conn: Deno.Conn, encrypted: boolean): Conn {
+  let closed = false;
+  return {
+    readable: conn.readable,
+    writable: conn.writable,
+    remoteAddr: toNetAddr(conn.remoteAddr),
+    localAddr: toNetAddr(conn.localAddr),
+    encrypted,
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch {
+        // The streams may have closed the resource already.
+      }
+    },
+  };
+}
+
+/**
+ * Listens on TCP with `Deno.listen`; accepted connections have no-delay set
+ * (replies are written whole, so Nagle only adds latency).
+ *
+ * @example
+ * ```ts ignore
+ * import { listenDeno } from "./deno.ts";
+ * const listener = listenDeno({ hostname: "127.0.0.1", port: 0 });
+ * await listener.close();
+ * ```
+ */
+export function listenDeno(options: ListenOptions): Listener {
+  const listener = Deno.listen({
+    hostname: options.hostname,
+    port: options.port,
+  });
+  let closed = false;
+  return {
+    addr: toNetAddr(listener.addr),
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    },
+    async *[Symbol.asyncIterator]() {
+      while (!closed) {
+        let conn: Deno.TcpConn;
+        try {
+          conn = await listener.accept();
+        } catch (error) {
+          if (closed || error instanceof Deno.errors.BadResource) return;
+          // A transient accept failure (EMFILE and the like): wait, then go on.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          continue;
+        }
+        try {
+          conn.setNoDelay(true);
+        } catch {
+          // Not a TCP connection.
+        }
+        yield fromDenoConn(conn, false);
+      }
+    },
+  };
+}
