@@ -371,7 +371,7 @@ async function main() {
       "mod.ts does not export Pop3d, MemoryAuth and MemoryStorage yet: skipping ours",
     );
   }
-  const active = o.only.length > 0
+  const active: Server[] = o.only.length > 0
     ? servers.filter((s) =>
       o.only.includes(s.name) || s.name === "dovecot-tuned"
     )
@@ -399,7 +399,18 @@ async function main() {
   // start the tuned Dovecot first: it generates the mail the others load
   const tunedServer = active.find((s) => s.name === tuned)!;
   await tunedServer.start();
-  for (const s of active) if (s !== tunedServer) await s.start();
+  const skipped: string[] = [];
+  for (const s of [...active]) {
+    if (s === tunedServer) continue;
+    try {
+      await s.start();
+    } catch (error) {
+      console.error(`${s.name} did not start, leaving it out: ${error}`);
+      skipped.push(`${s.name} (${String(error).split("\n")[0]})`);
+      await s.stop().catch(() => {});
+      active.splice(active.indexOf(s), 1);
+    }
+  }
   try {
     // identical bytes check
     const digests: Record<string, string> = {};
@@ -587,6 +598,7 @@ async function main() {
   console.log("");
   console.log(diag.join("\n"));
   console.log("");
+  if (skipped.length > 0) console.log(`Left out: ${skipped.join("; ")}\n`);
   console.log(
     `Medians of ${o.rounds} interleaved rounds (${o.duration} s sessions runs); ratios are medians ` +
       `of per-round ratios. Raw results: ${file}`,
