@@ -95,3 +95,9 @@ const server = new Pop3d({
 });
 await server.up();
 console.log(`READY port=${server.cget("port")} pid=${process.pid}`);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    // a clean exit lets `deno run --cpu-prof` write its profile
+    server.destroy("kill").finally(() => process.exit(0));
+  });
+}
