@@ -305,9 +305,9 @@ export class Pop3Session<M = unknown> {
     } else if (this.#waitingForCommand) {
       const limit = this.#state === "auth" ? o.loginTimeout : o.idleTimeout;
       const left = this.#lastActivity + limit - now;
-      if (left <= 0) {
-        return this.#abort("timeout", err("Disconnected for inactivity"));
-      }
+      // RFC 1939 §3: on autologout, close without a response and without
+      // entering the UPDATE state.
+      if (left <= 0) return this.#abort("timeout");
       wait = left;
     } else {
       wait = Math.min(
