@@ -34,12 +34,20 @@ export function run(
     });
     let out = "";
     let err = "";
-    child.stdout!.on("data", (d: Uint8Array) => out += new TextDecoder().decode(d));
-    child.stderr!.on("data", (d: Uint8Array) => err += new TextDecoder().decode(d));
+    child.stdout!.on(
+      "data",
+      (d: Uint8Array) => out += new TextDecoder().decode(d),
+    );
+    child.stderr!.on(
+      "data",
+      (d: Uint8Array) => err += new TextDecoder().decode(d),
+    );
     child.on("error", reject);
     child.on("close", (code: number | null) => {
       if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} exited with ${code}: ${err.trim().slice(-500)}`));
+      else {reject(
+          new Error(`${cmd} exited with ${code}: ${err.trim().slice(-500)}`),
+        );}
     });
   });
 }
@@ -66,14 +74,17 @@ export async function testDatabase(): Promise<TestDatabase | { skip: string }> {
   if (!url) {
     try {
       const vars = parseAssignments(
-        await run("bash", ["scripts/pg_start.sh"], { PG_START_NO_INSTALL: "1" }),
+        await run("bash", ["scripts/pg_start.sh"], {
+          PG_START_NO_INSTALL: "1",
+        }),
       );
       url = vars.POP3D_PG_URL;
       data = vars.POP3D_PG_DATA;
     } catch (error) {
-      const reason = `PostgreSQL tests skipped: POP3D_PG_URL is unset and no server could be started (${
-        (error as Error).message.split("\n")[0]
-      })`;
+      const reason =
+        `PostgreSQL tests skipped: POP3D_PG_URL is unset and no server could be started (${
+          (error as Error).message.split("\n")[0]
+        })`;
       console.warn(reason);
       return { skip: reason };
     }
@@ -99,10 +110,16 @@ export async function testDatabase(): Promise<TestDatabase | { skip: string }> {
   };
 }
 
-/** The command that runs a TypeScript file on the runtime running the tests. */
-export function scriptCommand(script: string, args: string[]): [string, string[]] {
+/**
+ * The command that runs a TypeScript file under Deno: the child servers use
+ * Deno's transport whichever runtime runs the tests (`deno` must be on PATH
+ * under Bun and Node).
+ */
+export function scriptCommand(
+  script: string,
+  args: string[],
+): [string, string[]] {
   const path = fileURLToPath(new URL(`../../${script}`, import.meta.url));
-  if ("Deno" in globalThis) return [process.execPath, ["run", "-A", path, ...args]];
-  if ("Bun" in globalThis) return [process.execPath, ["run", path, ...args]];
-  return [process.execPath, [path, ...args]];
+  const deno = "Deno" in globalThis ? process.execPath : "deno";
+  return [deno, ["run", "-A", path, ...args]];
 }
