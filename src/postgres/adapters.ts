@@ -14,7 +14,10 @@ type Rows = readonly Record<string, unknown>[];
 /** The part of node-postgres's `Pool` that {@linkcode fromPg} uses. */
 export interface NodePgPool {
   /** `pool.query(text, values)`. */
-  query(text: string, values?: unknown[]): Promise<{ rows: Rows }>;
+  query(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: readonly Record<string, unknown>[] }>;
   /** `pool.connect()`: a client checked out for a transaction. */
   connect(): Promise<NodePgPoolClient>;
 }
@@ -22,7 +25,10 @@ export interface NodePgPool {
 /** The part of node-postgres's `PoolClient` that {@linkcode fromPg} uses. */
 export interface NodePgPoolClient {
   /** `client.query(text, values)`. */
-  query(text: string, values?: unknown[]): Promise<{ rows: Rows }>;
+  query(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: readonly Record<string, unknown>[] }>;
   /** `client.release(error)`: a truthy error destroys the connection. */
   release(error?: Error | boolean): void;
 }
