@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throw-away PostgreSQL cluster for the tests and benchmarks.
 #
-#   eval "$(scripts/pg_start.sh)"   # sets POP3D_PG_URL and POP3D_PG_DATA
+#   eval "$(scripts/pg_start.sh)"   # exports POP3D_PG_URL and POP3D_PG_DATA
 #   ... run tests ...
 #   scripts/pg_stop.sh "$POP3D_PG_DATA"
 #
@@ -9,7 +9,7 @@
 # PG_START_NO_INSTALL=1), runs initdb as an unprivileged user (PostgreSQL
 # refuses to run as root: as root it uses the `postgres` account), trusts
 # local connections only, and listens on a unix socket in the temp dir (no
-# TCP port). Prints shell assignments on stdout; logs go to stderr.
+# TCP port). Prints export lines on stdout; logs go to stderr.
 set -euo pipefail
 
 find_bin() {
@@ -59,5 +59,5 @@ fi
   -o "-c listen_addresses='' -k $DATA -c fsync=off -c max_connections=200" \
   start >&2
 
-echo "POP3D_PG_URL='postgres://pop3d@localhost/postgres?host=$DATA'"
-echo "POP3D_PG_DATA='$DATA'"
+echo "export POP3D_PG_URL='postgres://pop3d@localhost/postgres?host=$DATA'"
+echo "export POP3D_PG_DATA='$DATA'"

@@ -54,7 +54,9 @@ export function run(
 
 function parseAssignments(text: string): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const m of text.matchAll(/^(\w+)='([^']*)'$/gm)) vars[m[1]] = m[2];
+  for (const m of text.matchAll(/^(?:export )?(\w+)='([^']*)'$/gm)) {
+    vars[m[1]] = m[2];
+  }
   return vars;
 }
 
