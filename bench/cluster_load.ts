@@ -14,7 +14,7 @@
 
 import process from "node:process";
 import { spawn } from "node:child_process";
-import { NetClient } from "../tests/_helpers/net_client.ts";
+import { NetClient } from "../tests/_helpers/line_client.ts";
 import { PgWirePool } from "../tests/_helpers/pg_wire.ts";
 import {
   scriptCommand,

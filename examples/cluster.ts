@@ -23,18 +23,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-// Once mod.ts re-exports the PostgreSQL backend: import these from "../mod.ts".
-import { Pop3d } from "../mod.ts";
-import { createSchema } from "../src/postgres/schema.ts";
-import { PostgresAuth } from "../src/postgres/postgres_auth.ts";
-import { PostgresStorage } from "../src/postgres/postgres_storage.ts";
 import {
+  createSchema,
   fromPg,
   fromPostgresJs,
   type NodePgPool,
+  type PgClient,
+  Pop3d,
+  PostgresAuth,
   type PostgresJsRootSql,
-} from "../src/postgres/adapters.ts";
-import type { PgClient } from "../src/postgres/types.ts";
+  PostgresStorage,
+} from "../mod.ts";
 import { PgWirePool } from "../tests/_helpers/pg_wire.ts";
 
 const args = process.argv.slice(2);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { NetClient } from "../_helpers/net_client.ts";
+import { NetClient } from "../_helpers/line_client.ts";
 import { PgWirePool } from "../_helpers/pg_wire.ts";
 import {
   scriptCommand,
