@@ -1,0 +1,10 @@
+import { test } from "node:test";
+import { listenBun } from "../../src/transport/bun.ts";
+import { skipUnless } from "../_helpers/runtime.ts";
+import { smokeTranscript } from "../_helpers/smoke.ts";
+
+test("listenBun serves a POP3 transcript on 127.0.0.1:0", {
+  skip: skipUnless("bun"),
+}, async () => {
+  await smokeTranscript(listenBun);
+});
