@@ -79,6 +79,8 @@ export interface PythonChild {
   done: Promise<ChildResult>;
   /** Resolves with the first stdout line that starts with `prefix`. */
   waitFor(prefix: string): Promise<string>;
+  /** Kills the script if it still runs (call it in `finally`). */
+  kill(): void;
 }
 
 /** Starts `python3 -c script ...args` (asynchronously; never a sync spawn). */
@@ -107,6 +109,9 @@ export function python(script: string, args: string[] = []): PythonChild {
   });
   return {
     send: (line) => void child.stdin.write(line + "\n"),
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+    },
     done,
     waitFor: (prefix) =>
       new Promise((resolve, reject) => {
