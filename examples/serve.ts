@@ -2,7 +2,10 @@
  * Runs a POP3 server with a demo user and a few sample messages.
  *
  *     deno run -A examples/serve.ts [--port 1110] [--hostname 127.0.0.1]
+ *     bun examples/serve.ts [--port 1110]
+ *     node examples/serve.ts [--port 1110]      (Node 24: npx -y node@24 ...)
  *
+ * The same file runs on all three: `new Pop3d()` picks the host's adapter.
  * The port also comes from the PORT environment variable. Ctrl-C stops
  * accepting and waits for open sessions to finish (`destroy("defer")`).
  */
@@ -25,7 +28,8 @@ type Host = {
 };
 const host = globalThis as unknown as Host;
 const args = host.Deno?.args ?? host.process?.argv.slice(2) ?? [];
-const env = (name: string) => host.Deno?.env.get(name) ?? host.process?.env[name];
+const env = (name: string) =>
+  host.Deno?.env.get(name) ?? host.process?.env[name];
 
 function flag(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -62,13 +66,19 @@ const server = new Pop3d({
   storage,
   onError: (error) => console.error("pop3d error:", error),
   onEvent: (event) => {
-    if (event.type === "login") console.log(`login: ${event.user} (${event.method})`);
-    if (event.type === "close") console.log(`closed #${event.id}: ${event.reason}`);
+    if (event.type === "login") {
+      console.log(`login: ${event.user} (${event.method})`);
+    }
+    if (event.type === "close") {
+      console.log(`closed #${event.id}: ${event.reason}`);
+    }
   },
 });
 await server.up();
 const bound = server.cget("port");
-console.log(`POP3 server listening on ${hostname}:${bound} (user "demo", password "demo")`);
+console.log(
+  `POP3 server listening on ${hostname}:${bound} (user "demo", password "demo")`,
+);
 console.log(`Try: curl -s pop3://demo:demo@${hostname}:${bound}/1`);
 
 let stopping = false;
