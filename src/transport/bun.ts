@@ -1,80 +1,57 @@
 /**
- * The Bun adapter: bridges the handlers of `Bun.listen` to Web Streams with
- * backpressure both ways.
+ * The Bun adapter: `Bun.listen` handlers bridged to Web Streams. Reads are
+ * pull-based (the socket is paused unless the core has a read pending), and
+ * a write resolves only once the kernel has taken every byte: the tail that
+ * `socket.write()` left waits for `drain`.
  *
- * Reading is pull-based: the socket stays paused unless the core has a read
- * pending, so nothing is read ahead. Writing keeps the tail that
- * `socket.write()` did not take and sends it on `drain`; a write resolves only
- * once the kernel has taken every byte, so a slow client holds the server to
- * one chunk in flight. Between reads the raw socket is paused with nothing
- * queued: a future `startTls()` can hand it to `socket.upgradeTLS()` once the
- * core has released its reader and writer.
+ * STLS later: with the core's reader and writer released, the socket is
+ * paused, holds no bytes and has no write tail, so a `startTls()` can call
+ * `socket.upgradeTLS({ tls, socket: handlers })` and `bridge()` the TLS
+ * socket it returns (`socket.data` then points at the new bridge).
  *
  * @module
  */
 
-import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
+import { ConnQueue } from "./_conn_queue.ts";
+import type { Conn, Listener, ListenOptions } from "./types.ts";
 
-/** The part of Bun's `Socket` this adapter uses (Bun's types are not loaded here). */
-interface BunSocket {
-  data: Bridge;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  write(data: Uint8Array): number;
-  pause(): void;
-  resume(): void;
-  end(): void;
-  terminate(): void;
-}
+/** The parts of Bun's socket and `listen` used here (Bun's types are not loaded). */
+type BunSocket =
+  & Record<"remoteAddress" | "localAddress", string>
+  & Record<"remotePort" | "localPort", number>
+  & Record<"pause" | "resume" | "end" | "terminate", () => void>
+  & { data: Bridge; write(data: Uint8Array): number }; // bytes taken, -1: closed
+type Handlers = Record<"open" | "drain" | "end", (s: BunSocket) => void> & {
+  data(s: BunSocket, data: Uint8Array): void;
+  close(s: BunSocket, error?: unknown): void;
+  error(s: BunSocket, error: unknown): void;
+};
+type BunListen = (options: {
+  hostname: string;
+  port: number;
+  socket: Handlers;
+}) => { hostname: string; port: number; stop(closeActive?: boolean): void };
 
-interface BunListener {
-  readonly hostname: string;
-  readonly port: number;
-  stop(closeActiveConnections?: boolean): void;
-}
-
-interface BunApi {
-  listen(options: {
-    hostname: string;
-    port: number;
-    socket: {
-      open(socket: BunSocket): void;
-      data(socket: BunSocket, data: Uint8Array): void;
-      drain(socket: BunSocket): void;
-      end(socket: BunSocket): void;
-      close(socket: BunSocket, error?: unknown): void;
-      error(socket: BunSocket, error: unknown): void;
-    };
-  }): BunListener;
-}
-
-/** Per-socket state: the stream ends the handlers feed. */
+/** What the handlers of one socket feed. */
 interface Bridge {
   conn: Conn;
   onData(data: Uint8Array): void;
   onDrain(): void;
-  onEof(error?: unknown): void;
-  onClose(error?: unknown): void;
+  onClose(error?: unknown, readOnly?: boolean): void;
 }
 
+const closedError = () => new Error("Cannot write: the connection closed");
+
 function bridge(socket: BunSocket): Bridge {
-  let readController!: ReadableStreamDefaultController<Uint8Array>;
-  let reading = true; // the readable is still open
-  let tail: Uint8Array | undefined; // bytes write() did not take yet
-  let waiter: { resolve(): void; reject(error: unknown): void } | undefined;
-  let ended = false;
+  let reader!: ReadableStreamDefaultController<Uint8Array>;
+  let reading = true, ended = false; // the readable is open; writes are over
+  let tail: Uint8Array | undefined; // bytes write() has not taken yet
+  let waiter: PromiseWithResolvers<void> | undefined; // of the pending write
   socket.pause();
-  const readable = new ReadableStream<Uint8Array>({
-    start: (c) => void (readController = c),
-    pull: () => socket.resume(),
-    cancel: () => void (reading = false),
-  }, { highWaterMark: 0 });
   function flush(): void {
     if (!tail || !waiter) return;
     const n = socket.write(tail);
-    if (n < 0) return fail(new Error("Cannot write: the socket is closed"));
+    if (n < 0) return fail(closedError());
     tail = n < tail.length ? tail.subarray(n) : undefined;
     if (!tail) waiter.resolve(), waiter = undefined;
   }
@@ -83,27 +60,25 @@ function bridge(socket: BunSocket): Bridge {
     waiter?.reject(error);
     waiter = undefined;
   }
-  const writable = new WritableStream<Uint8Array>({
-    write(chunk) {
-      if (ended) throw new Error("Cannot write: the socket is closed");
-      tail = chunk;
-      return new Promise<void>((resolve, reject) => {
-        waiter = { resolve, reject };
-        flush();
-      });
-    },
-    close: () => socket.end(),
-    abort: () => socket.terminate(),
-  });
-  const addr = (hostname: string, port: number): NetAddr => ({
-    hostname,
-    port,
-  });
   const conn: Conn = {
-    readable,
-    writable,
-    remoteAddr: addr(socket.remoteAddress, socket.remotePort),
-    localAddr: addr(socket.localAddress, socket.localPort),
+    readable: new ReadableStream<Uint8Array>({
+      start: (controller) => void (reader = controller),
+      pull: () => socket.resume(),
+      cancel: () => void (reading = false),
+    }, { highWaterMark: 0 }),
+    writable: new WritableStream<Uint8Array>({
+      write(chunk) {
+        if (ended) throw closedError();
+        tail = chunk;
+        const done = waiter = Promise.withResolvers<void>();
+        flush();
+        return done.promise;
+      },
+      close: () => socket.end(),
+      abort: () => socket.terminate(),
+    }),
+    remoteAddr: { hostname: socket.remoteAddress, port: socket.remotePort },
+    localAddr: { hostname: socket.localAddress, port: socket.localPort },
     encrypted: false,
     close() {
       if (ended) return;
@@ -117,20 +92,16 @@ function bridge(socket: BunSocket): Bridge {
     conn,
     onData(data) {
       if (!reading) return;
-      readController.enqueue(data);
-      if ((readController.desiredSize ?? 0) <= 0) socket.pause();
+      reader.enqueue(data);
+      if ((reader.desiredSize ?? 0) <= 0) socket.pause();
     },
     onDrain: flush,
-    onEof(error) {
+    onClose(error, readOnly) {
+      if (!readOnly) ended = true, fail(error ?? closedError());
       if (!reading) return;
       reading = false;
-      if (error) readController.error(error);
-      else readController.close();
-    },
-    onClose(error) {
-      ended = true;
-      fail(error ?? new Error("Cannot write: the connection closed"));
-      this.onEof(error);
+      if (error) reader.error(error);
+      else reader.close();
     },
   };
 }
@@ -150,23 +121,19 @@ function bridge(socket: BunSocket): Bridge {
  * ```
  */
 export function listenBun(options: ListenOptions): Listener {
-  const bun = (globalThis as unknown as { Bun: BunApi }).Bun;
-  const pending: Conn[] = [];
-  let wake: (() => void) | undefined;
-  let closed = false;
-  const server = bun.listen({
+  const host = globalThis as unknown as { Bun: { listen: BunListen } };
+  const queue = new ConnQueue();
+  const server = host.Bun.listen({
     hostname: options.hostname,
     port: options.port,
     socket: {
       open(socket) {
         socket.data = bridge(socket);
-        if (closed) return socket.data.conn.close();
-        pending.push(socket.data.conn);
-        wake?.();
+        queue.push(socket.data.conn);
       },
       data: (socket, data) => socket.data.onData(data),
       drain: (socket) => socket.data.onDrain(),
-      end: (socket) => socket.data.onEof(),
+      end: (socket) => socket.data.onClose(undefined, true), // client's FIN
       close: (socket, error) => socket.data?.onClose(error),
       error: (socket, error) => socket.data?.onClose(error),
     },
@@ -174,18 +141,10 @@ export function listenBun(options: ListenOptions): Listener {
   return {
     addr: { hostname: server.hostname, port: server.port },
     close() {
-      if (closed) return;
-      closed = true;
-      server.stop(false);
-      wake?.();
+      if (queue.closed) return;
+      queue.close();
+      server.stop(false); // stop accepting; open sessions go on
     },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const conn = pending.shift();
-        if (conn) yield conn;
-        else if (closed) return;
-        else await new Promise<void>((resolve) => wake = resolve);
-      }
-    },
+    [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
   };
 }

@@ -14,6 +14,7 @@
  */
 
 import * as net from "node:net";
+import { ConnQueue } from "./_conn_queue.ts";
 import type { Conn, Listener, ListenOptions } from "./types.ts";
 
 function fromSocket(socket: net.Socket): Conn {
@@ -102,19 +103,13 @@ function fromSocket(socket: net.Socket): Conn {
  * ```
  */
 export async function listenNode(options: ListenOptions): Promise<Listener> {
-  const pending: Conn[] = [];
-  let wake: (() => void) | undefined;
-  let closed = false;
+  const queue = new ConnQueue();
   const server = net.createServer({
     noDelay: true,
     allowHalfOpen: true,
     pauseOnConnect: true,
     highWaterMark: 0,
-  }, (socket) => {
-    if (closed) return void socket.destroy();
-    pending.push(fromSocket(socket));
-    wake?.();
-  });
+  }, (socket) => queue.push(fromSocket(socket)));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: options.hostname, port: options.port }, () => {
@@ -129,19 +124,10 @@ export async function listenNode(options: ListenOptions): Promise<Listener> {
   return {
     addr: { hostname: bound.address, port: bound.port },
     close() {
-      if (closed) return;
-      closed = true;
-      wake?.();
-      // The callback would wait for open sessions; down() must not.
-      server.close();
+      if (queue.closed) return;
+      queue.close();
+      server.close(); // its callback would wait for open sessions
     },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const conn = pending.shift();
-        if (conn) yield conn;
-        else if (closed) return;
-        else await new Promise<void>((resolve) => wake = resolve);
-      }
-    },
+    [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
   };
 }

@@ -95,7 +95,7 @@ export function python(script: string, args: string[] = []): PythonChild {
   child.stderr.setEncoding("utf8");
   child.stdout.on("data", (text: string) => {
     stdout += text;
-    for (const line of stdout.split("\n")) {
+    for (const line of stdout.split("\n").slice(0, -1)) { // whole lines only
       for (const w of watchers.filter((w) => line.startsWith(w.prefix))) {
         watchers.splice(watchers.indexOf(w), 1);
         w.resolve(line);
