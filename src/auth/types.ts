@@ -37,4 +37,24 @@ export interface Pop3dAuth<M = unknown> {
    * the storage reference after a successful check.
    */
   authenticate?(name: string, password: string): boolean | Promise<boolean>;
+  /**
+   * Optional: whether `lookup` returns the real plaintext password. APOP,
+   * CRAM-MD5 and SCRAM-SHA-256 need it. Defaults to `true` without
+   * `authenticate` and `false` with it.
+   */
+  readonly plaintextPasswords?: boolean;
+  /**
+   * Optional: verifies an OAuth 2.0 bearer token for a user; enables the
+   * SASL mechanisms OAUTHBEARER and XOAUTH2.
+   */
+  verifyToken?(
+    name: string,
+    token: string,
+    mechanism: "OAUTHBEARER" | "XOAUTH2",
+  ): boolean | Promise<boolean>;
+  /**
+   * Optional: lets the user `authcid` act as `authzid` (SASL authorization
+   * identity). Without it, such requests are refused.
+   */
+  authorize?(authcid: string, authzid: string): boolean | Promise<boolean>;
 }

@@ -8,6 +8,7 @@ import type { Pop3dAuth } from "../auth/types.ts";
 import type { Pop3dStorage } from "../storage/types.ts";
 import type { SocketFactory, TlsOptions } from "../transport/types.ts";
 import type { Pop3dEvent } from "./events.ts";
+import type { Pop3dLogger, TranscriptEntry } from "./monitor.ts";
 
 /**
  * Options for {@linkcode Pop3d}. All are optional; every limit has a safe
@@ -34,6 +35,16 @@ export interface Pop3dOptions<M = unknown> {
   socket?: SocketFactory | null;
   /** TLS credentials for STLS (advertised only when the transport can upgrade). */
   tls?: TlsOptions | null;
+  /**
+   * When passwords may cross the wire in the clear (USER/PASS, SASL PLAIN
+   * and LOGIN, bearer tokens): `"always"`; `"loopback"`, on loopback
+   * connections or after TLS; or `"tls"`, only inside TLS. When refused,
+   * USER and those mechanisms are not advertised and attempts get
+   * `-ERR [AUTH]`. APOP, CRAM-MD5 and SCRAM never send the password.
+   *
+   * @default {"loopback"}
+   */
+  plaintextAuth?: "always" | "loopback" | "tls";
   /**
    * Host name in the APOP timestamp of the greeting.
    *
@@ -123,6 +134,24 @@ export interface Pop3dOptions<M = unknown> {
   onError?: ((error: unknown) => void) | null;
   /** Receives structured events; cheap when not set. */
   onEvent?: ((event: Pop3dEvent) => void) | null;
+  /** A `console`-like logger; silent when not set. Never receives passwords. */
+  logger?: Pop3dLogger | null;
+  /**
+   * Receives every command and reply line, for debugging a client. Passwords
+   * and SASL data are redacted by construction; message bodies are left out.
+   */
+  transcript?: ((entry: TranscriptEntry) => void) | null;
+  /**
+   * Announces the RFC 2449 `EXPIRE` policy in CAPA: days that retrieved mail
+   * is kept, or `"NEVER"`. Announcing only: deleting is up to the storage.
+   */
+  expire?: number | "NEVER" | null;
+  /**
+   * Announces the RFC 2449 `LOGIN-DELAY` in CAPA, in seconds. Announcing
+   * only: an auth or storage callback may enforce it by throwing
+   * `new Pop3Error(text, "LOGIN-DELAY")`.
+   */
+  loginDelay?: number | null;
 }
 
 /** Every option with its value filled in. */
@@ -136,6 +165,7 @@ export const DEFAULTS: Readonly<ResolvedOptions<unknown>> = Object.freeze({
   storage: null,
   socket: null,
   tls: null,
+  plaintextAuth: "loopback",
   serverName: "localhost",
   greeting: "POP3 server ready",
   implementation: "x-pop3d",
@@ -152,6 +182,10 @@ export const DEFAULTS: Readonly<ResolvedOptions<unknown>> = Object.freeze({
   maxConnectionsPerAddress: 100,
   onError: null,
   onEvent: null,
+  logger: null,
+  transcript: null,
+  expire: null,
+  loginDelay: null,
 });
 
 const MAX_TIMER = 2_147_483_647;
@@ -226,6 +260,15 @@ export function validateOption(name: string, value: unknown): void {
       return text(name, value, /^[^\s]+$/);
     case "serverName":
       return text(name, value, /^[!-=?-~]+$/);
+    case "plaintextAuth":
+      if (value !== "always" && value !== "loopback" && value !== "tls") {
+        throw new TypeError(
+          `Option "plaintextAuth" must be "always", "loopback" or "tls", got ${
+            JSON.stringify(value)
+          }`,
+        );
+      }
+      return;
     case "greeting":
     case "implementation":
       return text(name, value, PRINTABLE_LINE);
@@ -268,7 +311,17 @@ export function validateOption(name: string, value: unknown): void {
         }
       }
       return;
+    case "expire":
+      if (value === null || value === undefined || value === "NEVER") return;
+      return integer(name, value, 0, 1_000_000);
+    case "loginDelay":
+      if (value === null || value === undefined) return;
+      return integer(name, value, 0, 1_000_000_000);
+    case "logger":
+      if (value === null || value === undefined) return;
+      return methods(name, value, ["info", "warn", "error"]);
     case "socket":
+    case "transcript":
     case "onError":
     case "onEvent":
       return optionalFunction(name, value);

@@ -5,6 +5,10 @@
  */
 
 import { Pop3Error, Pop3SyntaxError } from "../errors.ts";
+import { createSaslMechanism } from "../auth/sasl/create_sasl_mechanism.ts";
+import { saslMechanisms } from "../auth/sasl/sasl_mechanisms.ts";
+import type { SaslStep } from "../auth/sasl/types.ts";
+import { decodeBase64, encodeBase64 } from "../_util/base64.ts";
 import {
   type Command,
   parseCommand,
@@ -15,6 +19,7 @@ import { LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
 import { err, ok } from "../protocol/reply.ts";
 import { TopFilter } from "../protocol/top_filter.ts";
 import type { CloseReason, LoginMethod, Pop3dEvent } from "../server/events.ts";
+import { Monitor } from "../server/monitor.ts";
 import type { ResolvedOptions } from "../server/options.ts";
 import type { Conn } from "../transport/types.ts";
 import { md5Hex } from "../_util/md5.ts";
@@ -23,6 +28,7 @@ import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 import { CallbackTimeoutError, callWithTimeout } from "./call.ts";
 import type { ConnectionState } from "./connection_state.ts";
 import { Maildrop } from "./maildrop.ts";
+import { hasPlaintext, saslCallbacks } from "./sasl_callbacks.ts";
 import { ALLOWED, type SessionState } from "./state.ts";
 
 const encoder = new TextEncoder();
@@ -32,6 +38,26 @@ const NO_PASSWORD = "\u0000no-such-user\u0000";
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Rebuilds a command line for the transcript, without secrets. */
+function redacted(cmd: Command): string {
+  switch (cmd.name) {
+    case "PASS":
+      return "PASS <redacted>";
+    case "APOP":
+      return `APOP ${cmd.args[0] ?? ""} <redacted>`;
+    case "AUTH":
+      return cmd.args.length > 1
+        ? `AUTH ${cmd.args[0]} <redacted>`
+        : `AUTH ${cmd.args[0] ?? ""}`.trim();
+    case undefined:
+      return "<unknown command>";
+    default:
+      return cmd.rest === "" ? cmd.name : `${cmd.name} ${cmd.rest}`;
+  }
+}
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.|localhost$)/i;
 
 function timestamp(serverName: string): string {
   const random = crypto.getRandomValues(new Uint8Array(8));
@@ -52,8 +78,9 @@ function timestamp(serverName: string): string {
 export class Pop3Session<M = unknown> {
   /** The connection id. */
   readonly id: number;
-  readonly #conn: Conn;
+  #conn: Conn;
   readonly #opts: ResolvedOptions<M>;
+  readonly #monitor: Monitor;
   readonly #framer: LineFramer;
   readonly #startTime = Date.now();
   readonly #timestamp: string;
@@ -78,16 +105,25 @@ export class Pop3Session<M = unknown> {
   #lastActivity = Date.now();
   #waitingForCommand = false;
   #writeSince = 0;
+  #committed = 0;
+  readonly #killed = new AbortController();
 
   /**
    * @param id Connection id.
    * @param conn The connection.
    * @param options The server's resolved options.
+   * @param monitor Counters and hooks; by default one built from `options`.
    */
-  constructor(id: number, conn: Conn, options: ResolvedOptions<M>) {
+  constructor(
+    id: number,
+    conn: Conn,
+    options: ResolvedOptions<M>,
+    monitor?: Monitor,
+  ) {
     this.id = id;
     this.#conn = conn;
     this.#opts = options;
+    this.#monitor = monitor ?? new Monitor(options);
     this.#framer = new LineFramer(
       Math.max(options.maxLineLength, options.maxAuthLineLength),
     );
@@ -116,6 +152,7 @@ export class Pop3Session<M = unknown> {
   /** Ends the session now: no UPDATE state, the lock released. */
   kill(reason: CloseReason = "killed"): void {
     this.#abort(reason);
+    this.#closeConn();
   }
 
   /** Sends a one-line reply and closes, for connections refused before a session starts. */
@@ -165,6 +202,14 @@ export class Pop3Session<M = unknown> {
       clearTimeout(this.#timer);
       await this.#release();
       this.#closeConn();
+      if (this.#method !== null) {
+        this.#emit({
+          type: "logout",
+          id: this.id,
+          user: this.#user ?? "",
+          deleted: this.#committed,
+        });
+      }
       this.#emit({
         type: "close",
         id: this.id,
@@ -194,12 +239,18 @@ export class Pop3Session<M = unknown> {
       }
       if (result.done || this.#closing) return null;
       this.#bytesIn += result.value.length;
+      this.#monitor.stats.bytesIn += result.value.length;
       this.#lastActivity = Date.now();
       this.#framer.push(result.value);
     }
   }
 
   #send(text: string): void {
+    if (this.#monitor.wantsTranscript) {
+      for (const line of text.split("\r\n")) {
+        if (line !== "") this.#monitor.transcript(this.id, "S", line);
+      }
+    }
     this.#push(encoder.encode(text));
   }
 
@@ -231,6 +282,7 @@ export class Pop3Session<M = unknown> {
       this.#writeSince = 0;
     }
     this.#bytesOut += chunk.length;
+    this.#monitor.stats.bytesOut += chunk.length;
   }
 
   /** One timer per session: idle, login and write deadlines, checked when it fires. */
@@ -265,6 +317,7 @@ export class Pop3Session<M = unknown> {
     this.#closing = true;
     this.#reason = reason;
     clearTimeout(this.#timer);
+    this.#killed.abort(new Error(`Session ended: ${reason}`));
     if (line && this.#writer && this.#writeSince === 0) {
       this.#writer.write(encoder.encode(line)).catch(() => {});
     }
@@ -282,39 +335,53 @@ export class Pop3Session<M = unknown> {
   }
 
   #emit(event: Pop3dEvent): void {
-    const hook = this.#opts.onEvent;
-    if (!hook) return;
-    try {
-      hook(event);
-    } catch (error) {
-      this.#report(error, false);
-    }
+    this.#monitor.event(event);
   }
 
-  #report(error: unknown, asEvent = true): void {
-    try {
-      this.#opts.onError?.(error);
-    } catch {
-      // An error hook that throws must not end the session.
-    }
-    if (asEvent) this.#emit({ type: "error", id: this.id, error });
+  #report(error: unknown): void {
+    this.#monitor.error(this.id, error);
   }
 
+  /**
+   * Calls a callback under the deadline. A killed session stops waiting at
+   * once, except for `dele` and `unlock`, which must finish before the lock
+   * is given up.
+   */
   #call = <T>(
     what: string,
     fn: () => T | Promise<T>,
     late?: (value: T) => void,
-  ): Promise<T> => callWithTimeout(what, this.#opts.callbackTimeout, fn, late);
+  ): Promise<T> =>
+    callWithTimeout(
+      what,
+      this.#opts.callbackTimeout,
+      fn,
+      late,
+      what === "storage.dele" || what === "storage.unlock"
+        ? undefined
+        : this.#killed.signal,
+    );
 
   // ---- commands ---------------------------------------------------------
 
   async #handleLine(line: Uint8Array | typeof LINE_TOO_LONG): Promise<void> {
-    if (line === LINE_TOO_LONG) return this.#bad("Command line too long");
+    if (line === LINE_TOO_LONG) {
+      this.#monitor.transcript(this.id, "C", "<line too long>");
+      return this.#bad("Command line too long");
+    }
     let cmd: Command;
     try {
       cmd = parseCommand(line);
     } catch (error) {
+      this.#monitor.transcript(
+        this.id,
+        "C",
+        `<invalid line of ${line.length} octets>`,
+      );
       return this.#bad((error as Error).message);
+    }
+    if (this.#monitor.wantsTranscript) {
+      this.#monitor.transcript(this.id, "C", redacted(cmd));
     }
     if (line.length + 2 > this.#opts.maxLineLength && cmd.name !== "AUTH") {
       return this.#bad("Command line too long");
@@ -323,7 +390,7 @@ export class Pop3Session<M = unknown> {
     if (!ALLOWED[this.#state].has(cmd.name)) {
       return this.#bad(`${cmd.name} is not valid in this state`);
     }
-    const started = this.#opts.onEvent ? Date.now() : 0;
+    const started = this.#monitor.wantsCommands ? Date.now() : 0;
     let success = true;
     try {
       await this.#dispatch(cmd);
@@ -332,7 +399,7 @@ export class Pop3Session<M = unknown> {
       this.#send(this.#toReply(error));
       if (error instanceof Pop3SyntaxError) this.#countBad();
     }
-    if (this.#opts.onEvent) {
+    if (this.#monitor.wantsCommands) {
       this.#emit({
         type: "command",
         id: this.id,
@@ -399,7 +466,9 @@ export class Pop3Session<M = unknown> {
       case "UIDL":
         return this.#uidl(cmd);
       case "AUTH":
+        return this.#auth(cmd);
       case "STLS":
+        return this.#stls(cmd);
       case undefined:
         throw new Pop3SyntaxError("Unknown command");
     }
@@ -417,13 +486,43 @@ export class Pop3Session<M = unknown> {
   #capa(cmd: Command): void {
     this.#args(cmd, 0, 0);
     const lines = ["+OK Capability list follows", "TOP", "UIDL"];
-    if (this.#state === "auth") lines.push("USER");
+    if (this.#state === "auth") {
+      if (this.#plaintextAllowed()) lines.push("USER");
+      const mechanisms = this.#mechanisms();
+      if (mechanisms.length > 0) lines.push(`SASL ${mechanisms.join(" ")}`);
+      if (this.#canStartTls()) lines.push("STLS");
+    }
     lines.push("RESP-CODES", "AUTH-RESP-CODE", "PIPELINING");
+    if (this.#opts.expire !== null) lines.push(`EXPIRE ${this.#opts.expire}`);
+    if (this.#opts.loginDelay !== null) {
+      lines.push(`LOGIN-DELAY ${this.#opts.loginDelay}`);
+    }
     if (this.#opts.implementation) {
       lines.push(`IMPLEMENTATION ${this.#opts.implementation}`);
     }
     lines.push(".", "");
     this.#send(lines.join("\r\n"));
+  }
+
+  /** Whether a password may be sent in the clear on this connection now. */
+  #plaintextAllowed(): boolean {
+    const policy = this.#opts.plaintextAuth;
+    if (policy === "always" || this.#conn.encrypted) return true;
+    return policy === "loopback" &&
+      LOOPBACK.test(this.#conn.remoteAddr.hostname);
+  }
+
+  #mechanisms(): string[] {
+    const auth = this.#opts.auth;
+    if (!auth) return [];
+    return saslMechanisms(saslCallbacks(auth, this.#call), {
+      cleartext: this.#plaintextAllowed(),
+    });
+  }
+
+  #canStartTls(): boolean {
+    return !!this.#opts.tls && !this.#conn.encrypted &&
+      typeof this.#conn.startTls === "function";
   }
 
   async #quit(cmd: Command): Promise<void> {
@@ -432,7 +531,8 @@ export class Pop3Session<M = unknown> {
     if (this.#state === "trans") {
       this.#state = "update";
       try {
-        await this.#drop!.commit();
+        this.#committed = await this.#drop!.commit();
+        this.#monitor.stats.messagesDeleted += this.#committed;
       } catch (error) {
         this.#report(error);
         this.#send(err("Some deleted messages were not removed", "SYS/TEMP"));
@@ -448,12 +548,14 @@ export class Pop3Session<M = unknown> {
 
   #userCmd(cmd: Command): void {
     if (cmd.rest === "") throw new Pop3SyntaxError("Missing user name");
+    this.#requirePlaintext();
     this.#user = cmd.rest;
     this.#send(ok());
   }
 
   async #pass(cmd: Command): Promise<void> {
     const name = this.#user;
+    this.#requirePlaintext();
     if (name === null) throw new Pop3Error("No user name given");
     const password = cmd.rest;
     const found = await this.#verifyPassword(name, password);
@@ -469,6 +571,9 @@ export class Pop3Session<M = unknown> {
     this.#user = name;
     const auth = this.#opts.auth;
     let found: { mbox: M } | undefined;
+    if (auth && !hasPlaintext(auth)) {
+      throw new Pop3Error("APOP is not available", "AUTH");
+    }
     if (auth) {
       const exists = await this.#call("auth.exists", () =>
         auth.exists(name)) === true;
@@ -482,6 +587,109 @@ export class Pop3Session<M = unknown> {
       if (exists && match) found = { mbox: mbox as M };
     }
     await this.#login(name, "APOP", found);
+  }
+
+  #requirePlaintext(): void {
+    if (!this.#plaintextAllowed()) {
+      throw new Pop3Error(
+        "Plaintext authentication disallowed on non-secure connections",
+        "AUTH",
+      );
+    }
+  }
+
+  async #auth(cmd: Command): Promise<void> {
+    if (cmd.args.length === 0) {
+      this.#send(
+        ["+OK Supported SASL mechanisms follow", ...this.#mechanisms(), ".", ""]
+          .join("\r\n"),
+      );
+      return;
+    }
+    this.#args(cmd, 1, 2);
+    const [name, initial] = cmd.args;
+    const method: LoginMethod = `SASL ${name.toUpperCase()}`;
+    const auth = this.#opts.auth;
+    const mechanism = auth
+      ? createSaslMechanism(name, saslCallbacks(auth, this.#call), {
+        cleartext: this.#plaintextAllowed(),
+        cramMd5: { hostname: this.#opts.serverName },
+      })
+      : undefined;
+    if (!mechanism) {
+      const known = ["PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"].includes(
+        name.toUpperCase(),
+      );
+      if (known && auth && !this.#plaintextAllowed()) this.#requirePlaintext();
+      throw new Pop3Error("Unrecognized authentication type");
+    }
+    let response: Uint8Array | undefined;
+    if (initial !== undefined) {
+      response = initial === "=" ? new Uint8Array(0) : decodeBase64(initial);
+      if (response === undefined) {
+        throw new Pop3SyntaxError("Invalid base64 in initial response");
+      }
+    }
+    let step: SaslStep = await mechanism.start(response);
+    while (step.type === "challenge") {
+      this.#send(`+ ${encodeBase64(step.challenge)}\r\n`);
+      await this.#flush();
+      const line = await this.#nextLine();
+      if (line === null) {
+        this.#close("client");
+        return;
+      }
+      if (line === LINE_TOO_LONG) {
+        throw new Pop3Error("Authentication response too long", "AUTH");
+      }
+      this.#monitor.transcript(this.id, "C", "<redacted>");
+      const text = new TextDecoder().decode(line).trim();
+      if (text === "*") throw new Pop3Error("Authentication cancelled", "AUTH");
+      const bytes = decodeBase64(text);
+      if (bytes === undefined) {
+        throw new Pop3Error(
+          "Invalid base64 in authentication response",
+          "AUTH",
+        );
+      }
+      step = await mechanism.step(bytes);
+    }
+    if (step.type === "failure") {
+      await this.#login(
+        step.reason === "malformed" ? "" : "",
+        method,
+        undefined,
+      );
+      return;
+    }
+    const [, mbox] = await this.#lookup(step.user);
+    await this.#login(step.user, method, { mbox });
+  }
+
+  async #stls(cmd: Command): Promise<void> {
+    this.#args(cmd, 0, 0);
+    if (this.#conn.encrypted) throw new Pop3Error("Already using TLS");
+    if (!this.#canStartTls()) throw new Pop3Error("STLS is not available");
+    this.#send(ok("Begin TLS negotiation now"));
+    await this.#flush();
+    // Plaintext pipelined after STLS must never run inside TLS (CVE-2011-0411).
+    this.#framer.clear();
+    this.#reader!.releaseLock();
+    this.#writer!.releaseLock();
+    this.#user = null;
+    let secure: Conn;
+    try {
+      secure = await this.#conn.startTls!();
+    } catch (error) {
+      this.#report(error);
+      this.#close("error");
+      this.#reader = undefined;
+      this.#writer = undefined;
+      return;
+    }
+    this.#conn = secure;
+    this.#reader = secure.readable.getReader();
+    this.#writer = secure.writable.getWriter();
   }
 
   async #lookup(name: string): Promise<readonly [string, M]> {
@@ -754,13 +962,15 @@ export class Pop3Session<M = unknown> {
     } catch (error) {
       reader.cancel().catch(() => {});
       if (!this.#closing) this.#report(error);
-      this.#out = [];
-      this.#outBytes = 0;
+      // Send the replies queued before this one and what was read of this
+      // one, never the terminator, then cut the connection.
+      await this.#flush().catch(() => {});
       this.#abort("error");
       return;
     }
     if (top) reader.cancel().catch(() => {});
     else reader.releaseLock();
     this.#push(stuffer.end());
+    if (size !== undefined) this.#monitor.stats.messagesSent++;
   }
 }

@@ -1,0 +1,67 @@
+/**
+ * Adapts a {@linkcode Pop3dAuth} to the callbacks SASL mechanisms use.
+ *
+ * @module
+ */
+
+import type { Pop3dAuth } from "../auth/types.ts";
+import type { SaslCallbacks } from "../auth/sasl/types.ts";
+import type { Caller } from "./maildrop.ts";
+
+/**
+ * Whether `auth.lookup` yields the plaintext password (see
+ * {@linkcode Pop3dAuth.plaintextPasswords}).
+ *
+ * @example
+ * ```ts
+ * import { hasPlaintext } from "./sasl_callbacks.ts";
+ * console.assert(hasPlaintext({ exists: () => true, lookup: () => ["pw", 1] }));
+ * ```
+ */
+export function hasPlaintext(auth: Pop3dAuth<unknown> | null): boolean {
+  if (!auth) return false;
+  return auth.plaintextPasswords ?? typeof auth.authenticate !== "function";
+}
+
+/**
+ * Builds SASL callbacks over `auth`, each call under the session's deadline.
+ *
+ * @example
+ * ```ts ignore
+ * const callbacks = saslCallbacks(auth, call);
+ * ```
+ */
+export function saslCallbacks<M>(
+  auth: Pop3dAuth<M> | null,
+  call: Caller,
+): SaslCallbacks {
+  if (!auth) return {};
+  const callbacks: SaslCallbacks = {};
+  if (hasPlaintext(auth)) {
+    callbacks.lookupPassword = async (name) => {
+      if (await call("auth.exists", () => auth.exists(name)) !== true) {
+        return undefined;
+      }
+      const entry = await call("auth.lookup", () => auth.lookup(name));
+      return Array.isArray(entry) && typeof entry[0] === "string"
+        ? entry[0]
+        : undefined;
+    };
+  }
+  if (typeof auth.authenticate === "function") {
+    const authenticate = auth.authenticate.bind(auth);
+    callbacks.authenticate = (name, password) =>
+      call("auth.authenticate", () => authenticate(name, password));
+  }
+  if (typeof auth.verifyToken === "function") {
+    const verifyToken = auth.verifyToken.bind(auth);
+    callbacks.verifyToken = (name, token, mechanism) =>
+      call("auth.verifyToken", () => verifyToken(name, token, mechanism));
+  }
+  if (typeof auth.authorize === "function") {
+    const authorize = auth.authorize.bind(auth);
+    callbacks.authorize = (authcid, authzid) =>
+      call("auth.authorize", () => authorize(authcid, authzid));
+  }
+  return callbacks;
+}
