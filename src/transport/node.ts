@@ -6,7 +6,8 @@
  * paused unless the core has a read pending, and its read high-water mark is
  * 0, so Node reads nothing ahead: between reads the socket holds no buffered
  * bytes and a future `startTls()` can wrap it in `tls.TLSSocket` once the
- * core has released its reader and writer. A write resolves at once unless
+ * core has released its reader and writer (after removing this bridge's
+ * `data`, `end`, `close` and `drain` listeners). A write resolves at once unless
  * `socket.write()` returns false, then on `drain`; with a write high-water
  * mark of 0 that means once the kernel has taken the bytes.
  *
