@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import * as net from "node:net";
 import {
   MemoryAuth,
   MemoryStorage,
@@ -57,6 +58,43 @@ export async function smokeTranscript(socket: SocketFactory): Promise<void> {
     assert.ok(await waitUntil(() => server.conn.list().length === 0));
     assert.equal(storage.stat("alice"), 1);
     assert.equal(storage.isLocked("alice"), false);
+  } finally {
+    await server.destroy();
+  }
+}
+
+/**
+ * Sends a whole session at once and half-closes: the server must still
+ * answer every command, QUIT included, before it closes.
+ */
+export async function pipelinedHalfClose(socket: SocketFactory): Promise<void> {
+  const auth = new MemoryAuth().addUser("alice", "secret");
+  const storage = new MemoryStorage();
+  storage.deliver("alice", "Subject: one\r\n\r\nHello\r\n");
+  const server = new Pop3d({
+    hostname: "127.0.0.1",
+    port: 0,
+    auth,
+    storage,
+    socket,
+  });
+  await server.up();
+  try {
+    const port = server.cget("port") as number;
+    const text = await new Promise<string>((resolve, reject) => {
+      const client = net.connect({ host: "127.0.0.1", port });
+      let received = "";
+      client.setEncoding("latin1");
+      client.on("data", (chunk: string) => received += chunk);
+      client.on("error", reject);
+      client.on("close", () => resolve(received));
+      client.end("USER alice\r\nPASS secret\r\nSTAT\r\nDELE 1\r\nQUIT\r\n");
+    });
+    const lines = text.split("\r\n").slice(0, -1);
+    assert.equal(lines.length, 6, text);
+    assert.ok(lines.every((l) => l.startsWith("+OK")), text);
+    assert.ok(await waitUntil(() => server.conn.list().length === 0));
+    assert.equal(storage.stat("alice"), 0);
   } finally {
     await server.destroy();
   }

@@ -3,12 +3,18 @@ import * as net from "node:net";
 import { test } from "node:test";
 import { listenDeno } from "../../src/transport/deno.ts";
 import { skipUnless } from "../_helpers/runtime.ts";
-import { smokeTranscript } from "../_helpers/smoke.ts";
+import { pipelinedHalfClose, smokeTranscript } from "../_helpers/smoke.ts";
 
 test("listenDeno serves a POP3 transcript on 127.0.0.1:0", {
   skip: skipUnless("deno"),
 }, async () => {
   await smokeTranscript(listenDeno);
+});
+
+test("listenDeno answers a pipelined session sent with a half-close", {
+  skip: skipUnless("deno"),
+}, async () => {
+  await pipelinedHalfClose(listenDeno);
 });
 
 test("listenDeno reads in small BYOB chunks (8 KiB), losing no byte", {
