@@ -121,6 +121,7 @@ export type {
   PgAddUserOptions,
   PostgresAuthOptions,
 } from "./src/postgres/postgres_auth.ts";
+export type { PgHashPasswordOptions } from "./src/postgres/password_hash.ts";
 export {
   fromDenoPostgres,
   fromPg,
