@@ -1,9 +1,13 @@
 /**
- * The Deno adapter: `Deno.listen` already speaks Web Streams.
+ * The Deno adapter: `Deno.listen` already speaks Web Streams. STLS: Deno
+ * has no server-side `startTls` (denoland/deno#18451), so the upgrade runs
+ * `node:tls` over the connection's streams (Deno 2 and later).
  *
  * @module
  */
 
+import type { SecureContext } from "node:tls";
+import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
 import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
 
 function toNetAddr(addr: Deno.Addr): NetAddr {
@@ -20,9 +24,13 @@ function toNetAddr(addr: Deno.Addr): NetAddr {
  * const conn = fromDenoConn(await listener.accept(), false);
  * ```
  */
-export function fromDenoConn(conn: Deno.Conn, encrypted: boolean): Conn {
+export function fromDenoConn(
+  conn: Deno.Conn,
+  encrypted: boolean,
+  tls?: SecureContext,
+): Conn {
   let closed = false;
-  return {
+  const wrapped: Conn = {
     readable: conn.readable,
     writable: conn.writable,
     remoteAddr: toNetAddr(conn.remoteAddr),
@@ -38,11 +46,14 @@ export function fromDenoConn(conn: Deno.Conn, encrypted: boolean): Conn {
       }
     },
   };
+  if (tls) wrapped.startTls = () => startTlsOverStreams(wrapped, tls);
+  return wrapped;
 }
 
 /**
  * Listens on TCP with `Deno.listen`; accepted connections have no-delay set
- * (replies are written whole, so Nagle only adds latency).
+ * (replies are written whole, so Nagle only adds latency). With
+ * `options.tls`, connections offer STLS through one shared `SecureContext`.
  *
  * @example
  * ```ts ignore
@@ -52,6 +63,7 @@ export function fromDenoConn(conn: Deno.Conn, encrypted: boolean): Conn {
  * ```
  */
 export function listenDeno(options: ListenOptions): Listener {
+  const tls = options.tls ? secureContext(options.tls) : undefined;
   const listener = Deno.listen({
     hostname: options.hostname,
     port: options.port,
@@ -84,7 +96,7 @@ export function listenDeno(options: ListenOptions): Listener {
         } catch {
           // Not a TCP connection.
         }
-        yield fromDenoConn(conn, false);
+        yield fromDenoConn(conn, false, tls);
       }
     },
   };

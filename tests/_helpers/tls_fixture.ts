@@ -67,3 +67,49 @@ export function latin1(bytes: Uint8Array): string {
   }
   return out;
 }
+
+/**
+ * python3 scripted raw client. argv: port, CA file, JSON steps. Steps:
+ * `["send", text]` writes text as is (one write), `["line"]` reads one
+ * reply line, `["multi"]` reads a multi-line reply through ".", `["tls"]`
+ * starts TLS on the socket (verifying the certificate), `["eof"]` reads
+ * until the server closes (5 s at most). Prints the JSON list of what each
+ * read step got (latin-1 text); a read that fails yields `"<error: ...>"`.
+ */
+export const RAW_CLIENT = `
+import json, socket, ssl, sys
+port, cafile, steps = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+f = sock.makefile("rb")
+out = []
+for step in steps:
+    try:
+        if step[0] == "send":
+            sock.sendall(step[1].encode("latin-1"))
+        elif step[0] == "line":
+            out.append(f.readline().decode("latin-1"))
+        elif step[0] == "multi":
+            lines = []
+            while True:
+                line = f.readline().decode("latin-1")
+                lines.append(line)
+                if line in (".\\r\\n", "") or line.startswith("-ERR"):
+                    break
+            out.append("".join(lines))
+        elif step[0] == "tls":
+            ctx = ssl.create_default_context(cafile=cafile)
+            sock = ctx.wrap_socket(sock, server_hostname="localhost")
+            f = sock.makefile("rb")
+            out.append("tls:" + sock.version())
+        elif step[0] == "eof":
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            out.append(data.decode("latin-1"))
+    except Exception as e:
+        out.append("<error: %s>" % type(e).__name__)
+print(json.dumps(out))
+`;
