@@ -33,6 +33,11 @@ export type {
   LoginMethod,
   Pop3dEvent,
 } from "./src/server/events.ts";
+export type {
+  Pop3dLogger,
+  Pop3dStats,
+  TranscriptEntry,
+} from "./src/server/monitor.ts";
 export type { ConnectionState } from "./src/session/connection_state.ts";
 export type { SessionState } from "./src/session/state.ts";
 export type { Pop3dAuth } from "./src/auth/types.ts";

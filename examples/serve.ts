@@ -25,7 +25,8 @@ type Host = {
 };
 const host = globalThis as unknown as Host;
 const args = host.Deno?.args ?? host.process?.argv.slice(2) ?? [];
-const env = (name: string) => host.Deno?.env.get(name) ?? host.process?.env[name];
+const env = (name: string) =>
+  host.Deno?.env.get(name) ?? host.process?.env[name];
 
 function flag(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -60,15 +61,13 @@ const server = new Pop3d({
   hostname,
   auth,
   storage,
-  onError: (error) => console.error("pop3d error:", error),
-  onEvent: (event) => {
-    if (event.type === "login") console.log(`login: ${event.user} (${event.method})`);
-    if (event.type === "close") console.log(`closed #${event.id}: ${event.reason}`);
-  },
+  logger: console,
 });
 await server.up();
 const bound = server.cget("port");
-console.log(`POP3 server listening on ${hostname}:${bound} (user "demo", password "demo")`);
+console.log(
+  `POP3 server listening on ${hostname}:${bound} (user "demo", password "demo")`,
+);
 console.log(`Try: curl -s pop3://demo:demo@${hostname}:${bound}/1`);
 
 let stopping = false;

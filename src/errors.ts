@@ -29,6 +29,8 @@ export class Pop3Error extends Error {
   readonly code: ResponseCode | undefined;
 
   /**
+   * Creates a protocol error.
+   *
    * @param message Text sent to the client after `-ERR`.
    * @param code Optional response code.
    * @param options Standard error options (`cause`).
@@ -51,6 +53,8 @@ export class Pop3Error extends Error {
  */
 export class Pop3SyntaxError extends Error {
   /**
+   * Creates a syntax error.
+   *
    * @param message Text sent to the client after `-ERR`.
    * @param options Standard error options (`cause`).
    */

@@ -42,6 +42,7 @@ export type Pop3dEvent =
     durationMs: number;
   }
   | { type: "login"; id: number; user: string; method: LoginMethod }
+  | { type: "logout"; id: number; user: string; deleted: number }
   | {
     type: "login-failed";
     id: number;

@@ -8,6 +8,7 @@ import type { Pop3dAuth } from "../auth/types.ts";
 import type { Pop3dStorage } from "../storage/types.ts";
 import type { SocketFactory, TlsOptions } from "../transport/types.ts";
 import type { Pop3dEvent } from "./events.ts";
+import type { Pop3dLogger, TranscriptEntry } from "./monitor.ts";
 
 /**
  * Options for {@linkcode Pop3d}. All are optional; every limit has a safe
@@ -133,6 +134,24 @@ export interface Pop3dOptions<M = unknown> {
   onError?: ((error: unknown) => void) | null;
   /** Receives structured events; cheap when not set. */
   onEvent?: ((event: Pop3dEvent) => void) | null;
+  /** A `console`-like logger; silent when not set. Never receives passwords. */
+  logger?: Pop3dLogger | null;
+  /**
+   * Receives every command and reply line, for debugging a client. Passwords
+   * and SASL data are redacted by construction; message bodies are left out.
+   */
+  transcript?: ((entry: TranscriptEntry) => void) | null;
+  /**
+   * Announces the RFC 2449 `EXPIRE` policy in CAPA: days that retrieved mail
+   * is kept, or `"NEVER"`. Announcing only: deleting is up to the storage.
+   */
+  expire?: number | "NEVER" | null;
+  /**
+   * Announces the RFC 2449 `LOGIN-DELAY` in CAPA, in seconds. Announcing
+   * only: an auth or storage callback may enforce it by throwing
+   * `new Pop3Error(text, "LOGIN-DELAY")`.
+   */
+  loginDelay?: number | null;
 }
 
 /** Every option with its value filled in. */
@@ -163,6 +182,10 @@ export const DEFAULTS: Readonly<ResolvedOptions<unknown>> = Object.freeze({
   maxConnectionsPerAddress: 100,
   onError: null,
   onEvent: null,
+  logger: null,
+  transcript: null,
+  expire: null,
+  loginDelay: null,
 });
 
 const MAX_TIMER = 2_147_483_647;
@@ -288,7 +311,17 @@ export function validateOption(name: string, value: unknown): void {
         }
       }
       return;
+    case "expire":
+      if (value === null || value === undefined || value === "NEVER") return;
+      return integer(name, value, 0, 1_000_000);
+    case "loginDelay":
+      if (value === null || value === undefined) return;
+      return integer(name, value, 0, 1_000_000_000);
+    case "logger":
+      if (value === null || value === undefined) return;
+      return methods(name, value, ["info", "warn", "error"]);
     case "socket":
+    case "transcript":
     case "onError":
     case "onEvent":
       return optionalFunction(name, value);

@@ -9,6 +9,7 @@ import { err } from "../protocol/reply.ts";
 import type { ConnectionState } from "../session/connection_state.ts";
 import { Pop3Session } from "../session/session.ts";
 import { defaultSocket } from "../transport/default_socket.ts";
+import { Monitor, type Pop3dStats } from "./monitor.ts";
 import type { Conn, Listener } from "../transport/types.ts";
 import {
   DEFAULTS,
@@ -74,11 +75,14 @@ export class Pop3d<M = unknown> {
   #perAddress = new Map<string, number>();
   #nextId = 1;
   #destroying: Promise<void> | undefined;
+  #monitor: Monitor;
 
   /** The open connections: `conn.list()` and `conn.state(id)`. */
   readonly conn: Pop3dConnections;
 
   /**
+   * Creates a server; it listens only after {@linkcode Pop3d.up}.
+   *
    * @param options Port, hostname, callbacks and limits; see {@linkcode Pop3dOptions}.
    * @throws {TypeError} For an unknown option or a value of the wrong type.
    * @throws {RangeError} For a value out of range.
@@ -94,6 +98,7 @@ export class Pop3d<M = unknown> {
       (resolved as Record<string, unknown>)[name] = value;
     }
     this.#options = resolved;
+    this.#monitor = new Monitor(resolved);
     const sessions = this.#sessions;
     this.conn = {
       list: () => [...sessions.keys()],
@@ -204,8 +209,11 @@ export class Pop3d<M = unknown> {
    * ```
    */
   configure(): Record<string, unknown>;
+  /** Returns the value of one option (an alias of {@linkcode Pop3d.cget}). */
   configure(name: string): unknown;
+  /** Sets one option. */
   configure(name: string, value: unknown): this;
+  /** Sets several options. */
   configure(values: Pop3dOptions<M>): this;
   configure(arg?: string | Pop3dOptions<M>, ...rest: unknown[]): unknown {
     if (arg === undefined) {
@@ -234,6 +242,7 @@ export class Pop3d<M = unknown> {
       next[name] = value ?? (DEFAULTS as Record<string, unknown>)[name];
     }
     this.#options = next as ResolvedOptions<M>;
+    this.#monitor.setHooks(this.#options);
     return this;
   }
 
@@ -258,6 +267,20 @@ export class Pop3d<M = unknown> {
     return this.#options[key as OptionName];
   }
 
+  /**
+   * Counters since the server was created: connections, logins, messages
+   * and bytes sent, errors.
+   *
+   * @example
+   * ```ts
+   * import { Pop3d } from "@x/pop3d";
+   * console.assert(new Pop3d().stats().loginsOk === 0);
+   * ```
+   */
+  stats(): Pop3dStats {
+    return this.#monitor.snapshot();
+  }
+
   async #accept(listener: Listener): Promise<void> {
     try {
       for await (const conn of listener) this.#start(conn);
@@ -275,6 +298,7 @@ export class Pop3d<M = unknown> {
       return;
     }
     if (this.#sessions.size >= o.maxConnections) {
+      this.#monitor.refused(address);
       Pop3Session.refuse(
         conn,
         err("Too many connections, try again later", "SYS/TEMP"),
@@ -282,6 +306,7 @@ export class Pop3d<M = unknown> {
       return;
     }
     if (fromAddress >= o.maxConnectionsPerAddress) {
+      this.#monitor.refused(address);
       Pop3Session.refuse(
         conn,
         err("Too many connections from your address", "SYS/TEMP"),
@@ -289,7 +314,7 @@ export class Pop3d<M = unknown> {
       return;
     }
     const id = this.#nextId++;
-    const session = new Pop3Session(id, conn, o);
+    const session = new Pop3Session(id, conn, o, this.#monitor);
     this.#sessions.set(id, session);
     this.#perAddress.set(address, fromAddress + 1);
     const running = session.run().finally(() => {
@@ -303,10 +328,6 @@ export class Pop3d<M = unknown> {
   }
 
   #report(error: unknown): void {
-    try {
-      this.#options.onError?.(error);
-    } catch {
-      // Ignore a failing error hook.
-    }
+    this.#monitor.error(undefined, error);
   }
 }

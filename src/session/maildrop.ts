@@ -229,11 +229,12 @@ export class Maildrop<M> {
     return toHex(hash.digest());
   }
 
-  /** Deletes the marked messages in storage (UPDATE state). */
-  async commit(): Promise<void> {
+  /** Deletes the marked messages in storage (UPDATE state); returns how many. */
+  async commit(): Promise<number> {
     const ids = this.deletedIds();
-    if (ids.length === 0 || !this.#storage) return;
+    if (ids.length === 0 || !this.#storage) return 0;
     const storage = this.#storage;
     await this.#call("storage.dele", () => storage.dele(this.#mbox, ids));
+    return ids.length;
   }
 }

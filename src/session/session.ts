@@ -19,6 +19,7 @@ import { LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
 import { err, ok } from "../protocol/reply.ts";
 import { TopFilter } from "../protocol/top_filter.ts";
 import type { CloseReason, LoginMethod, Pop3dEvent } from "../server/events.ts";
+import { Monitor } from "../server/monitor.ts";
 import type { ResolvedOptions } from "../server/options.ts";
 import type { Conn } from "../transport/types.ts";
 import { md5Hex } from "../_util/md5.ts";
@@ -36,6 +37,24 @@ const NO_PASSWORD = "\u0000no-such-user\u0000";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Rebuilds a command line for the transcript, without secrets. */
+function redacted(cmd: Command): string {
+  switch (cmd.name) {
+    case "PASS":
+      return "PASS <redacted>";
+    case "APOP":
+      return `APOP ${cmd.args[0] ?? ""} <redacted>`;
+    case "AUTH":
+      return cmd.args.length > 1
+        ? `AUTH ${cmd.args[0]} <redacted>`
+        : `AUTH ${cmd.args[0] ?? ""}`.trim();
+    case undefined:
+      return "<unknown command>";
+    default:
+      return cmd.rest === "" ? cmd.name : `${cmd.name} ${cmd.rest}`;
+  }
 }
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.|localhost$)/i;
@@ -61,6 +80,7 @@ export class Pop3Session<M = unknown> {
   readonly id: number;
   #conn: Conn;
   readonly #opts: ResolvedOptions<M>;
+  readonly #monitor: Monitor;
   readonly #framer: LineFramer;
   readonly #startTime = Date.now();
   readonly #timestamp: string;
@@ -85,16 +105,24 @@ export class Pop3Session<M = unknown> {
   #lastActivity = Date.now();
   #waitingForCommand = false;
   #writeSince = 0;
+  #committed = 0;
 
   /**
    * @param id Connection id.
    * @param conn The connection.
    * @param options The server's resolved options.
+   * @param monitor Counters and hooks; by default one built from `options`.
    */
-  constructor(id: number, conn: Conn, options: ResolvedOptions<M>) {
+  constructor(
+    id: number,
+    conn: Conn,
+    options: ResolvedOptions<M>,
+    monitor?: Monitor,
+  ) {
     this.id = id;
     this.#conn = conn;
     this.#opts = options;
+    this.#monitor = monitor ?? new Monitor(options);
     this.#framer = new LineFramer(
       Math.max(options.maxLineLength, options.maxAuthLineLength),
     );
@@ -172,6 +200,14 @@ export class Pop3Session<M = unknown> {
       clearTimeout(this.#timer);
       await this.#release();
       this.#closeConn();
+      if (this.#method !== null) {
+        this.#emit({
+          type: "logout",
+          id: this.id,
+          user: this.#user ?? "",
+          deleted: this.#committed,
+        });
+      }
       this.#emit({
         type: "close",
         id: this.id,
@@ -201,12 +237,18 @@ export class Pop3Session<M = unknown> {
       }
       if (result.done || this.#closing) return null;
       this.#bytesIn += result.value.length;
+      this.#monitor.stats.bytesIn += result.value.length;
       this.#lastActivity = Date.now();
       this.#framer.push(result.value);
     }
   }
 
   #send(text: string): void {
+    if (this.#monitor.wantsTranscript) {
+      for (const line of text.split("\r\n")) {
+        if (line !== "") this.#monitor.transcript(this.id, "S", line);
+      }
+    }
     this.#push(encoder.encode(text));
   }
 
@@ -238,6 +280,7 @@ export class Pop3Session<M = unknown> {
       this.#writeSince = 0;
     }
     this.#bytesOut += chunk.length;
+    this.#monitor.stats.bytesOut += chunk.length;
   }
 
   /** One timer per session: idle, login and write deadlines, checked when it fires. */
@@ -289,22 +332,11 @@ export class Pop3Session<M = unknown> {
   }
 
   #emit(event: Pop3dEvent): void {
-    const hook = this.#opts.onEvent;
-    if (!hook) return;
-    try {
-      hook(event);
-    } catch (error) {
-      this.#report(error, false);
-    }
+    this.#monitor.event(event);
   }
 
-  #report(error: unknown, asEvent = true): void {
-    try {
-      this.#opts.onError?.(error);
-    } catch {
-      // An error hook that throws must not end the session.
-    }
-    if (asEvent) this.#emit({ type: "error", id: this.id, error });
+  #report(error: unknown): void {
+    this.#monitor.error(this.id, error);
   }
 
   #call = <T>(
@@ -316,12 +348,23 @@ export class Pop3Session<M = unknown> {
   // ---- commands ---------------------------------------------------------
 
   async #handleLine(line: Uint8Array | typeof LINE_TOO_LONG): Promise<void> {
-    if (line === LINE_TOO_LONG) return this.#bad("Command line too long");
+    if (line === LINE_TOO_LONG) {
+      this.#monitor.transcript(this.id, "C", "<line too long>");
+      return this.#bad("Command line too long");
+    }
     let cmd: Command;
     try {
       cmd = parseCommand(line);
     } catch (error) {
+      this.#monitor.transcript(
+        this.id,
+        "C",
+        `<invalid line of ${line.length} octets>`,
+      );
       return this.#bad((error as Error).message);
+    }
+    if (this.#monitor.wantsTranscript) {
+      this.#monitor.transcript(this.id, "C", redacted(cmd));
     }
     if (line.length + 2 > this.#opts.maxLineLength && cmd.name !== "AUTH") {
       return this.#bad("Command line too long");
@@ -330,7 +373,7 @@ export class Pop3Session<M = unknown> {
     if (!ALLOWED[this.#state].has(cmd.name)) {
       return this.#bad(`${cmd.name} is not valid in this state`);
     }
-    const started = this.#opts.onEvent ? Date.now() : 0;
+    const started = this.#monitor.wantsCommands ? Date.now() : 0;
     let success = true;
     try {
       await this.#dispatch(cmd);
@@ -339,7 +382,7 @@ export class Pop3Session<M = unknown> {
       this.#send(this.#toReply(error));
       if (error instanceof Pop3SyntaxError) this.#countBad();
     }
-    if (this.#opts.onEvent) {
+    if (this.#monitor.wantsCommands) {
       this.#emit({
         type: "command",
         id: this.id,
@@ -433,6 +476,10 @@ export class Pop3Session<M = unknown> {
       if (this.#canStartTls()) lines.push("STLS");
     }
     lines.push("RESP-CODES", "AUTH-RESP-CODE", "PIPELINING");
+    if (this.#opts.expire !== null) lines.push(`EXPIRE ${this.#opts.expire}`);
+    if (this.#opts.loginDelay !== null) {
+      lines.push(`LOGIN-DELAY ${this.#opts.loginDelay}`);
+    }
     if (this.#opts.implementation) {
       lines.push(`IMPLEMENTATION ${this.#opts.implementation}`);
     }
@@ -467,7 +514,8 @@ export class Pop3Session<M = unknown> {
     if (this.#state === "trans") {
       this.#state = "update";
       try {
-        await this.#drop!.commit();
+        this.#committed = await this.#drop!.commit();
+        this.#monitor.stats.messagesDeleted += this.#committed;
       } catch (error) {
         this.#report(error);
         this.#send(err("Some deleted messages were not removed", "SYS/TEMP"));
@@ -577,6 +625,7 @@ export class Pop3Session<M = unknown> {
       if (line === LINE_TOO_LONG) {
         throw new Pop3Error("Authentication response too long", "AUTH");
       }
+      this.#monitor.transcript(this.id, "C", "<redacted>");
       const text = new TextDecoder().decode(line).trim();
       if (text === "*") throw new Pop3Error("Authentication cancelled", "AUTH");
       const bytes = decodeBase64(text);
@@ -904,5 +953,6 @@ export class Pop3Session<M = unknown> {
     if (top) reader.cancel().catch(() => {});
     else reader.releaseLock();
     this.#push(stuffer.end());
+    if (size !== undefined) this.#monitor.stats.messagesSent++;
   }
 }
