@@ -236,6 +236,38 @@ function raw(
 });
 
 (missing ? describe.skip : describe)(
+  `STLS handshake deadline on ${RUNTIME}`,
+  () => {
+    it("a client that sends STLS and then nothing is cut off at the login timeout", async () => {
+      const cert = await makeCert();
+      const errors: unknown[] = [];
+      const { server, port } = await serve(cert, {
+        loginTimeout: 300,
+        onError: (error) => errors.push(error),
+      });
+      try {
+        const started = Date.now();
+        const got = await raw(port, cert, [
+          ["line"],
+          ["send", "STLS\r\n"],
+          ["line"],
+          ["eof"],
+        ]); // deno-fmt-ignore
+        const elapsed = Date.now() - started;
+        assert.match(got[1], /^\+OK /);
+        assert.equal(got[2], "", "closed without a byte");
+        assert.ok(elapsed < 4000, `closed after ${elapsed} ms`);
+        assert.deepEqual(server.conn.list(), []);
+        assert.deepEqual(errors, [], "a timeout is not a server error");
+      } finally {
+        await server.destroy();
+        await cert.remove();
+      }
+    });
+  },
+);
+
+(missing ? describe.skip : describe)(
   `plaintextAuth "tls" on ${RUNTIME}`,
   () => {
     let cert: TestCert;
