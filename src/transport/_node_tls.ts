@@ -25,6 +25,16 @@ export function nodeTls(): NodeTls {
   return tls;
 }
 
+/** Checks the shape of a PEM option: a non-empty string or bytes. */
+export function checkPem(name: string, value: unknown): void {
+  if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+    throw new TypeError(`TLS "${name}" must be a PEM string or bytes`);
+  }
+  if (value.length === 0) {
+    throw new TypeError(`TLS "${name}" must not be empty`);
+  }
+}
+
 /**
  * Checks that the certificate and key parse and belong together, here and
  * now: Deno's `node:tls` would only fail later, in each handshake.

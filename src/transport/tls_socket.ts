@@ -8,7 +8,7 @@
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { fromNodeSocket } from "./_node_conn.ts";
-import { checkCredentials, nodeTls, pem } from "./_node_tls.ts";
+import { checkCredentials, checkPem, nodeTls, pem } from "./_node_tls.ts";
 import type {
   Conn,
   Listener,
@@ -17,13 +17,15 @@ import type {
   TlsOptions,
 } from "./types.ts";
 
-function checkPem(name: string, value: unknown): void {
-  if (typeof value !== "string" && !(value instanceof Uint8Array)) {
-    throw new TypeError(`TLS "${name}" must be a PEM string or bytes`);
-  }
-  if (value.length === 0) {
-    throw new TypeError(`TLS "${name}" must not be empty`);
-  }
+/** Options for {@linkcode tlsSocket}: the credentials and a handshake deadline. */
+export interface TlsSocketOptions extends TlsOptions {
+  /**
+   * Milliseconds a new connection may take to finish the TLS handshake
+   * before it is dropped (the session and its login timeout start after).
+   *
+   * @default {30000}
+   */
+  handshakeTimeout?: number;
 }
 
 /**
@@ -33,9 +35,11 @@ function checkPem(name: string, value: unknown): void {
  * delays the greeting by ~40 ms). Connections report `encrypted: true`, so
  * STLS is never offered on them and passwords are allowed in the clear.
  *
- * @param options PEM certificate chain and private key, as text or bytes.
+ * @param options PEM certificate chain and private key, as text or bytes,
+ * and optionally the handshake deadline.
  * @returns A factory for the `socket` option of `Pop3d`.
  * @throws {TypeError} When `cert` or `key` is missing or not PEM text or bytes.
+ * @throws {RangeError} When `handshakeTimeout` is not a positive integer.
  * @throws {TypeError} From the factory (so from `up()`), when the PEM does
  * not parse or the key does not belong to the certificate.
  * @throws {Error} From the factory, when the port cannot be bound.
@@ -67,19 +71,26 @@ function checkPem(name: string, value: unknown): void {
  * console.assert(threw);
  * ```
  */
-export function tlsSocket(options: TlsOptions): SocketFactory {
+export function tlsSocket(options: TlsSocketOptions): SocketFactory {
   if (options === null || typeof options !== "object") {
     throw new TypeError("TLS options must be an object with cert and key");
   }
   checkPem("cert", options.cert);
   checkPem("key", options.key);
+  const timeout = options.handshakeTimeout ?? 30_000;
+  if (!Number.isSafeInteger(timeout) || timeout < 1) {
+    throw new RangeError(
+      `TLS "handshakeTimeout" must be a positive integer, got ${timeout}`,
+    );
+  }
   const credentials = { cert: options.cert, key: options.key };
-  return (listen) => listenTls(listen, credentials);
+  return (listen) => listenTls(listen, credentials, timeout);
 }
 
 async function listenTls(
   listen: ListenOptions,
   credentials: TlsOptions,
+  handshakeTimeout: number,
 ): Promise<Listener> {
   const tls = nodeTls();
   checkCredentials(credentials);
@@ -90,6 +101,7 @@ async function listenTls(
     cert: pem(credentials.cert),
     key: pem(credentials.key),
     noDelay: true,
+    handshakeTimeout,
   });
   server.on("secureConnection", (socket: TLSSocket) => {
     socket.setNoDelay(true);

@@ -5,6 +5,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
@@ -79,6 +80,38 @@ if (!CLIENTS) {
       () => tlsSocket(null as unknown as { cert: string; key: string }),
       TypeError,
     );
+  });
+
+  it("tlsSocket rejects a bad handshakeTimeout with a RangeError", () => {
+    for (const handshakeTimeout of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(
+        () => tlsSocket({ cert: cert.cert, key: cert.key, handshakeTimeout }),
+        RangeError,
+      );
+    }
+  });
+
+  it("tlsSocket drops a connection that never starts the handshake", async () => {
+    const quick = new Pop3d({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: tlsSocket({
+        cert: cert.cert,
+        key: cert.key,
+        handshakeTimeout: 300,
+      }),
+    });
+    await quick.up();
+    try {
+      const started = Date.now();
+      const socket = connect(quick.cget("port") as number, "127.0.0.1");
+      socket.on("error", () => {});
+      await new Promise((resolve) => socket.on("close", resolve));
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 250 && elapsed < 3000, `closed after ${elapsed} ms`);
+    } finally {
+      await quick.destroy();
+    }
   });
 
   it("tlsSocket fails up() when the key is not a key", async () => {
