@@ -27,21 +27,29 @@ export function fromNodeSocket(
   startTls?: () => Promise<Conn>,
 ): Conn {
   let closed = false;
+  let finished = false; // the readable is closed or cancelled
+  let stop: (() => void) | undefined; // ends a pending pull
   const readable = new ReadableStream<Uint8Array>({
     pull(controller) {
       return new Promise<void>((resolve) => {
         const attempt = () => {
+          if (finished) return stop?.();
           const chunk = socket.read() as Uint8Array | null;
           if (chunk !== null) {
             controller.enqueue(
               new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
             );
           } else if (socket.readableEnded || socket.destroyed) {
+            finished = true;
             controller.close();
           } else return;
+          stop!();
+        };
+        stop = () => {
           socket.off("readable", attempt);
           socket.off("end", attempt);
           socket.off("close", attempt);
+          stop = undefined;
           resolve();
         };
         socket.on("readable", attempt);
@@ -51,6 +59,9 @@ export function fromNodeSocket(
       });
     },
     cancel() {
+      // A cancelled stream must not be closed again when the socket ends.
+      finished = true;
+      stop?.();
       socket.destroy();
     },
   }, { highWaterMark: 0 });

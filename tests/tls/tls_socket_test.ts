@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
+import process from "node:process";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
@@ -218,6 +219,40 @@ if (!CLIENTS) {
       await client.exited;
     } finally {
       client.kill();
+    }
+  });
+
+  it("destroy() while a TLS client idles ends the session cleanly", async () => {
+    const errors: unknown[] = [];
+    const crashes: unknown[] = [];
+    const onCrash = (error: unknown) => crashes.push(error);
+    process.on("uncaughtException", onCrash);
+    const idle = new Pop3d({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: tlsSocket({ cert: cert.cert, key: cert.key }),
+      onError: (error) => errors.push(error),
+    });
+    await idle.up();
+    const client = new Interactive("openssl", [
+      "s_client",
+      "-connect",
+      `127.0.0.1:${idle.cget("port")}`,
+      "-quiet",
+      "-CAfile",
+      cert.certFile,
+    ]); // deno-fmt-ignore
+    try {
+      await client.waitFor(/^\+OK /);
+      await idle.destroy("kill");
+      await client.exited;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(crashes, []);
+      assert.deepEqual(errors, []);
+    } finally {
+      process.off("uncaughtException", onCrash);
+      client.kill();
+      await idle.destroy();
     }
   });
 
