@@ -59,3 +59,46 @@ export type {
   DeliverOptions,
   StoredMessage,
 } from "./src/storage/memory_storage.ts";
+export { TestBackend } from "./src/testing/test_backend.ts";
+export type {
+  BackendCall,
+  BackendMethod,
+  Deletion,
+  FaultOptions,
+  InjectedFault,
+  Retrieval,
+  RetrievalStatus,
+  TestBackendOptions,
+} from "./src/testing/test_backend.ts";
+export { InjectedFaultError } from "./src/testing/injected_fault_error.ts";
+export {
+  MAILDIR_LOCK_NAME,
+  MaildirStorage,
+} from "./src/maildir/maildir_storage.ts";
+export type { MaildirStorageOptions } from "./src/maildir/maildir_storage.ts";
+export type { MaildirFileInfo, MaildirFs } from "./src/maildir/maildir_fs.ts";
+export {
+  parsePasswdFile,
+  PasswdFileAuth,
+} from "./src/auth/passwd_file_auth.ts";
+export type {
+  PasswdEntry,
+  PasswdFileAuthOptions,
+} from "./src/auth/passwd_file_auth.ts";
+export {
+  hashPassword,
+  PASSWORD_SCHEMES,
+  passwordScheme,
+  verifyPassword,
+} from "./src/auth/password_scheme.ts";
+export type {
+  HashPasswordOptions,
+  HashScheme,
+} from "./src/auth/password_scheme.ts";
+export { memoryConnPair, memoryListener } from "./src/transport/memory.ts";
+export type {
+  MemoryClient,
+  MemoryConnOptions,
+  MemoryListener,
+  MemoryListenerOptions,
+} from "./src/transport/memory.ts";

@@ -1,13 +1,27 @@
 /**
- * Runs a POP3 server with a demo user and a few sample messages.
+ * Runs a POP3 server with a demo user and a few sample messages, or serves
+ * real Maildirs to the users of a Dovecot passwd-file.
  *
  *     deno run -A examples/serve.ts [--port 1110] [--hostname 127.0.0.1]
+ *     deno run -A examples/serve.ts --maildir ROOT --passwd FILE
+ *
+ * With `--maildir ROOT --passwd FILE`, every user of the passwd-file logs in
+ * with its password (see examples/adduser.ts) and gets the Maildir
+ * `ROOT/<user>` (or the line's `mail=maildir:PATH`, inside ROOT).
  *
  * The port also comes from the PORT environment variable. Ctrl-C stops
  * accepting and waits for open sessions to finish (`destroy("defer")`).
  */
 
-import { MemoryAuth, MemoryStorage, Pop3d } from "../mod.ts";
+import {
+  MaildirStorage,
+  MemoryAuth,
+  MemoryStorage,
+  PasswdFileAuth,
+  Pop3d,
+  type Pop3dAuth,
+  type Pop3dStorage,
+} from "../mod.ts";
 
 type Host = {
   Deno?: {
@@ -38,22 +52,56 @@ function flag(name: string): string | undefined {
 const port = Number(flag("port") ?? env("PORT") ?? 1110);
 const hostname = flag("hostname") ?? "127.0.0.1";
 
-const auth = new MemoryAuth().addUser("demo", "demo");
-const storage = new MemoryStorage();
-for (let i = 1; i <= 3; i++) {
-  storage.deliver(
-    "demo",
-    [
-      "From: Sender <sender@example.test>",
-      "To: Demo <demo@example.test>",
-      `Subject: Sample message ${i}`,
-      `Message-ID: <sample.${i}@example.test>`,
-      "",
-      `This is sample message ${i}.`,
-      ".A line that starts with a dot (dot-stuffed on the wire).",
-      "",
-    ].join("\r\n"),
-  );
+const maildir = flag("maildir");
+const passwd = flag("passwd");
+if ((maildir === undefined) !== (passwd === undefined)) {
+  console.error("--maildir ROOT and --passwd FILE go together");
+  host.Deno?.exit(2) ?? host.process?.exit(2);
+}
+
+let auth: Pop3dAuth<string>;
+let storage: Pop3dStorage<string>;
+let hint: string;
+if (maildir !== undefined && passwd !== undefined) {
+  auth = new PasswdFileAuth({
+    path: passwd,
+    mailRoot: maildir,
+    onWarning: (message) => console.warn(message),
+    onError: (error) => console.error(error),
+  });
+  storage = new MaildirStorage({
+    root: maildir,
+    onError: (error) => console.error(error),
+  });
+  hint = `users of ${passwd}, Maildirs under ${maildir}`;
+} else {
+  auth = demo();
+  storage = demoStorage();
+  hint = 'user "demo", password "demo"';
+}
+
+function demo(): Pop3dAuth<string> {
+  return new MemoryAuth().addUser("demo", "demo");
+}
+
+function demoStorage(): Pop3dStorage<string> {
+  const storage = new MemoryStorage();
+  for (let i = 1; i <= 3; i++) {
+    storage.deliver(
+      "demo",
+      [
+        "From: Sender <sender@example.test>",
+        "To: Demo <demo@example.test>",
+        `Subject: Sample message ${i}`,
+        `Message-ID: <sample.${i}@example.test>`,
+        "",
+        `This is sample message ${i}.`,
+        ".A line that starts with a dot (dot-stuffed on the wire).",
+        "",
+      ].join("\r\n"),
+    );
+  }
+  return storage;
 }
 
 const server = new Pop3d({
@@ -66,9 +114,11 @@ const server = new Pop3d({
 await server.up();
 const bound = server.cget("port");
 console.log(
-  `POP3 server listening on ${hostname}:${bound} (user "demo", password "demo")`,
+  `POP3 server listening on ${hostname}:${bound} (${hint})`,
 );
-console.log(`Try: curl -s pop3://demo:demo@${hostname}:${bound}/1`);
+if (maildir === undefined) {
+  console.log(`Try: curl -s pop3://demo:demo@${hostname}:${bound}/1`);
+}
 
 let stopping = false;
 function stop(): void {

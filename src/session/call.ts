@@ -17,6 +17,8 @@ export class CallbackTimeoutError extends Error {
  * Runs `fn`; a returned Promise must settle within `ms` milliseconds.
  * A synchronous throw becomes a rejection. When the deadline passes,
  * `late` (if given) receives the value the callback settles with later.
+ * When `signal` aborts first (the session was killed), the Promise rejects
+ * at once and `late` likewise receives a later value.
  *
  * @example
  * ```ts
@@ -29,6 +31,7 @@ export function callWithTimeout<T>(
   ms: number,
   fn: () => T | Promise<T>,
   late?: (value: T) => void,
+  signal?: AbortSignal,
 ): Promise<T> {
   let result: T | Promise<T>;
   try {
@@ -48,21 +51,24 @@ export function callWithTimeout<T>(
   }
   const promise = result;
   return new Promise<T>((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      reject(new CallbackTimeoutError(what, ms));
-    }, ms);
+    let settled = false;
+    const finish = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      return true;
+    };
+    const onAbort = () => finish() && reject(signal!.reason);
+    const timer = setTimeout(
+      () => finish() && reject(new CallbackTimeoutError(what, ms)),
+      ms,
+    );
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     promise.then(
-      (value) => {
-        clearTimeout(timer);
-        if (timedOut) late?.(value);
-        else resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        if (!timedOut) reject(error);
-      },
+      (value) => finish() ? resolve(value) : late?.(value),
+      (error) => finish() && reject(error),
     );
   });
 }

@@ -106,6 +106,7 @@ export class Pop3Session<M = unknown> {
   #waitingForCommand = false;
   #writeSince = 0;
   #committed = 0;
+  readonly #killed = new AbortController();
 
   /**
    * @param id Connection id.
@@ -151,6 +152,7 @@ export class Pop3Session<M = unknown> {
   /** Ends the session now: no UPDATE state, the lock released. */
   kill(reason: CloseReason = "killed"): void {
     this.#abort(reason);
+    this.#closeConn();
   }
 
   /** Sends a one-line reply and closes, for connections refused before a session starts. */
@@ -315,6 +317,7 @@ export class Pop3Session<M = unknown> {
     this.#closing = true;
     this.#reason = reason;
     clearTimeout(this.#timer);
+    this.#killed.abort(new Error(`Session ended: ${reason}`));
     if (line && this.#writer && this.#writeSince === 0) {
       this.#writer.write(encoder.encode(line)).catch(() => {});
     }
@@ -339,11 +342,25 @@ export class Pop3Session<M = unknown> {
     this.#monitor.error(this.id, error);
   }
 
+  /**
+   * Calls a callback under the deadline. A killed session stops waiting at
+   * once, except for `dele` and `unlock`, which must finish before the lock
+   * is given up.
+   */
   #call = <T>(
     what: string,
     fn: () => T | Promise<T>,
     late?: (value: T) => void,
-  ): Promise<T> => callWithTimeout(what, this.#opts.callbackTimeout, fn, late);
+  ): Promise<T> =>
+    callWithTimeout(
+      what,
+      this.#opts.callbackTimeout,
+      fn,
+      late,
+      what === "storage.dele" || what === "storage.unlock"
+        ? undefined
+        : this.#killed.signal,
+    );
 
   // ---- commands ---------------------------------------------------------
 
@@ -952,8 +969,9 @@ export class Pop3Session<M = unknown> {
     } catch (error) {
       reader.cancel().catch(() => {});
       if (!this.#closing) this.#report(error);
-      this.#out = [];
-      this.#outBytes = 0;
+      // Send the replies queued before this one and what was read of this
+      // one, never the terminator, then cut the connection.
+      await this.#flush().catch(() => {});
       this.#abort("error");
       return;
     }

@@ -1,96 +1,112 @@
-// A small POP3 client over node:net for tests on every runtime.
-import { connect, type Socket } from "node:net";
+/**
+ * Real-socket helpers for tests, on `node:net` and `node:child_process` so
+ * the same files run under Deno, Bun and Node.
+ */
 
-/** A line-oriented client: send a command, read single- or multi-line replies. */
-export class NetClient {
-  #socket: Socket;
-  #buffer = "";
-  #waiters: (() => void)[] = [];
-  #closed = false;
+import { connect as netConnect } from "node:net";
+import { spawn } from "node:child_process";
+import { type ClientSide, Pop3Client, within } from "./pop3_client.ts";
 
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    socket.setEncoding("latin1");
-    socket.on("data", (data: string) => {
-      this.#buffer += data;
-      this.#wake();
+/** Opens a TCP connection and wraps it as Web Streams. */
+export function tcpConnect(port: number, host = "127.0.0.1"): Promise<
+  ClientSide
+> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ port, host });
+    socket.setNoDelay(true);
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      socket.off("error", reject);
+      const readable = new ReadableStream<Uint8Array>({
+        start(controller) {
+          socket.on("data", (data: Uint8Array) => {
+            controller.enqueue(new Uint8Array(data));
+          });
+          socket.on("end", () => {
+            try {
+              controller.close();
+            } catch { /* already closed */ }
+          });
+          socket.on("error", (error) => {
+            try {
+              controller.error(error);
+            } catch { /* already closed */ }
+          });
+          socket.on("close", () => {
+            try {
+              controller.close();
+            } catch { /* already closed */ }
+          });
+        },
+        cancel() {
+          socket.destroy();
+        },
+      });
+      const writable = new WritableStream<Uint8Array>({
+        write(chunk) {
+          return new Promise((done, fail) => {
+            socket.write(chunk, (error) => error ? fail(error) : done());
+          });
+        },
+        close() {
+          socket.end();
+        },
+      });
+      resolve({ readable, writable, close: () => socket.destroy() });
     });
-    socket.on("close", () => {
-      this.#closed = true;
-      this.#wake();
-    });
-    socket.on("error", () => {});
-  }
+  });
+}
 
-  static open(port: number): Promise<NetClient> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(
-        { host: "127.0.0.1", port },
-        () => resolve(new NetClient(socket)),
-      );
-      socket.once("error", reject);
-    });
-  }
+/** Connects a {@linkcode Pop3Client} over TCP and reads the greeting. */
+export async function pop3Connect(port: number): Promise<Pop3Client> {
+  const client = new Pop3Client(await tcpConnect(port));
+  await client.greeting();
+  return client;
+}
 
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
-  }
+/** What a child process wrote and how it ended. */
+export interface RunResult {
+  code: number | null;
+  stdout: Uint8Array;
+  stderr: string;
+}
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Reads one line (without CRLF); null at end of stream. */
-  async line(): Promise<string | null> {
-    for (;;) {
-      const i = this.#buffer.indexOf("\r\n");
-      if (i !== -1) {
-        const line = this.#buffer.slice(0, i);
-        this.#buffer = this.#buffer.slice(i + 2);
-        return line;
+/**
+ * Runs a program asynchronously (a sync spawn would block the event loop
+ * the server under test runs on) and collects its output.
+ */
+export function run(
+  command: string,
+  args: string[],
+  options: { input?: string; ms?: number } = {},
+): Promise<RunResult> {
+  const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const out: Uint8Array[] = [];
+  let err = "";
+  child.stdout.on("data", (d: Uint8Array) => out.push(new Uint8Array(d)));
+  child.stderr.on(
+    "data",
+    (d: Uint8Array) => err += new TextDecoder().decode(d),
+  );
+  child.stdin.end(options.input ?? "");
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code: number | null) => {
+      let total = 0;
+      for (const c of out) total += c.length;
+      const stdout = new Uint8Array(total);
+      let at = 0;
+      for (const c of out) {
+        stdout.set(c, at);
+        at += c.length;
       }
-      if (this.#closed) return null;
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-
-  /** Reads a multi-line block after its first line, unstuffed, up to ".". */
-  async block(): Promise<string[]> {
-    const lines: string[] = [];
-    for (;;) {
-      const line = await this.line();
-      if (line === null) {
-        throw new Error("Connection closed inside a multi-line reply");
-      }
-      if (line === ".") return lines;
-      lines.push(line.startsWith(".") ? line.slice(1) : line);
-    }
-  }
-
-  write(text: string): void {
-    this.#socket.write(text);
-  }
-
-  /** Sends one command and returns the first reply line. */
-  async cmd(line: string): Promise<string> {
-    this.write(line + "\r\n");
-    const reply = await this.line();
-    if (reply === null) {
-      throw new Error(`Connection closed after ${line.split(" ")[0]}`);
-    }
-    return reply;
-  }
-
-  /** Waits until the server closes the connection. */
-  async ended(): Promise<void> {
-    while (!this.#closed) {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
+      resolve({ code, stdout, stderr: err });
+    });
+  });
+  return within(done, options.ms ?? 30_000, `${command} to finish`).catch(
+    (error) => {
+      child.kill("SIGKILL");
+      throw error;
+    },
+  );
 }

@@ -7,7 +7,7 @@ import {
   type Pop3dEvent,
   type TranscriptEntry,
 } from "../../mod.ts";
-import { NetClient } from "../_helpers/net_client.ts";
+import { pop3Connect } from "../_helpers/net_client.ts";
 
 const PASSWORD = "s3cr3t pass";
 const B64_PLAIN = btoa(`\0alice\0${PASSWORD}`);
@@ -38,28 +38,25 @@ async function withServer(
 
 /** Logs in with a wrong password, USER/PASS, retrieves, deletes, quits; then AUTH PLAIN. */
 async function exercise(port: number): Promise<void> {
-  const c = await NetClient.open(port);
-  await c.line();
+  const c = await pop3Connect(port);
   await c.cmd("USER alice");
   assert.match(await c.cmd("PASS wrong " + PASSWORD), /^-ERR \[AUTH\]/);
   await c.cmd("USER alice");
   assert.match(await c.cmd(`PASS ${PASSWORD}`), /^\+OK/);
   assert.match(await c.cmd("RETR 1"), /^\+OK/);
-  await c.block();
+  await c.body();
   assert.match(await c.cmd("DELE 2"), /^\+OK/);
   assert.match(await c.cmd("QUIT"), /^\+OK/);
-  await c.ended();
-  const d = await NetClient.open(port);
-  await d.line();
+  await c.closed();
+  const d = await pop3Connect(port);
   assert.match(await d.cmd(`AUTH PLAIN ${B64_PLAIN}`), /^\+OK/);
   assert.match(await d.cmd("QUIT"), /^\+OK/);
-  await d.ended();
-  const e = await NetClient.open(port);
-  await e.line();
+  await d.closed();
+  const e = await pop3Connect(port);
   assert.equal(await e.cmd("AUTH PLAIN"), "+ ");
   assert.match(await e.cmd(B64_PLAIN), /^\+OK/);
   assert.match(await e.cmd("QUIT"), /^\+OK/);
-  await e.ended();
+  await e.closed();
 }
 
 function leaks(text: string): boolean {

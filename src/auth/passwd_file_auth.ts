@@ -1,0 +1,407 @@
+/**
+ * A {@linkcode Pop3dAuth} over a Dovecot `passwd-file`.
+ *
+ * @module
+ */
+
+import type { Pop3dAuth } from "./types.ts";
+import { passwordScheme, verifyPassword } from "./password_scheme.ts";
+import { normalizePath, resolveInside } from "../_util/path.ts";
+import type { MaildirFs } from "../maildir/maildir_fs.ts";
+
+/** Options for {@linkcode PasswdFileAuth}. */
+export interface PasswdFileAuthOptions {
+  /** Path of the passwd-file. */
+  path: string;
+  /**
+   * The Maildir root (the same as {@linkcode MaildirStorage}'s `root`).
+   * A user's Maildir is `<mailRoot>/<user>` unless the line's extra fields
+   * set `mail=maildir:PATH` (or `userdb_mail=`); either way it must lie
+   * inside this directory.
+   */
+  mailRoot: string;
+  /**
+   * Minimum time in milliseconds between two checks of the file's mtime and
+   * size; the file is re-read when either changed.
+   *
+   * @default {1000}
+   */
+  checkIntervalMs?: number;
+  /** File access; the default (Node's fs/promises API) when omitted. */
+  fs?: Pick<MaildirFs, "stat" | "readFile">;
+  /**
+   * Receives one message per skipped line, with its 1-based line number.
+   * Messages never contain passwords or hashes.
+   */
+  onWarning?: (message: string, line: number) => void;
+  /**
+   * Receives errors re-reading a file that was read before (the previous
+   * users stay in effect). The first read's errors reject the call instead.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** One parsed line of a passwd-file. */
+export interface PasswdEntry {
+  /** The user name (first field). */
+  user: string;
+  /** The password field, `{SCHEME}data` or a bare crypt string. */
+  password: string;
+  /** The scheme of {@linkcode PasswdEntry.password}, upper case. */
+  scheme: string;
+  /** The Maildir path relative to the mail root. */
+  mailbox: string;
+  /** The home directory field (may be empty). */
+  home: string;
+  /** The extra fields (`key=value`, space separated), by key. */
+  extra: ReadonlyMap<string, string>;
+  /** The 1-based line number. */
+  line: number;
+}
+
+const DUMMY_HASH =
+  "{SHA512-CRYPT}$6$pop3ddummysalt00$DqHX2XVQG40Ob0qeaPJt5l9tA7yEOHbOCAI4TM9nyDPq8XdkfWKQ8V2XhZpmIbiQkDKrwOnIcrxcVqzNeUHD90";
+
+/**
+ * Authenticates users from a Dovecot `passwd-file`
+ * (`user:{SCHEME}hash:uid:gid:gecos:home:shell:extra`). Lines that cannot
+ * be used (syntax, unsupported scheme, mailbox outside the root) are
+ * reported to `onWarning` and skipped. The file is re-read when its mtime or
+ * size changes, checked at most every `checkIntervalMs`.
+ *
+ * `authenticate` verifies any supported scheme (`PLAIN`, `SHA512-CRYPT`,
+ * `SHA256-CRYPT`, `PBKDF2`, `SSHA256`, `SSHA512`, ...; see
+ * {@linkcode PASSWORD_SCHEMES}). `lookup` returns the plaintext for
+ * `{PLAIN}` entries; for hashed entries it returns a fresh random string
+ * that matches no password (so a server comparing it, or computing APOP
+ * digests from it, can never be fooled), with the Maildir path relative to
+ * `mailRoot` as storage reference.
+ *
+ * @example Serving a passwd-file's users
+ * ```ts ignore
+ * import { MaildirStorage, PasswdFileAuth, Pop3d } from "@x/pop3d";
+ *
+ * const auth = new PasswdFileAuth({ path: "/etc/pop3d.passwd", mailRoot: "/var/mail" });
+ * const storage = new MaildirStorage({ root: "/var/mail" });
+ * const server = new Pop3d({ auth, storage });
+ * ```
+ *
+ * @example Checking a password (with an in-memory file through `fs`)
+ * ```ts
+ * import { PasswdFileAuth } from "@x/pop3d";
+ *
+ * const text = new TextEncoder().encode("alice:{PLAIN}secret::::::\n");
+ * const auth = new PasswdFileAuth({
+ *   path: "/etc/pop3d.passwd",
+ *   mailRoot: "/var/mail",
+ *   fs: {
+ *     stat: () =>
+ *       Promise.resolve({
+ *         isFile: true,
+ *         isDirectory: false,
+ *         isSymlink: false,
+ *         size: text.length,
+ *         mtimeMs: 0,
+ *       }),
+ *     readFile: () => Promise.resolve(text),
+ *   },
+ * });
+ * console.assert(await auth.authenticate("alice", "secret"));
+ * console.assert((await auth.lookup("alice"))[1] === "alice");
+ * ```
+ */
+export class PasswdFileAuth implements Pop3dAuth<string> {
+  /**
+   * Always `false`: hashed entries have no plaintext, so the server offers
+   * no APOP, CRAM-MD5 or SCRAM with this backend and calls `authenticate`.
+   */
+  readonly plaintextPasswords = false;
+  #path: string;
+  #mailRoot: string;
+  #interval: number;
+  #fs: Pick<MaildirFs, "stat" | "readFile"> | undefined;
+  #onWarning: (message: string, line: number) => void;
+  #onError: (error: unknown) => void;
+  #users: Map<string, PasswdEntry> | undefined;
+  #version = "";
+  #checkedAt = -Infinity;
+  #loading: Promise<void> | undefined;
+
+  /**
+   * Creates the user database over the passwd-file at `options.path`; nothing is read until first use.
+   *
+   * @param options The file, the mail root and the reload interval.
+   * @throws {TypeError} When `path` or `mailRoot` is missing.
+   * @throws {RangeError} When `checkIntervalMs` is negative.
+   */
+  constructor(options: PasswdFileAuthOptions) {
+    if (typeof options?.path !== "string" || options.path === "") {
+      throw new TypeError("Cannot create PasswdFileAuth: path is required");
+    }
+    if (typeof options.mailRoot !== "string" || options.mailRoot === "") {
+      throw new TypeError(
+        "Cannot create PasswdFileAuth: mailRoot is required",
+      );
+    }
+    const interval = options.checkIntervalMs ?? 1000;
+    if (!(interval >= 0)) {
+      throw new RangeError(
+        `Cannot create PasswdFileAuth: checkIntervalMs must be 0 or more, got ${interval}`,
+      );
+    }
+    this.#path = options.path;
+    this.#mailRoot = normalizePath(options.mailRoot);
+    this.#interval = interval;
+    this.#fs = options.fs;
+    this.#onWarning = options.onWarning ?? (() => {});
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /**
+   * Tells whether the user has a usable line in the file.
+   *
+   * @param name The user name.
+   * @returns Whether the user exists.
+   */
+  async exists(name: string): Promise<boolean> {
+    return (await this.#current()).has(name);
+  }
+
+  /**
+   * Returns the password (plaintext for `{PLAIN}`, otherwise an unguessable
+   * placeholder) and the Maildir path relative to `mailRoot`.
+   *
+   * @param name The user name.
+   * @returns `[password, mailbox]`.
+   * @throws {RangeError} When the user does not exist.
+   */
+  async lookup(name: string): Promise<readonly [string, string]> {
+    const entry = (await this.#current()).get(name);
+    if (entry === undefined) {
+      throw new RangeError("Cannot look up user: no such user");
+    }
+    const plain = ["PLAIN", "CLEAR", "CLEARTEXT"].includes(entry.scheme);
+    const password = plain
+      ? entry.password.slice(entry.password.indexOf("}") + 1)
+      : placeholder();
+    return [password, entry.mailbox];
+  }
+
+  /**
+   * Verifies a password against the user's entry. Unknown users take as
+   * long as known ones.
+   *
+   * @param name The user name.
+   * @param password The password the client sent.
+   * @returns Whether the user exists and the password matches.
+   */
+  async authenticate(name: string, password: string): Promise<boolean> {
+    const entry = (await this.#current()).get(name);
+    if (entry === undefined) {
+      await verifyPassword(password, DUMMY_HASH);
+      return false;
+    }
+    return await verifyPassword(password, entry.password);
+  }
+
+  /**
+   * Returns the parsed entry of a user (including the password hash), for
+   * programs that combine this file with their own callbacks.
+   *
+   * @param name The user name.
+   * @returns The entry, or `undefined` for an unknown user.
+   */
+  async entry(name: string): Promise<PasswdEntry | undefined> {
+    return (await this.#current()).get(name);
+  }
+
+  /**
+   * Reads the file now if its mtime or size changed, regardless of
+   * `checkIntervalMs`.
+   *
+   * @returns Resolves once the users are current.
+   */
+  async reload(): Promise<void> {
+    this.#checkedAt = -Infinity;
+    await this.#current();
+  }
+
+  async #current(): Promise<Map<string, PasswdEntry>> {
+    if (
+      this.#users !== undefined &&
+      Date.now() - this.#checkedAt < this.#interval
+    ) {
+      return this.#users;
+    }
+    this.#loading ??= this.#load().finally(() => {
+      this.#loading = undefined;
+    });
+    await this.#loading;
+    return this.#users ?? new Map();
+  }
+
+  async #load(): Promise<void> {
+    this.#checkedAt = Date.now();
+    try {
+      this.#fs ??= (await import("../runtime/node_fs.ts")).nodeFs();
+      const info = await this.#fs.stat(this.#path);
+      if (info === undefined) {
+        throw new Error(`Cannot read passwd-file "${this.#path}": missing`);
+      }
+      const version = `${info.mtimeMs}:${info.size}`;
+      if (this.#users !== undefined && version === this.#version) return;
+      const raw = await this.#fs.readFile(this.#path);
+      if (raw === undefined) {
+        throw new Error(`Cannot read passwd-file "${this.#path}": missing`);
+      }
+      this.#users = parsePasswdFile(
+        new TextDecoder().decode(raw),
+        this.#mailRoot,
+        this.#onWarning,
+      );
+      this.#version = version;
+    } catch (error) {
+      if (this.#users === undefined) throw error;
+      this.#onError(error);
+    }
+  }
+}
+
+/**
+ * Parses the text of a passwd-file. Unusable lines go to `onWarning` and
+ * are skipped; the first line of a duplicated user wins.
+ *
+ * @param text The file's content.
+ * @param mailRoot The Maildir root that every mailbox must lie inside.
+ * @param onWarning Receives a message and the 1-based line number.
+ * @returns The usable entries by user name.
+ *
+ * @example
+ * ```ts
+ * import { parsePasswdFile } from "@x/pop3d";
+ * const users = parsePasswdFile("bob:{PLAIN}pw\nbad line\n", "/var/mail", () => {});
+ * console.assert(users.get("bob")?.mailbox === "bob" && users.size === 1);
+ * ```
+ */
+export function parsePasswdFile(
+  text: string,
+  mailRoot: string,
+  onWarning: (message: string, line: number) => void,
+): Map<string, PasswdEntry> {
+  const users = new Map<string, PasswdEntry>();
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = i + 1;
+    const content = lines[i].replace(/\r$/, "");
+    if (content.trim() === "" || content.trimStart().startsWith("#")) continue;
+    const result = parseLine(content, line, mailRoot);
+    if (typeof result === "string") {
+      onWarning(`Skipping passwd-file line ${line}: ${result}`, line);
+    } else if (users.has(result.user)) {
+      onWarning(
+        `Skipping passwd-file line ${line}: user "${result.user}" appears on line ${
+          users.get(result.user)?.line
+        } already`,
+        line,
+      );
+    } else {
+      users.set(result.user, result);
+    }
+  }
+  return users;
+}
+
+function parseLine(
+  content: string,
+  line: number,
+  mailRoot: string,
+): PasswdEntry | string {
+  const fields = content.split(":");
+  // A crypt or PBKDF2 hash contains no ":", but a {PLAIN} password may:
+  // Dovecot splits on ":" as well, so such passwords cannot be stored.
+  if (fields.length < 2) return "expected at least user:password";
+  const [user, password] = fields;
+  const home = fields[5] ?? "";
+  const extraText = fields.slice(7).join(":");
+  if (user === "") return "the user name is empty";
+  if (!/^[^\s/\\\0]+$/.test(user) || user === "." || user === "..") {
+    return "the user name contains a space, slash or backslash";
+  }
+  if (password === "") return `user "${user}" has an empty password`;
+  const scheme = passwordScheme(password);
+  if (scheme === undefined) {
+    const name = /^\{([^}]*)\}/.exec(password)?.[1] ?? "CRYPT";
+    return `user "${user}" has an unsupported password scheme "${name}"`;
+  }
+  const extra = new Map<string, string>();
+  for (const field of extraText.split(/\s+/)) {
+    if (field === "") continue;
+    const eq = field.indexOf("=");
+    extra.set(
+      eq === -1 ? field : field.slice(0, eq),
+      eq === -1 ? "" : field.slice(eq + 1),
+    );
+  }
+  let mailbox = user;
+  const mail = extra.get("userdb_mail") ?? extra.get("mail");
+  if (mail !== undefined && mail !== "") {
+    const location = mailLocation(mail, user, home);
+    if (typeof location !== "string") {
+      return `user "${user}": ${location.error}`;
+    }
+    mailbox = location;
+  }
+  const path = resolveInside(mailRoot, mailbox);
+  if (path === undefined) {
+    return `the mailbox of user "${user}" lies outside the mail root`;
+  }
+  mailbox = path.slice(
+    mailRoot === "." ? 0 : mailRoot.length + (mailRoot === "/" ? 0 : 1),
+  );
+  return { user, password, scheme, mailbox, home, extra, line };
+}
+
+/** Expands `maildir:PATH[:OPTIONS]` with `~`, `%u`, `%n`, `%d`. */
+function mailLocation(
+  mail: string,
+  user: string,
+  home: string,
+): string | { error: string } {
+  const match = /^maildir:([^:]+)/i.exec(mail);
+  if (match === null) {
+    return { error: "only maildir: mail locations are supported" };
+  }
+  const at = user.indexOf("@");
+  const vars: Record<string, string> = {
+    u: user,
+    user,
+    n: at === -1 ? user : user.slice(0, at),
+    username: at === -1 ? user : user.slice(0, at),
+    d: at === -1 ? "" : user.slice(at + 1),
+    domain: at === -1 ? "" : user.slice(at + 1),
+    h: home,
+    home,
+    "%": "%",
+  };
+  let bad = false;
+  let path = match[1].replace(/%(?:\{(\w+)\}|(.))/g, (_, long, short) => {
+    const value = vars[long ?? short];
+    if (value === undefined) bad = true;
+    return value ?? "";
+  });
+  if (bad) return { error: "the mail location uses an unknown %variable" };
+  if (path === "~" || path.startsWith("~/")) {
+    if (home === "") {
+      return { error: "the mail location uses ~ without a home" };
+    }
+    path = home + path.slice(1);
+  }
+  return path;
+}
+
+function placeholder(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let out = "!";
+  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  return out;
+}

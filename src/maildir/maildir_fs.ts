@@ -1,0 +1,79 @@
+/**
+ * The file system seam of {@linkcode MaildirStorage} and
+ * {@linkcode PasswdFileAuth}: every file access they make goes through this
+ * interface, so the core stays free of runtime APIs. The default
+ * implementation (over Node's fs/promises API, which Deno, Bun and Node
+ * all provide) is loaded lazily from `src/runtime/node_fs.ts`.
+ *
+ * @module
+ */
+
+/** What {@linkcode MaildirFs.stat} tells about a path. */
+export interface MaildirFileInfo {
+  /** A regular file (not a symbolic link to one). */
+  isFile: boolean;
+  /** A directory (not a symbolic link to one). */
+  isDirectory: boolean;
+  /** A symbolic link. */
+  isSymlink: boolean;
+  /** Size in bytes. */
+  size: number;
+  /** Last modification time, in milliseconds since the epoch. */
+  mtimeMs: number;
+}
+
+/**
+ * The file operations the Maildir and passwd-file backends need. Paths use
+ * `/` separators. Methods report a missing path through their return value
+ * (`undefined` or `false`), and throw for any other failure.
+ *
+ * @example A read-only wrapper that refuses every change
+ * ```ts
+ * import type { MaildirFs } from "@x/pop3d";
+ *
+ * function readOnly(fs: MaildirFs): MaildirFs {
+ *   const refuse = () => Promise.reject(new Error("Read-only"));
+ *   return { ...fs, rename: refuse, unlink: refuse, createExclusive: refuse };
+ * }
+ * ```
+ */
+export interface MaildirFs {
+  /** Lists the names in a directory, or `undefined` when it is missing. */
+  readDir(path: string): Promise<string[] | undefined>;
+  /**
+   * Describes a path without following a final symbolic link (`lstat`), or
+   * returns `undefined` when it is missing.
+   */
+  stat(path: string): Promise<MaildirFileInfo | undefined>;
+  /** Resolves every symbolic link in `path`; `undefined` when missing. */
+  realPath(path: string): Promise<string | undefined>;
+  /**
+   * Opens a regular file for reading, refusing to follow a final symbolic
+   * link where the host can, and streams it in chunks; `undefined` when the
+   * file is missing. The file is open once the promise resolves, so a later
+   * rename or unlink does not affect the stream.
+   */
+  openRead(path: string): Promise<ReadableStream<Uint8Array> | undefined>;
+  /** Reads a whole (small) file, or returns `undefined` when missing. */
+  readFile(path: string): Promise<Uint8Array | undefined>;
+  /**
+   * Creates `path` with `data` atomically, only if nothing exists there
+   * (a hard link from a temporary file, or `O_EXCL`). Returns `false` when
+   * `path` already exists.
+   */
+  createExclusive(path: string, data: Uint8Array): Promise<boolean>;
+  /** Replaces the content of `path` atomically (temporary file + rename). */
+  replaceFile(path: string, data: Uint8Array): Promise<void>;
+  /** Renames a file; `false` when `from` is missing. */
+  rename(from: string, to: string): Promise<boolean>;
+  /** Removes a file; `false` when it was already missing. */
+  unlink(path: string): Promise<boolean>;
+  /** Creates a directory and its parents; no error if it exists. */
+  mkdir(path: string): Promise<void>;
+  /** The host name written into lock files. */
+  hostname(): string;
+  /** The id of this process, written into lock files. */
+  pid(): number;
+  /** Tells whether a process with this id runs on this host. */
+  isProcessAlive(pid: number): boolean;
+}

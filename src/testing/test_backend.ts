@@ -1,0 +1,772 @@
+/**
+ * A test fixture for mail clients: users, maildrops, a record of what the
+ * server read and deleted, and fault injection.
+ *
+ * @module
+ */
+
+import { MemoryAuth } from "../auth/memory_auth.ts";
+import type { Pop3dAuth } from "../auth/types.ts";
+import { Pop3Error, type ResponseCode } from "../errors.ts";
+import {
+  type DeliverOptions,
+  MemoryStorage,
+  type StoredMessage,
+} from "../storage/memory_storage.ts";
+import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
+import { InjectedFaultError } from "./injected_fault_error.ts";
+
+/** The auth and storage callbacks a {@linkcode TestBackend} answers. */
+export type BackendMethod =
+  | "exists"
+  | "lookup"
+  | "lock"
+  | "unlock"
+  | "stat"
+  | "size"
+  | "get"
+  | "uidl"
+  | "dele";
+
+const METHODS: readonly BackendMethod[] = [
+  "exists",
+  "lookup",
+  "lock",
+  "unlock",
+  "stat",
+  "size",
+  "get",
+  "uidl",
+  "dele",
+];
+const MESSAGE_METHODS: ReadonlySet<BackendMethod> = new Set([
+  "size",
+  "get",
+  "uidl",
+  "dele",
+]);
+const CODES: ReadonlySet<string> = new Set<ResponseCode>([
+  "IN-USE",
+  "LOGIN-DELAY",
+  "AUTH",
+  "SYS/TEMP",
+  "SYS/PERM",
+]);
+const MAX_DELAY = 2_147_483_647;
+const CHUNK = 64 * 1024;
+
+/**
+ * A fault for {@linkcode TestBackend.inject}: which calls it hits and what
+ * it does to them. Give `on` and at least one effect (`delay`, `error`,
+ * `refuse` or `dropAfter`). A fault never changes stored messages.
+ */
+export interface FaultOptions {
+  /** The callback or callbacks to hit. */
+  on: BackendMethod | readonly BackendMethod[];
+  /**
+   * Only calls for this user: the user name for `exists` and `lookup`, the
+   * user's maildrop for the storage callbacks. Default: every user.
+   */
+  user?: string;
+  /** Only calls about the message with this unique id (`size` of one message, `get`, `uidl`, `dele`). */
+  uid?: string;
+  /** Only calls about this message number (as the session numbers it). */
+  msgId?: number;
+  /**
+   * How many matching calls the fault hits before it goes inactive.
+   *
+   * @default {Infinity}
+   */
+  times?: number;
+  /** Milliseconds to wait before answering (or failing). */
+  delay?: number;
+  /**
+   * Fail the call: a response code throws `Pop3Error(message, code)`, which
+   * the client sees as `-ERR [CODE] message`; an `Error` is thrown as it is
+   * (the server reports it to `onError` and answers `-ERR [SYS/TEMP]`).
+   */
+  error?: ResponseCode | Error;
+  /** Text of the `-ERR` reply when `error` is a response code. */
+  message?: string;
+  /** `lock` only: answer `false`, so the client gets `-ERR [IN-USE]`. */
+  refuse?: boolean;
+  /**
+   * `get` only: the message stream fails after this many octets, and the
+   * server closes the connection without the terminating `.` line.
+   */
+  dropAfter?: number;
+}
+
+/** A fault added by {@linkcode TestBackend.inject}. */
+export interface InjectedFault {
+  /** How many calls it has hit. */
+  readonly hits: number;
+  /** `false` once removed, or once `times` calls were hit. */
+  readonly active: boolean;
+  /** Stops it from hitting further calls; calls already delayed go on. */
+  remove(): void;
+}
+
+/** What became of the message stream of one `get` call. */
+export type RetrievalStatus =
+  /** The server has not finished reading it (or never started). */
+  | "open"
+  /** The server read it to its end: RETR, or TOP with enough lines. */
+  | "complete"
+  /** The server stopped reading early: TOP, or the client went away. */
+  | "cancelled"
+  /** A `dropAfter` fault cut it off. */
+  | "dropped";
+
+/** One `get` call: the server opened a message for RETR or TOP. */
+export interface Retrieval {
+  /** The maildrop. */
+  readonly mbox: string;
+  /** The message number the session used. */
+  readonly msgId: number;
+  /** The message's unique id. */
+  readonly uid: string;
+  /** Octets the server has read from the stream. */
+  readonly octets: number;
+  /** What became of the stream. */
+  readonly status: RetrievalStatus;
+}
+
+/** One message removed by a `dele` call (after the client's QUIT). */
+export interface Deletion {
+  /** The maildrop. */
+  readonly mbox: string;
+  /** The message number the session used. */
+  readonly msgId: number;
+  /** The message's unique id. */
+  readonly uid: string;
+  /** The message's bytes, as stored. */
+  readonly bytes: Uint8Array;
+}
+
+/** One call of an auth or storage callback, in order. */
+export interface BackendCall {
+  /** The callback. */
+  readonly method: BackendMethod;
+  /** The user name (`exists`, `lookup`) or the maildrop (storage callbacks). */
+  readonly name: string;
+  /** The message numbers of the call, if any. */
+  readonly msgIds: readonly number[];
+  /** Whether an injected fault hit the call. */
+  readonly faulted: boolean;
+}
+
+/** Options for {@linkcode TestBackend}. */
+export interface TestBackendOptions {
+  /**
+   * Reads a file for {@linkcode TestBackend.deliverFile}, such as
+   * `(path) => Deno.readFile(path)` or `readFile` from `node:fs/promises`.
+   */
+  readFile?:
+    | ((path: string) => string | Uint8Array | Promise<string | Uint8Array>)
+    | null;
+}
+
+interface FaultEntry {
+  readonly on: ReadonlySet<BackendMethod>;
+  readonly user: string | undefined;
+  readonly uid: string | undefined;
+  readonly msgId: number | undefined;
+  readonly delay: number;
+  readonly error: ResponseCode | Error | undefined;
+  readonly message: string | undefined;
+  readonly refuse: boolean;
+  readonly dropAfter: number | undefined;
+  left: number;
+  hits: number;
+  removed: boolean;
+}
+
+interface Effect {
+  delay: number;
+  error?: FaultEntry;
+  refuse: boolean;
+  dropAfter: number | undefined;
+}
+
+interface RetrievalEntry {
+  mbox: string;
+  msgId: number;
+  uid: string;
+  octets: number;
+  status: RetrievalStatus;
+}
+
+function nonNegativeInteger(name: string, value: unknown, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`Fault "${name}" must be an integer`);
+  }
+  if (value < 0 || value > max) {
+    throw new RangeError(`Fault "${name}" must be between 0 and ${max}`);
+  }
+  return value;
+}
+
+function checkFault(options: FaultOptions): FaultEntry {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("Fault must be an object");
+  }
+  const list = typeof options.on === "string" ? [options.on] : options.on;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError('Fault "on" must name one or more callbacks');
+  }
+  for (const m of list) {
+    if (!METHODS.includes(m)) {
+      throw new TypeError(`Fault "on" has an unknown callback: "${m}"`);
+    }
+  }
+  const on = new Set<BackendMethod>(list);
+  const { user, uid, msgId, error, message, dropAfter } = options;
+  const refuse = options.refuse ?? false;
+  if (user !== undefined && typeof user !== "string") {
+    throw new TypeError('Fault "user" must be a string');
+  }
+  if (uid !== undefined && typeof uid !== "string") {
+    throw new TypeError('Fault "uid" must be a string');
+  }
+  if (msgId !== undefined) nonNegativeInteger("msgId", msgId, 2 ** 31);
+  if (
+    (uid !== undefined || msgId !== undefined) &&
+    [...on].some((m) => !MESSAGE_METHODS.has(m))
+  ) {
+    throw new TypeError(
+      'Fault "uid" and "msgId" apply only to "size", "get", "uidl" and "dele"',
+    );
+  }
+  const times = options.times ?? Infinity;
+  if (times !== Infinity) nonNegativeInteger("times", times, 2 ** 31);
+  const delay = nonNegativeInteger("delay", options.delay ?? 0, MAX_DELAY);
+  if (error !== undefined && !(error instanceof Error) && !CODES.has(error)) {
+    throw new TypeError(
+      `Fault "error" must be a response code or an Error, got ${
+        JSON.stringify(error)
+      }`,
+    );
+  }
+  if (message !== undefined && typeof message !== "string") {
+    throw new TypeError('Fault "message" must be a string');
+  }
+  if (message !== undefined && /[\r\n\0]/.test(message)) {
+    throw new TypeError('Fault "message" must not contain CR, LF or NUL');
+  }
+  if (typeof refuse !== "boolean") {
+    throw new TypeError('Fault "refuse" must be a boolean');
+  }
+  if (refuse && (on.size !== 1 || !on.has("lock"))) {
+    throw new TypeError('Fault "refuse" applies only to "lock"');
+  }
+  if (dropAfter !== undefined) {
+    nonNegativeInteger("dropAfter", dropAfter, Number.MAX_SAFE_INTEGER);
+    if (on.size !== 1 || !on.has("get")) {
+      throw new TypeError('Fault "dropAfter" applies only to "get"');
+    }
+  }
+  const effects = (error !== undefined ? 1 : 0) + (refuse ? 1 : 0) +
+    (dropAfter !== undefined ? 1 : 0);
+  if (effects > 1) {
+    throw new TypeError(
+      'Fault can have only one of "error", "refuse" and "dropAfter"',
+    );
+  }
+  if (effects === 0 && delay === 0) {
+    throw new TypeError(
+      'Fault needs an effect: "delay", "error", "refuse" or "dropAfter"',
+    );
+  }
+  return {
+    on,
+    user,
+    uid,
+    msgId,
+    delay,
+    error,
+    message,
+    refuse,
+    dropAfter,
+    left: times,
+    hits: 0,
+    removed: false,
+  };
+}
+
+/**
+ * Users and maildrops in memory for testing POP3 clients, with a record of
+ * what the server did and faults a test can turn on. It is both the `auth`
+ * and the `storage` of a {@linkcode Pop3d}: pass it as both.
+ *
+ * - Users: {@linkcode TestBackend.addUser}; the maildrop is the user name
+ *   unless given.
+ * - Mail: {@linkcode TestBackend.deliver} takes a string or bytes (bare LF
+ *   becomes CRLF); {@linkcode TestBackend.deliverFile} reads an `.eml` file
+ *   through the `readFile` option.
+ * - Inspection: {@linkcode TestBackend.retrievals} lists every `get` call
+ *   (the server calls `get` for RETR and TOP; UIDL uses the stored unique
+ *   ids and never reads a message). A RETR ends `"complete"`, a TOP usually
+ *   `"cancelled"` (or `"complete"` when it asked for every line).
+ *   {@linkcode TestBackend.deletions} lists what the server deleted, which
+ *   happens only after QUIT. {@linkcode TestBackend.calls} logs every call.
+ * - Faults: {@linkcode TestBackend.inject}.
+ * - {@linkcode TestBackend.reset} forgets everything.
+ *
+ * @example Testing a client against a server on a random port
+ * ```ts
+ * import { Pop3d, TestBackend } from "@x/pop3d";
+ *
+ * const backend = new TestBackend();
+ * backend.addUser("alice", "secret");
+ * backend.deliver("alice", "Subject: hi\n\nHello\n", { uid: "m1" });
+ * backend.inject({ on: "get", uid: "m1", times: 1, error: "SYS/TEMP" });
+ *
+ * const server = new Pop3d({
+ *   port: 0,
+ *   hostname: "127.0.0.1",
+ *   auth: backend,
+ *   storage: backend,
+ * });
+ * await server.up();
+ * // ...run the client under test against server.cget("port")...
+ * await server.destroy("kill");
+ * console.assert(backend.deleted("alice").length === 0);
+ * ```
+ */
+export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
+  #auth = new MemoryAuth();
+  #store = new MemoryStorage();
+  #faults: FaultEntry[] = [];
+  #retrievals: RetrievalEntry[] = [];
+  #deletions: Deletion[] = [];
+  #calls: BackendCall[] = [];
+  #sleepers = new Set<() => void>();
+  readonly #readFile: TestBackendOptions["readFile"];
+
+  /**
+   * Creates an empty backend: no users, no mail, no faults.
+   *
+   * @param options See {@linkcode TestBackendOptions}.
+   * @throws {TypeError} When `readFile` is not a function.
+   */
+  constructor(options: TestBackendOptions = {}) {
+    const readFile = options.readFile ?? null;
+    if (readFile !== null && typeof readFile !== "function") {
+      throw new TypeError('Option "readFile" must be a function');
+    }
+    this.#readFile = readFile;
+  }
+
+  // ---- set-up --------------------------------------------------------------
+
+  /**
+   * Adds or replaces a user.
+   *
+   * @param name User name (no CR, LF or NUL).
+   * @param password Password (plaintext, so APOP and every SASL mechanism work).
+   * @param mbox Maildrop name; default: the user name.
+   * @returns The backend, for chaining.
+   * @throws {TypeError} When a value is not a string, is empty or holds CR, LF or NUL.
+   */
+  addUser(name: string, password: string, mbox: string = name): this {
+    this.#auth.addUser(name, password, mbox);
+    return this;
+  }
+
+  /** Removes a user (not the maildrop); returns whether it existed. */
+  removeUser(name: string): boolean {
+    return this.#auth.removeUser(name);
+  }
+
+  /** Names of all users. */
+  users(): string[] {
+    return this.#auth.users();
+  }
+
+  /**
+   * Adds a message to a maildrop (the user name, unless `addUser` named
+   * another). Mail delivered while a session is logged in is appended and
+   * shows up in the next session.
+   *
+   * @param mbox The maildrop.
+   * @param message The message: a string (encoded as UTF-8) or bytes.
+   * @param options `uid`: its unique id; default: a fresh one.
+   * @returns The message's unique id.
+   * @throws {TypeError} For a message that is not a string or bytes, or a bad or duplicate uid.
+   */
+  deliver(
+    mbox: string,
+    message: string | Uint8Array,
+    options: DeliverOptions = {},
+  ): string {
+    return this.#store.deliver(mbox, message, options);
+  }
+
+  /**
+   * Reads a file (such as an `.eml`) with the `readFile` option and
+   * delivers it.
+   *
+   * @param mbox The maildrop.
+   * @param path Passed to `readFile` as it is.
+   * @param options `uid`: its unique id; default: a fresh one.
+   * @returns The message's unique id.
+   * @throws {TypeError} When the backend has no `readFile` option.
+   */
+  async deliverFile(
+    mbox: string,
+    path: string,
+    options: DeliverOptions = {},
+  ): Promise<string> {
+    const readFile = this.#readFile;
+    if (!readFile) {
+      throw new TypeError(
+        'TestBackend needs the "readFile" option to deliver files',
+      );
+    }
+    return this.deliver(mbox, await readFile(path), options);
+  }
+
+  /** The messages of a maildrop as stored now (CRLF line ends), in order. */
+  messages(mbox: string): readonly StoredMessage[] {
+    return this.#store.messages(mbox);
+  }
+
+  /** Whether a session holds the maildrop's lock. */
+  isLocked(mbox: string): boolean {
+    return this.#store.isLocked(mbox);
+  }
+
+  // ---- faults --------------------------------------------------------------
+
+  /**
+   * Turns on a fault. When several match a call, their delays add up and
+   * the oldest error, refusal or drop applies.
+   *
+   * @param fault Which calls, and what to do to them.
+   * @returns A handle with the hit count and `remove()`.
+   * @throws {TypeError} For an unknown callback, a missing effect, or an effect on the wrong callback.
+   * @throws {RangeError} For a negative or too large number.
+   *
+   * @example Common faults
+   * ```ts
+   * import { TestBackend } from "@x/pop3d";
+   * const backend = new TestBackend().addUser("alice", "secret");
+   * backend.inject({ on: "get", user: "alice", delay: 2000 }); // slow RETR
+   * backend.inject({ on: "get", msgId: 2, dropAfter: 100 }); // cut off
+   * backend.inject({ on: "stat", error: "SYS/TEMP", times: 1 }); // login fails once
+   * const busy = backend.inject({ on: "lock", refuse: true }); // [IN-USE]
+   * busy.remove();
+   * ```
+   */
+  inject(fault: FaultOptions): InjectedFault {
+    const entry = checkFault(fault);
+    this.#faults.push(entry);
+    return {
+      get hits() {
+        return entry.hits;
+      },
+      get active() {
+        return !entry.removed && entry.left > 0;
+      },
+      remove: () => {
+        entry.removed = true;
+        this.#faults = this.#faults.filter((f) => f !== entry);
+      },
+    };
+  }
+
+  /**
+   * Removes every fault and ends every pending delay now. Call it before
+   * `server.destroy()` when a test may leave a delayed call behind: the
+   * server waits for callbacks in flight, even with `"kill"`.
+   */
+  clearFaults(): void {
+    for (const f of this.#faults) f.removed = true;
+    this.#faults = [];
+    for (const wake of [...this.#sleepers]) wake();
+  }
+
+  // ---- inspection ----------------------------------------------------------
+
+  /**
+   * Every `get` call, oldest first, optionally for one maildrop.
+   *
+   * @example
+   * ```ts
+   * import { TestBackend } from "@x/pop3d";
+   * const backend = new TestBackend();
+   * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
+   * await new Response(await backend.get("alice", 1) as ReadableStream).text();
+   * console.assert(backend.retrievals("alice")[0].status === "complete");
+   * ```
+   */
+  retrievals(mbox?: string): Retrieval[] {
+    return this.#retrievals
+      .filter((r) => mbox === undefined || r.mbox === mbox)
+      .map((r) => ({ ...r }));
+  }
+
+  /** Unique ids of the messages the server read to their end, each once, in order. */
+  retrieved(mbox: string): string[] {
+    const uids = this.#retrievals
+      .filter((r) => r.mbox === mbox && r.status === "complete")
+      .map((r) => r.uid);
+    return [...new Set(uids)];
+  }
+
+  /** Every message the server deleted, oldest first, optionally for one maildrop. */
+  deletions(mbox?: string): Deletion[] {
+    return this.#deletions.filter((d) => mbox === undefined || d.mbox === mbox);
+  }
+
+  /** Unique ids of the messages the server deleted from a maildrop, in order. */
+  deleted(mbox: string): string[] {
+    return this.deletions(mbox).map((d) => d.uid);
+  }
+
+  /** Every auth and storage call, oldest first. */
+  calls(): BackendCall[] {
+    return [...this.#calls];
+  }
+
+  /**
+   * Forgets users, maildrops, records and faults, releases locks, and ends
+   * pending delays. Call it between tests, after the server is destroyed.
+   *
+   * @example Between tests
+   * ```ts
+   * import { TestBackend } from "@x/pop3d";
+   * const backend = new TestBackend().addUser("alice", "secret");
+   * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
+   * backend.reset();
+   * console.assert(backend.users().length === 0);
+   * console.assert(backend.stat("alice") === 0);
+   * ```
+   */
+  reset(): void {
+    this.clearFaults();
+    this.#auth = new MemoryAuth();
+    this.#store = new MemoryStorage();
+    this.#retrievals = [];
+    this.#deletions = [];
+    this.#calls = [];
+  }
+
+  // ---- Pop3dAuth -----------------------------------------------------------
+
+  /** Auth callback: whether the user exists. */
+  exists(name: string): boolean | Promise<boolean> {
+    return this.#intercept("exists", name, [], () => this.#auth.exists(name));
+  }
+
+  /**
+   * Auth callback: `[password, mbox]`.
+   *
+   * @throws {RangeError} For an unknown user.
+   */
+  lookup(
+    name: string,
+  ): readonly [string, string] | Promise<readonly [string, string]> {
+    return this.#intercept("lookup", name, [], () => this.#auth.lookup(name));
+  }
+
+  // ---- Pop3dStorage --------------------------------------------------------
+
+  /** Storage callback: takes the maildrop's lock. */
+  lock(mbox: string): boolean | Promise<boolean> {
+    return this.#intercept(
+      "lock",
+      mbox,
+      [],
+      () => this.#store.lock(mbox),
+      () => false,
+    );
+  }
+
+  /** Storage callback: releases the maildrop's lock. */
+  unlock(mbox: string): void | Promise<void> {
+    return this.#intercept("unlock", mbox, [], () => this.#store.unlock(mbox));
+  }
+
+  /** Storage callback: the number of messages. */
+  stat(mbox: string): number | Promise<number> {
+    return this.#intercept("stat", mbox, [], () => this.#store.stat(mbox));
+  }
+
+  /**
+   * Storage callback: the size of one message, or of the maildrop.
+   *
+   * @throws {RangeError} For a message that does not exist.
+   */
+  size(mbox: string, msgId?: number): number | Promise<number> {
+    return this.#intercept(
+      "size",
+      mbox,
+      msgId === undefined ? [] : [msgId],
+      () => this.#store.size(mbox, msgId),
+    );
+  }
+
+  /**
+   * Storage callback: a stream of the message, recorded in
+   * {@linkcode TestBackend.retrievals}.
+   *
+   * @throws {RangeError} For a message that does not exist.
+   */
+  get(mbox: string, msgId: number): MessageSource | Promise<MessageSource> {
+    return this.#intercept("get", mbox, [msgId], (dropAfter) => {
+      const message = this.#store.messages(mbox)[msgId - 1];
+      if (!message) throw new RangeError(`No message ${msgId}`);
+      const entry: RetrievalEntry = {
+        mbox,
+        msgId,
+        uid: message.uid,
+        octets: 0,
+        status: "open",
+      };
+      this.#retrievals.push(entry);
+      return recordingStream(message.bytes, entry, dropAfter);
+    });
+  }
+
+  /**
+   * Storage callback: the message's unique id.
+   *
+   * @throws {RangeError} For a message that does not exist.
+   */
+  uidl(mbox: string, msgId: number): string | Promise<string> {
+    return this.#intercept(
+      "uidl",
+      mbox,
+      [msgId],
+      () => this.#store.uidl(mbox, msgId),
+    );
+  }
+
+  /** Storage callback: deletes messages, recorded in {@linkcode TestBackend.deletions}. */
+  dele(mbox: string, msgIds: readonly number[]): void | Promise<void> {
+    return this.#intercept("dele", mbox, msgIds, () => {
+      const messages = this.#store.messages(mbox);
+      const gone = msgIds.flatMap((msgId) => {
+        const m = messages[msgId - 1];
+        return m ? [{ mbox, msgId, uid: m.uid, bytes: m.bytes }] : [];
+      });
+      this.#store.dele(mbox, msgIds);
+      this.#deletions.push(...gone);
+    });
+  }
+
+  // ---- fault machinery -----------------------------------------------------
+
+  #matches(
+    f: FaultEntry,
+    method: BackendMethod,
+    name: string,
+    msgIds: readonly number[],
+  ): boolean {
+    if (f.removed || f.left <= 0 || !f.on.has(method)) return false;
+    if (f.user !== undefined) {
+      const target = method === "exists" || method === "lookup"
+        ? f.user
+        : this.#mboxOf(f.user);
+      if (target !== name) return false;
+    }
+    if (f.msgId !== undefined && !msgIds.includes(f.msgId)) return false;
+    if (f.uid !== undefined) {
+      if (msgIds.length === 0) return false;
+      const messages = this.#store.messages(name);
+      if (!msgIds.some((id) => messages[id - 1]?.uid === f.uid)) return false;
+    }
+    return true;
+  }
+
+  #mboxOf(user: string): string {
+    return this.#auth.exists(user) ? this.#auth.lookup(user)[1] : user;
+  }
+
+  #intercept<T>(
+    method: BackendMethod,
+    name: string,
+    msgIds: readonly number[],
+    answer: (dropAfter: number | undefined) => T,
+    refused?: () => T,
+  ): T | Promise<T> {
+    const effect: Effect = { delay: 0, refuse: false, dropAfter: undefined };
+    let faulted = false;
+    for (const f of this.#faults) {
+      if (!this.#matches(f, method, name, msgIds)) continue;
+      faulted = true;
+      f.left--;
+      f.hits++;
+      effect.delay += f.delay;
+      if (effect.error || effect.refuse || effect.dropAfter !== undefined) {
+        continue;
+      }
+      if (f.error !== undefined) effect.error = f;
+      else if (f.refuse) effect.refuse = true;
+      else if (f.dropAfter !== undefined) effect.dropAfter = f.dropAfter;
+    }
+    this.#calls.push({ method, name, msgIds: [...msgIds], faulted });
+    if (!faulted) return answer(undefined);
+    const act = (): T => {
+      const source = effect.error;
+      if (source) {
+        const error = source.error!;
+        if (error instanceof Error) throw error;
+        throw new Pop3Error(
+          source.message ?? `Injected fault in "${method}"`,
+          error,
+        );
+      }
+      if (effect.refuse && refused) return refused();
+      return answer(effect.dropAfter);
+    };
+    if (effect.delay === 0) return act();
+    return this.#sleep(effect.delay).then(act);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+    });
+  }
+}
+
+/** A pull-only stream of a copy of `bytes` that keeps `entry` up to date. */
+function recordingStream(
+  bytes: Uint8Array,
+  entry: RetrievalEntry,
+  dropAfter: number | undefined,
+): ReadableStream<Uint8Array> {
+  const limit = Math.min(dropAfter ?? bytes.length, bytes.length);
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at < limit) {
+        const end = Math.min(limit, at + CHUNK);
+        controller.enqueue(bytes.slice(at, end));
+        entry.octets = at = end;
+      } else if (dropAfter !== undefined) {
+        entry.status = "dropped";
+        controller.error(
+          new InjectedFaultError(
+            `Message ${entry.msgId} dropped after ${limit} octets`,
+          ),
+        );
+      } else {
+        entry.status = "complete";
+        controller.close();
+      }
+    },
+    cancel() {
+      if (entry.status === "open") entry.status = "cancelled";
+    },
+  }, { highWaterMark: 0 });
+}

@@ -1,0 +1,180 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import {
+  MAILDIR_LOCK_NAME,
+  MaildirStorage,
+} from "../../src/maildir/maildir_storage.ts";
+
+const CHILD = fileURLToPath(new URL("./_lock_child.ts", import.meta.url));
+
+let root = "";
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "pop3d-lock-"));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function maildir(name: string): Promise<string> {
+  const dir = join(root, name);
+  for (const sub of ["cur", "new", "tmp"]) {
+    await mkdir(join(dir, sub), { recursive: true });
+  }
+  await writeFile(
+    join(dir, "new", "1700000000.M1P1.test"),
+    "Subject: x\n\nx\n",
+  );
+  return dir;
+}
+
+/** Starts the child on this runtime and resolves with it and its first line. */
+function startChild(
+  mbox: string,
+  mode = "--hold",
+): Promise<{ child: ChildProcess; line: string }> {
+  const args = "Deno" in globalThis
+    ? ["run", "-A", CHILD, root, mbox, mode]
+    : [CHILD, root, mbox, mode];
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  // Some runtimes set signalCode as soon as kill() is called, so only the
+  // "exit" event says the process is gone.
+  EXITS.set(
+    child,
+    new Promise((resolve) => child.once("exit", () => resolve())),
+  );
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (data: string) => {
+      out += data;
+      const end = out.indexOf("\n");
+      if (end !== -1) resolve({ child, line: out.slice(0, end) });
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      if (!out.includes("\n")) reject(new Error(`Child exited with ${code}`));
+    });
+  });
+}
+
+const EXITS = new WeakMap<ChildProcess, Promise<void>>();
+
+/** Resolves once the child has exited and was reaped ("exit" event). */
+function exited(child: ChildProcess): Promise<void> {
+  return EXITS.get(child) ?? Promise.resolve();
+}
+
+describe("MaildirStorage lock", () => {
+  it("excludes a second session in the same process and a second instance", async () => {
+    await maildir("same");
+    const a = new MaildirStorage({ root });
+    const b = new MaildirStorage({ root });
+    assert.equal(await a.lock("same"), true);
+    assert.equal(await a.lock("same"), false);
+    assert.equal(await b.lock("same"), false);
+    assert.equal(await b.lock(join(root, "same")), false);
+    await a.unlock("same");
+    assert.equal(await b.lock("same"), true);
+    await b.unlock("same");
+    await assert.rejects(stat(join(root, "same", MAILDIR_LOCK_NAME)));
+  });
+
+  it("excludes another process, and is free again once it unlocks", async () => {
+    await maildir("cross");
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("cross"), true);
+    const busy = await startChild("cross");
+    assert.equal(busy.line, "busy");
+    await exited(busy.child);
+    await storage.unlock("cross");
+    const free = await startChild("cross", "--exit");
+    assert.equal(free.line, "locked 1");
+    await exited(free.child);
+  });
+
+  it("refuses while another process holds the lock, and recovers it after kill -9", async () => {
+    await maildir("crash");
+    const { child, line } = await startChild("crash");
+    try {
+      assert.equal(line, "locked 1");
+      const text = await readFile(
+        join(root, "crash", MAILDIR_LOCK_NAME),
+        "utf8",
+      );
+      const [pid, host] = text.split("\n");
+      assert.equal(Number(pid), child.pid);
+      assert.equal(host, hostname());
+      const storage = new MaildirStorage({ root });
+      assert.equal(await storage.lock("crash"), false);
+      child.kill("SIGKILL");
+      await exited(child);
+      // The lock file is still there, but its process is dead on this host.
+      await stat(join(root, "crash", MAILDIR_LOCK_NAME));
+      assert.equal(await storage.lock("crash"), true);
+      const mine = await readFile(
+        join(root, "crash", MAILDIR_LOCK_NAME),
+        "utf8",
+      );
+      assert.equal(Number(mine.split("\n")[0]), process.pid);
+      await storage.unlock("crash");
+    } finally {
+      child.kill("SIGKILL");
+      await exited(child);
+    }
+  });
+
+  it("treats another host's lock as held until it is older than staleLockMs", async () => {
+    const dir = await maildir("remote");
+    const lockPath = join(dir, MAILDIR_LOCK_NAME);
+    const storage = new MaildirStorage({ root, staleLockMs: 60_000 });
+    await writeFile(lockPath, `1\nother-host.example\n${Date.now()}\nabc\n`);
+    assert.equal(await storage.lock("remote"), false);
+    await writeFile(
+      lockPath,
+      `1\nother-host.example\n${Date.now() - 120_000}\nabc\n`,
+    );
+    const { utimes } = await import("node:fs/promises");
+    const old = new Date(Date.now() - 120_000);
+    await utimes(lockPath, old, old);
+    assert.equal(await storage.lock("remote"), true);
+    await storage.unlock("remote");
+  });
+
+  it("treats an unreadable young lock file as held, an old one as stale", async () => {
+    const dir = await maildir("garbage");
+    const lockPath = join(dir, MAILDIR_LOCK_NAME);
+    await writeFile(lockPath, "");
+    const storage = new MaildirStorage({ root, staleLockMs: 60_000 });
+    assert.equal(await storage.lock("garbage"), false);
+    const { utimes } = await import("node:fs/promises");
+    const old = new Date(Date.now() - 120_000);
+    await utimes(lockPath, old, old);
+    assert.equal(await storage.lock("garbage"), true);
+    await storage.unlock("garbage");
+  });
+
+  it("does not remove a lock it does not own on unlock", async () => {
+    const dir = await maildir("owner");
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("owner"), true);
+    const foreign = `1\nother-host.example\n${Date.now()}\nforeign\n`;
+    await writeFile(join(dir, MAILDIR_LOCK_NAME), foreign);
+    await storage.unlock("owner");
+    assert.equal(await readFile(join(dir, MAILDIR_LOCK_NAME), "utf8"), foreign);
+  });
+});

@@ -1,0 +1,372 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
+import type { MessageSource } from "../../src/storage/types.ts";
+
+let root = "";
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "pop3d-maildir-"));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function maildir(
+  name: string,
+  files: Record<string, string | Uint8Array>,
+): Promise<string> {
+  const dir = join(root, name);
+  for (const sub of ["cur", "new", "tmp"]) {
+    await mkdir(join(dir, sub), { recursive: true });
+  }
+  for (const [path, content] of Object.entries(files)) {
+    await writeFile(join(dir, path), content);
+  }
+  return dir;
+}
+
+async function bytesOf(source: MessageSource): Promise<Uint8Array> {
+  if (!(source instanceof ReadableStream)) {
+    throw new TypeError("Expected a stream");
+  }
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+function crlfLength(text: string): number {
+  return new TextEncoder().encode(text.replace(/\r?\n/g, "\r\n")).length;
+}
+
+describe("MaildirStorage", () => {
+  it("moves new/ mail to cur/ and orders by delivery time, then name", async () => {
+    const dir = await maildir("order", {
+      "new/1700000300.M1P1.host": "third\n",
+      "cur/1700000100.M9P9.host:2,S": "first\n",
+      "new/1700000200.M2P1.host": "second-b\n",
+      "cur/1700000200.M1P1.host:2,": "second-a\n",
+      "new/.hidden": "ignored\n",
+      "tmp/1700000050.M1P1.host": "not delivered yet\n",
+    });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("order"), true);
+    assert.equal(storage.stat("order"), 4);
+    const texts = [];
+    for (let id = 1; id <= 4; id++) {
+      texts.push(
+        new TextDecoder().decode(await bytesOf(await storage.get("order", id))),
+      );
+    }
+    assert.deepEqual(texts, ["first\n", "second-a\n", "second-b\n", "third\n"]);
+    await storage.unlock("order");
+    assert.deepEqual((await readdir(join(dir, "new"))).sort(), [".hidden"]);
+    const cur = (await readdir(join(dir, "cur"))).sort();
+    assert.ok(cur.includes("1700000300.M1P1.host:2,S"), cur.join(" "));
+    assert.ok(cur.includes("1700000200.M2P1.host:2,S"), cur.join(" "));
+  });
+
+  it("orders mail delivered within one second by the M<usec> part of the name", async () => {
+    await maildir("usec", {
+      "new/1700000000.M99P5.host": "b\n", // 99 µs
+      "new/1700000000.M100000P4.host": "c\n", // 100000 µs
+      "new/1700000000.M9P6.host": "a\n", // 9 µs
+      "new/1699999999.M999999P1.host": "0\n",
+    });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("usec"), true);
+    const order = [];
+    for (let id = 1; id <= 4; id++) {
+      order.push(
+        new TextDecoder().decode(await bytesOf(await storage.get("usec", id))),
+      );
+    }
+    assert.deepEqual(order, ["0\n", "a\n", "b\n", "c\n"]);
+    await storage.unlock("usec");
+  });
+
+  it("counts sizes on the wire: bare LF as CRLF, and ,W= when present", async () => {
+    const bareLf = "Subject: a\n\nline one\nline two\n";
+    const mixed = "Subject: b\r\n\r\nx\ny\r\n\n";
+    const crOnly = "a\rb\r\n";
+    const lfAtChunkEdge = "x".repeat(65535) + "\r\n" + "y".repeat(65535) +
+      "\n\n";
+    await maildir("sizes", {
+      "cur/1700000001.a,S=29:2,": bareLf,
+      "cur/1700000002.b:2,": mixed,
+      "cur/1700000003.c:2,": crOnly,
+      "cur/1700000004.d,S=5,W=4242:2,": "12345",
+      "cur/1700000005.e:2,": lfAtChunkEdge,
+      "cur/1700000006.f:2,": "",
+    });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("sizes"), true);
+    const sizes = [1, 2, 3, 4, 5, 6].map((id) => storage.size("sizes", id));
+    assert.deepEqual(sizes, [
+      crlfLength(bareLf),
+      crlfLength(mixed),
+      5, // a lone CR is not a line end
+      4242,
+      crlfLength(lfAtChunkEdge),
+      0,
+    ]);
+    assert.equal(storage.size("sizes"), sizes.reduce((a, b) => a + b, 0));
+    await storage.unlock("sizes");
+  });
+
+  it("computes a size once and reuses it while name, mtime and size stay the same", async () => {
+    const dir = await maildir("cache", { "cur/1700000001.a:2,": "a\nb\n" });
+    const file = join(dir, "cur", "1700000001.a:2,");
+    const when = new Date(1_700_000_000_000);
+    await utimes(file, when, when);
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("cache"), true);
+    assert.equal(storage.size("cache", 1), 6);
+    await storage.unlock("cache");
+    // Same length, same mtime: the cached count stands.
+    await writeFile(file, "a\r\nb");
+    await utimes(file, when, when);
+    assert.equal(await storage.lock("cache"), true);
+    assert.equal(storage.size("cache", 1), 6);
+    await storage.unlock("cache");
+    // A new mtime invalidates it.
+    await utimes(file, new Date(), new Date());
+    assert.equal(await storage.lock("cache"), true);
+    assert.equal(storage.size("cache", 1), 4);
+    await storage.unlock("cache");
+  });
+
+  it("keeps UIDLs stable across instances, new/→cur/ moves and flag changes", async () => {
+    const dir = await maildir("uidl", {
+      "new/1700000001.M1P1.host,S=3": "a\n\n",
+      "cur/1700000002.M2P2.host,S=3,W=4:2,": "b\n\n",
+    });
+    const first = new MaildirStorage({ root });
+    assert.equal(await first.lock("uidl"), true);
+    const uidls = [first.uidl("uidl", 1), first.uidl("uidl", 2)];
+    assert.deepEqual(uidls, ["1700000001.M1P1.host", "1700000002.M2P2.host"]);
+    await first.unlock("uidl");
+    // Another reader flags the first message.
+    await rename(
+      join(dir, "cur", "1700000001.M1P1.host,S=3:2,"),
+      join(dir, "cur", "1700000001.M1P1.host,S=3:2,FS"),
+    );
+    const second = new MaildirStorage({ root });
+    assert.equal(await second.lock("uidl"), true);
+    assert.deepEqual([second.uidl("uidl", 1), second.uidl("uidl", 2)], uidls);
+    await second.unlock("uidl");
+  });
+
+  it("derives a printable UIDL of at most 70 characters from odd file names", async () => {
+    await maildir("odd", {
+      [`cur/1700000001.${"x".repeat(80)}:2,`]: "a\n",
+      "cur/1700000002.sp ace:2,": "b\n",
+      "cur/1700000003.dup:2,S": "c\n",
+      "cur/1700000003.dup,W=3:2,": "d\n",
+    });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("odd"), true);
+    const ids = [1, 2, 3, 4].map((id) => storage.uidl("odd", id));
+    for (const id of ids) assert.match(id, /^[\x21-\x7e]{1,70}$/);
+    assert.equal(new Set(ids).size, 4);
+    await storage.unlock("odd");
+  });
+
+  it("marks a message seen after it was read whole, not after a partial read", async () => {
+    const dir = await maildir("seen", {
+      "cur/1700000001.a:2,F": "one\n",
+      "cur/1700000002.b:2,": "two\n".repeat(50_000),
+      "cur/1700000003.c:2,S": "three\n",
+    });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("seen"), true);
+    assert.equal(
+      new TextDecoder().decode(await bytesOf(await storage.get("seen", 1))),
+      "one\n",
+    );
+    const partial = await storage.get("seen", 2);
+    assert.ok(partial instanceof ReadableStream);
+    const reader = partial.getReader();
+    await reader.read();
+    await reader.cancel();
+    await bytesOf(await storage.get("seen", 3));
+    await storage.unlock("seen");
+    assert.deepEqual((await readdir(join(dir, "cur"))).sort(), [
+      "1700000001.a:2,FS",
+      "1700000002.b:2,",
+      "1700000003.c:2,S",
+    ]);
+  });
+
+  it("leaves flags alone with markSeen: false", async () => {
+    const dir = await maildir("noseen", { "new/1700000001.a": "one\n" });
+    const storage = new MaildirStorage({ root, markSeen: false });
+    assert.equal(await storage.lock("noseen"), true);
+    await bytesOf(await storage.get("noseen", 1));
+    await storage.unlock("noseen");
+    assert.deepEqual(await readdir(join(dir, "cur")), ["1700000001.a:2,"]);
+  });
+
+  it("streams exactly the file's bytes", async () => {
+    const data = new Uint8Array(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+    await maildir("binary", { "cur/1700000001.bin:2,S": data });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("binary"), true);
+    assert.deepEqual(await bytesOf(await storage.get("binary", 1)), data);
+    await storage.unlock("binary");
+  });
+
+  it("keeps numbers fixed while mail arrives, and shows the new mail next session", async () => {
+    const dir = await maildir("arrive", { "new/1700000001.a": "one\n" });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("arrive"), true);
+    await writeFile(join(dir, "new", "1600000000.early"), "early\n");
+    await writeFile(join(dir, "cur", "1700000002.b:2,"), "two\n");
+    assert.equal(storage.stat("arrive"), 1);
+    assert.equal(storage.size("arrive"), 5);
+    assert.equal(storage.uidl("arrive", 1), "1700000001.a");
+    await storage.unlock("arrive");
+    assert.equal(await storage.lock("arrive"), true);
+    assert.equal(storage.stat("arrive"), 3);
+    assert.deepEqual(
+      [1, 2, 3].map((id) => storage.uidl("arrive", id)),
+      ["1600000000.early", "1700000001.a", "1700000002.b"],
+    );
+    await storage.unlock("arrive");
+  });
+
+  it("unlinks deleted messages, tolerating files removed or renamed by others", async () => {
+    const dir = await maildir("dele", {
+      "cur/1700000001.a:2,": "a\n",
+      "cur/1700000002.b:2,": "b\n",
+      "cur/1700000003.c:2,": "c\n",
+      "cur/1700000004.d:2,": "d\n",
+    });
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("dele"), true);
+    await rm(join(dir, "cur", "1700000002.b:2,"));
+    await rename(
+      join(dir, "cur", "1700000003.c:2,"),
+      join(dir, "cur", "1700000003.c:2,RS"),
+    );
+    // The renamed one can still be read.
+    assert.equal(
+      new TextDecoder().decode(await bytesOf(await storage.get("dele", 3))),
+      "c\n",
+    );
+    await assert.rejects(storage.get("dele", 2), { name: "Pop3Error" });
+    await storage.dele("dele", [1, 2, 3]);
+    await storage.unlock("dele");
+    assert.deepEqual(await readdir(join(dir, "cur")), ["1700000004.d:2,"]);
+  });
+
+  it("creates a missing Maildir at login", async () => {
+    const storage = new MaildirStorage({ root });
+    assert.equal(await storage.lock("fresh"), true);
+    assert.equal(storage.stat("fresh"), 0);
+    assert.equal(storage.size("fresh"), 0);
+    await storage.unlock("fresh");
+    assert.deepEqual((await readdir(join(root, "fresh"))).sort(), [
+      "cur",
+      "new",
+      "tmp",
+    ]);
+    const strict = new MaildirStorage({ root, create: false });
+    assert.equal(await strict.lock("absent"), true);
+    assert.equal(strict.stat("absent"), 0);
+    await strict.unlock("absent");
+  });
+
+  it("rejects path traversal out of the root", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "pop3d-outside-"));
+    try {
+      await maildir("victim", { "cur/1.a:2,": "x\n" });
+      await mkdir(join(outside, "cur"), { recursive: true });
+      await writeFile(join(outside, "cur", "1.secret:2,"), "secret\n");
+      await symlink(outside, join(root, "escape"));
+      await symlink(outside, join(root, "victim", "nested"));
+      const storage = new MaildirStorage({ root });
+      for (
+        const ref of [
+          "..",
+          "../x",
+          "a/../../x",
+          "/etc",
+          outside,
+          "",
+          ".",
+          "victim/../..",
+          "a\\..\\..",
+          "a\0b",
+        ]
+      ) {
+        await assert.rejects(
+          storage.lock(ref),
+          RangeError,
+          JSON.stringify(ref),
+        );
+      }
+      await assert.rejects(storage.lock("escape"), /outside the root/);
+      await assert.rejects(storage.lock("victim/nested"), /outside the root/);
+      await assert.rejects(storage.lock("escape/sub"), /outside the root/);
+      // Nothing was created outside the root.
+      assert.deepEqual(await readdir(outside), ["cur"]);
+      assert.equal(storage.path("victim/../victim"), join(root, "victim"));
+      assert.equal(storage.path(join(root, "victim")), join(root, "victim"));
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("never serves symbolic links inside cur/ or new/", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "pop3d-outside-"));
+    try {
+      await writeFile(join(outside, "secret"), "secret\n");
+      const dir = await maildir("links", { "cur/1700000001.ok:2,": "ok\n" });
+      await symlink(
+        join(outside, "secret"),
+        join(dir, "cur", "1700000002.link:2,"),
+      );
+      await symlink(
+        join(outside, "secret"),
+        join(dir, "new", "1700000003.link"),
+      );
+      const storage = new MaildirStorage({ root });
+      assert.equal(await storage.lock("links"), true);
+      assert.equal(storage.stat("links"), 1);
+      await storage.unlock("links");
+      assert.equal(await readFile(join(outside, "secret"), "utf8"), "secret\n");
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("throws on bad options and on use without a lock", () => {
+    assert.throws(() => new MaildirStorage({ root: "" }), TypeError);
+    assert.throws(
+      () => new MaildirStorage({ root, staleLockMs: 0 }),
+      RangeError,
+    );
+    const storage = new MaildirStorage({ root });
+    assert.throws(() => storage.stat("nobody"), TypeError);
+  });
+});
