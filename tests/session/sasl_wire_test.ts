@@ -15,7 +15,7 @@ import type { Pop3dOptions } from "../../src/server/options.ts";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { defaultSocket } from "../../src/transport/default_socket.ts";
-import { NetClient } from "../_helpers/net_client.ts";
+import { pop3Connect } from "../_helpers/net_client.ts";
 import { available, python, run, RUNTIME } from "../_helpers/tls.ts";
 import { latin1, MESSAGE, utf8 } from "../_helpers/tls_fixture.ts";
 
@@ -152,9 +152,9 @@ function xor(a: Uint8Array, b: Uint8Array): Buffer {
   }
 
   it("SCRAM-SHA-256: a node:crypto client runs the whole exchange, final empty response included", async () => {
-    const client = await NetClient.open(fx.port);
+    const client = await pop3Connect(fx.port);
     try {
-      assert.match((await client.line())!, /^\+OK /);
+      assert.match(client.greetingLine, /^\+OK /);
       const nonce = randomBytes(18).toString("base64");
       const bare = `n=alice,r=${nonce}`;
       const first = await client.cmd(`AUTH SCRAM-SHA-256 ${b64("n,," + bare)}`);
@@ -200,9 +200,8 @@ function xor(a: Uint8Array, b: Uint8Array): Buffer {
   });
 
   it("SCRAM-SHA-256 with a wrong password gets -ERR [AUTH] and no server signature", async () => {
-    const client = await NetClient.open(fx.port);
+    const client = await pop3Connect(fx.port);
     try {
-      await client.line();
       const bare = `n=alice,r=${randomBytes(18).toString("base64")}`;
       const first = await client.cmd(`AUTH SCRAM-SHA-256 ${b64("n,," + bare)}`);
       const serverFirst = Buffer.from(first.slice(2), "base64").toString();
