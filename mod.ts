@@ -102,3 +102,41 @@ export type {
   MemoryListener,
   MemoryListenerOptions,
 } from "./src/transport/memory.ts";
+export {
+  createSchema,
+  POSTGRES_SCHEMA,
+  POSTGRES_SCHEMA_STATEMENTS,
+} from "./src/postgres/schema.ts";
+export {
+  LeaseLostError,
+  PostgresStorage,
+} from "./src/postgres/postgres_storage.ts";
+export type {
+  PgDeliverOptions,
+  PgDelivery,
+  PostgresStorageOptions,
+} from "./src/postgres/postgres_storage.ts";
+export { PostgresAuth } from "./src/postgres/postgres_auth.ts";
+export type {
+  PgAddUserOptions,
+  PostgresAuthOptions,
+} from "./src/postgres/postgres_auth.ts";
+export {
+  fromDenoPostgres,
+  fromPg,
+  fromPostgresJs,
+} from "./src/postgres/adapters.ts";
+export type {
+  DenoPostgresClient,
+  DenoPostgresPool,
+  NodePgPool,
+  NodePgPoolClient,
+  PostgresJsRootSql,
+  PostgresJsSql,
+} from "./src/postgres/adapters.ts";
+export type {
+  PgClient,
+  PgMailbox,
+  PgQueryable,
+  PgResult,
+} from "./src/postgres/types.ts";

@@ -4,6 +4,10 @@
  *
  *     deno run -A examples/serve.ts [--port 1110] [--hostname 127.0.0.1]
  *     deno run -A examples/serve.ts --maildir ROOT --passwd FILE
+ *     bun examples/serve.ts [--port 1110]
+ *     node examples/serve.ts [--port 1110]      (Node 24: npx -y node@24 ...)
+ *
+ * The same file runs on all three: `new Pop3d()` picks the host's adapter.
  *
  * With `--maildir ROOT --passwd FILE`, every user of the passwd-file logs in
  * with its password (see examples/adduser.ts) and gets the Maildir

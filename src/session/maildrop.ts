@@ -13,6 +13,7 @@ import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
 /** Runs a storage callback with the session's deadline and error policy. */
 export type Caller = <T>(what: string, fn: () => T | Promise<T>) => Promise<T>;
 
+const CHUNK = 256 * 1024;
 const UID_PATTERN = /^[!-~]{1,70}$/;
 
 function checkCount(what: string, value: unknown): number {
@@ -39,13 +40,18 @@ export function sourceStream(
 ): ReadableStream<Uint8Array> {
   if (typeof source === "string") source = new TextEncoder().encode(source);
   if (source instanceof Uint8Array) {
+    // Hand out views of at most CHUNK octets: no copy, and the session can
+    // interleave encoding and writing instead of handling one huge buffer.
     const bytes = source;
+    let at = 0;
     return new ReadableStream({
-      start(controller) {
-        if (bytes.length > 0) controller.enqueue(bytes);
-        controller.close();
+      pull(controller) {
+        if (at >= bytes.length) return controller.close();
+        const end = Math.min(at + CHUNK, bytes.length);
+        controller.enqueue(bytes.subarray(at, end));
+        at = end;
       },
-    });
+    }, { highWaterMark: 0 });
   }
   if (source instanceof ReadableStream) return source;
   if (typeof Blob !== "undefined" && source instanceof Blob) {

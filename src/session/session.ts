@@ -33,6 +33,7 @@ import { ALLOWED, type SessionState } from "./state.ts";
 
 const encoder = new TextEncoder();
 const FLUSH_AT = 64 * 1024;
+const COALESCE_MAX = 16 * 1024;
 const NO_PASSWORD = "\u0000no-such-user\u0000";
 
 function sleep(ms: number): Promise<void> {
@@ -262,27 +263,32 @@ export class Pop3Session<M = unknown> {
 
   async #flush(): Promise<void> {
     if (this.#outBytes === 0) return;
-    let chunk: Uint8Array;
-    if (this.#out.length === 1) {
-      chunk = this.#out[0];
-    } else {
-      chunk = new Uint8Array(this.#outBytes);
-      let at = 0;
-      for (const part of this.#out) {
-        chunk.set(part, at);
-        at += part.length;
-      }
-    }
+    const parts = this.#out;
+    const total = this.#outBytes;
     this.#out = [];
     this.#outBytes = 0;
     this.#writeSince = Date.now();
     try {
-      await this.#writer!.write(chunk);
+      if (parts.length === 1) {
+        await this.#writer!.write(parts[0]);
+      } else if (total <= COALESCE_MAX) {
+        // Many small replies (pipelining): one write.
+        const chunk = new Uint8Array(total);
+        let at = 0;
+        for (const part of parts) {
+          chunk.set(part, at);
+          at += part.length;
+        }
+        await this.#writer!.write(chunk);
+      } else {
+        // Large bodies: write the parts as they are, without a copy.
+        for (const part of parts) await this.#writer!.write(part);
+      }
     } finally {
       this.#writeSince = 0;
     }
-    this.#bytesOut += chunk.length;
-    this.#monitor.stats.bytesOut += chunk.length;
+    this.#bytesOut += total;
+    this.#monitor.stats.bytesOut += total;
   }
 
   /** One timer per session: idle, login and write deadlines, checked when it fires. */
@@ -299,9 +305,9 @@ export class Pop3Session<M = unknown> {
     } else if (this.#waitingForCommand) {
       const limit = this.#state === "auth" ? o.loginTimeout : o.idleTimeout;
       const left = this.#lastActivity + limit - now;
-      if (left <= 0) {
-        return this.#abort("timeout", err("Disconnected for inactivity"));
-      }
+      // RFC 1939 §3: on autologout, close without a response and without
+      // entering the UPDATE state.
+      if (left <= 0) return this.#abort("timeout");
       wait = left;
     } else {
       wait = Math.min(

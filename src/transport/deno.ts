@@ -3,6 +3,12 @@
  * has no server-side `startTls` (denoland/deno#18451), so the upgrade runs
  * `node:tls` over the connection's streams (Deno 2 and later).
  *
+ * Reads go through a BYOB reader into a fresh 8 KiB buffer, and only while
+ * the core has a read pending: the default reader would hold a 64 KiB buffer
+ * per idle connection. Between reads nothing is pending on the socket, so
+ * `startTls()` can hand the small-read stream and `conn.writable` to
+ * `node:tls` once the core has released its reader and writer.
+ *
  * @module
  */
 
@@ -14,6 +20,24 @@ function toNetAddr(addr: Deno.Addr): NetAddr {
   return addr.transport === "tcp" || addr.transport === "udp"
     ? { hostname: addr.hostname, port: addr.port }
     : { hostname: "", port: 0 };
+}
+
+/** Bytes per read: a command line is at most 255 octets. */
+const READ_SIZE = 8 * 1024;
+
+/** Re-reads a byte stream through a BYOB reader, one small read per pull. */
+function smallReads(
+  source: ReadableStream<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader({ mode: "byob" });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read(new Uint8Array(READ_SIZE));
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 /**
@@ -31,7 +55,7 @@ export function fromDenoConn(
 ): Conn {
   let closed = false;
   const wrapped: Conn = {
-    readable: conn.readable,
+    readable: smallReads(conn.readable),
     writable: conn.writable,
     remoteAddr: toNetAddr(conn.remoteAddr),
     localAddr: toNetAddr(conn.localAddr),

@@ -1,19 +1,134 @@
 /**
- * The node adapter (not written yet).
+ * The Node adapter: `node:net` bridged to Web Streams by hand.
+ *
+ * `Duplex.toWeb` is not used: it keeps the socket flowing, so bytes that
+ * arrive while nothing reads land in an abandoned stream. Here the socket is
+ * paused unless the core has a read pending, and its read high-water mark is
+ * 0, so Node reads nothing ahead: between reads the socket holds no buffered
+ * bytes and a future `startTls()` can wrap it in `tls.TLSSocket` once the
+ * core has released its reader and writer (after removing this bridge's
+ * `data`, `end`, `close` and `drain` listeners). A write resolves at once unless
+ * `socket.write()` returns false, then on `drain`; with a write high-water
+ * mark of 0 that means once the kernel has taken the bytes.
  *
  * @module
  */
 
-import type { Listener, ListenOptions } from "./types.ts";
+import * as net from "node:net";
+import { ConnQueue } from "./_conn_queue.ts";
+import type { Conn, Listener, ListenOptions } from "./types.ts";
+
+function fromSocket(socket: net.Socket): Conn {
+  let reading = true; // the readable is still open
+  let closed = false;
+  let drain: { resolve(): void; reject(error: unknown): void } | undefined;
+  socket.pause();
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      socket.on("data", (chunk: Uint8Array) => {
+        if (!reading) return;
+        controller.enqueue(chunk);
+        if ((controller.desiredSize ?? 0) <= 0) socket.pause();
+      });
+      socket.on("end", () => {
+        if (reading) reading = false, controller.close();
+      });
+      socket.on("close", () => {
+        if (reading) reading = false, controller.close();
+        drain?.reject(new Error("Cannot write: the connection closed"));
+        drain = undefined;
+      });
+    },
+    pull() {
+      socket.resume();
+    },
+    cancel() {
+      reading = false;
+      socket.pause();
+    },
+  }, { highWaterMark: 0 });
+  socket.on("error", () => {
+    // Reported through "close"; without a listener Node would throw.
+  });
+  socket.on("drain", () => {
+    drain?.resolve();
+    drain = undefined;
+  });
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (closed || socket.destroyed) {
+        throw new Error("Cannot write: the connection closed");
+      }
+      if (socket.write(chunk)) return;
+      return new Promise<void>((resolve, reject) => {
+        drain = { resolve, reject };
+      });
+    },
+    close: () => new Promise<void>((resolve) => socket.end(() => resolve())),
+    abort: () => void socket.destroy(),
+  });
+  return {
+    readable,
+    writable,
+    remoteAddr: {
+      hostname: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    },
+    localAddr: {
+      hostname: socket.localAddress ?? "",
+      port: socket.localPort ?? 0,
+    },
+    encrypted: false,
+    close() {
+      if (closed) return;
+      closed = true;
+      // Bytes still queued would hold end() back: cut the connection instead.
+      if (socket.writableLength > 0) socket.destroy();
+      else socket.end(() => socket.destroy());
+    },
+  };
+}
 
 /**
- * Listens on TCP on node.
+ * Listens on TCP with `node:net`, with no-delay set on every connection.
  *
- * @example
+ * @param options Hostname and port to bind.
+ * @returns A listener that resolves its address once bound.
+ *
+ * @example Listening on a free port
  * ```ts ignore
+ * import { listenNode } from "./node.ts";
  * const listener = await listenNode({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.addr.port);
+ * await listener.close();
  * ```
  */
-export function listenNode(_options: ListenOptions): Listener {
-  throw new Error("The node adapter is not available yet");
+export async function listenNode(options: ListenOptions): Promise<Listener> {
+  const queue = new ConnQueue();
+  const server = net.createServer({
+    noDelay: true,
+    allowHalfOpen: true,
+    pauseOnConnect: true,
+    highWaterMark: 0,
+  }, (socket) => queue.push(fromSocket(socket)));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: options.hostname, port: options.port }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", () => {
+    // Accept errors (EMFILE and the like) are transient: keep listening.
+  });
+  const bound = server.address() as net.AddressInfo;
+  return {
+    addr: { hostname: bound.address, port: bound.port },
+    close() {
+      if (queue.closed) return;
+      queue.close();
+      server.close(); // its callback would wait for open sessions
+    },
+    [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
+  };
 }

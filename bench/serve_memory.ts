@@ -1,0 +1,103 @@
+/**
+ * Serves the Dovecot peer's generated mail from {@linkcode MemoryStorage}
+ * with {@linkcode Pop3d}, for the benchmark. Runs unchanged under Deno, Bun
+ * and Node 24:
+ *
+ *     deno run -A bench/serve_memory.ts --port 1110 --mail /tmp/dv/mail --users 1000
+ *     bun bench/serve_memory.ts --port 1110 --mail /tmp/dv/mail --users 1000
+ *     node bench/serve_memory.ts --port 1110 --mail /tmp/dv/mail --users 1000
+ *
+ * Users (password `secret`, as in the peer): `alice`, `alice1`..`aliceN` and
+ * `big`. Like the peer's Maildirs, which are hard links of one template, all
+ * `alice*` users read one stored copy of the messages (maildrop `alice`) and
+ * `big` reads maildrop `big`. The peer runs Dovecot with
+ * `pop3_lock_session = no`, so this storage lets sessions of one user run
+ * side by side too; apart from that it hands every call to MemoryStorage.
+ * Prints `READY port=N pid=P` when listening.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { join } from "node:path";
+import { MemoryAuth, MemoryStorage, Pop3d } from "../mod.ts";
+import type { MessageSource, Pop3dStorage } from "../mod.ts";
+import { loadMaildir } from "./_maildir.ts";
+
+/**
+ * One maildrop per user name, backed by the shared copy in MemoryStorage.
+ * No exclusive lock (Dovecot's `pop3_lock_session = no`); the benchmark never
+ * sends DELE, so `dele` is refused loudly rather than emptying everyone's mail.
+ */
+class SharedMaildrops implements Pop3dStorage<string> {
+  #store: MemoryStorage;
+
+  constructor(store: MemoryStorage) {
+    this.#store = store;
+  }
+
+  #drop(user: string): string {
+    return user === "big" ? "big" : "alice";
+  }
+
+  lock(): boolean {
+    return true;
+  }
+  unlock(): void {}
+  stat(user: string): number {
+    return this.#store.stat(this.#drop(user));
+  }
+  size(user: string, msgId?: number): number {
+    return this.#store.size(this.#drop(user), msgId);
+  }
+  get(user: string, msgId: number): MessageSource {
+    return this.#store.get(this.#drop(user), msgId);
+  }
+  uidl(user: string, msgId: number): string {
+    return this.#store.uidl(this.#drop(user), msgId);
+  }
+  dele(): void {
+    throw new Error("The benchmark storage is read-only");
+  }
+}
+
+function option(name: string, fallback?: string): string {
+  const argv = process.argv;
+  const i = argv.indexOf(`--${name}`);
+  if (i !== -1 && i + 1 < argv.length) return argv[i + 1];
+  if (fallback === undefined) {
+    throw new TypeError(`Option "--${name}" is required`);
+  }
+  return fallback;
+}
+
+const mail = option("mail");
+const users = Number(option("users", "0"));
+const store = new MemoryStorage();
+for (const [drop, user] of [["alice", "alice"], ["big", "big"]]) {
+  const messages = loadMaildir(join(mail, user, "Maildir"));
+  messages.forEach((bytes, i) =>
+    store.deliver(drop, bytes, { uid: `${drop}.${i + 1}` })
+  );
+}
+const auth = new MemoryAuth();
+auth.addUser("alice", "secret").addUser("big", "secret");
+for (let i = 1; i <= users; i++) auth.addUser(`alice${i}`, "secret");
+
+const server = new Pop3d({
+  hostname: "127.0.0.1",
+  port: Number(option("port", "0")),
+  auth,
+  storage: new SharedMaildrops(store),
+  maxConnections: 100_000,
+  maxConnectionsPerAddress: 100_000,
+  onError: (error) => console.error("pop3d error:", error),
+});
+await server.up();
+console.log(`READY port=${server.cget("port")} pid=${process.pid}`);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    // a clean exit lets `deno run --cpu-prof` write its profile
+    server.destroy("kill").finally(() => process.exit(0));
+  });
+}

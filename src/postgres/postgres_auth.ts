@@ -1,0 +1,191 @@
+/**
+ * Users in PostgreSQL (`pop3d_users`), with plaintext or PBKDF2 passwords.
+ *
+ * @module
+ */
+
+import type { Pop3dAuth } from "../auth/types.ts";
+import { toHex } from "../_util/hex.ts";
+import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
+import { ensureMailbox, toNumber } from "./_sql.ts";
+import {
+  hashPassword,
+  type HashPasswordOptions,
+  isPasswordHash,
+  verifyPassword,
+} from "./password_hash.ts";
+import type { PgMailbox, PgQueryable } from "./types.ts";
+
+/** Options for {@linkcode PostgresAuth}. */
+export interface PostgresAuthOptions {
+  /**
+   * Whether `lookup` returns stored plaintext passwords, which APOP,
+   * CRAM-MD5 and SCRAM-SHA-256 need. Users whose password is stored hashed
+   * can then log in only with USER/PASS, SASL PLAIN and LOGIN.
+   *
+   * @default {false}
+   */
+  plaintextPasswords?: boolean;
+}
+
+/** Options for {@linkcode PostgresAuth.addUser}. */
+export interface PgAddUserOptions {
+  /**
+   * The user's mailbox name (created when missing).
+   *
+   * @default {the user name}
+   */
+  mailbox?: string;
+  /**
+   * Store a PBKDF2 hash instead of the plaintext; an object sets the
+   * iteration count.
+   *
+   * @default {false}
+   */
+  hash?: boolean | HashPasswordOptions;
+}
+
+/**
+ * Users and passwords in the `pop3d_users` table. The `password` column
+ * holds a plaintext password or a `$pbkdf2-sha256$...` hash from
+ * {@linkcode hashPassword}; `authenticate` checks either, in constant time
+ * for plaintext.
+ *
+ * @example Users in PostgreSQL
+ * ```ts ignore
+ * import { PostgresAuth } from "@x/pop3d";
+ * const auth = new PostgresAuth(db);
+ * await auth.addUser("alice", "secret", { hash: true });
+ * console.assert(await auth.authenticate("alice", "secret"));
+ * ```
+ */
+export class PostgresAuth implements Pop3dAuth<PgMailbox> {
+  readonly #db: PgQueryable;
+  /** Whether `lookup` returns stored plaintext passwords. */
+  readonly plaintextPasswords: boolean;
+
+  /**
+   * Creates the auth backend; run {@linkcode createSchema} once beforehand.
+   *
+   * @param db Any queryable client.
+   * @param options Whether to expose plaintext passwords to `lookup`.
+   * @throws {TypeError} When `db` lacks `query`.
+   */
+  constructor(db: PgQueryable, options: PostgresAuthOptions = {}) {
+    if (typeof db?.query !== "function") {
+      throw new TypeError("Database client must have a query() method");
+    }
+    this.#db = db;
+    this.plaintextPasswords = options.plaintextPasswords === true;
+  }
+
+  /**
+   * Adds a user, or replaces the password and mailbox of an existing one.
+   *
+   * @param name The user name.
+   * @param password The password (stored hashed with `hash`).
+   * @param options Mailbox name and hashing.
+   * @returns The user's mailbox.
+   * @throws {TypeError} For a non-string or empty name or password.
+   */
+  async addUser(
+    name: string,
+    password: string,
+    options: PgAddUserOptions = {},
+  ): Promise<PgMailbox> {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError("User name must be a non-empty string");
+    }
+    if (typeof password !== "string") {
+      throw new TypeError("Password must be a string");
+    }
+    const stored = options.hash
+      ? await hashPassword(
+        password,
+        options.hash === true ? {} : options.hash,
+      )
+      : password;
+    const box = await ensureMailbox(this.#db, options.mailbox ?? name);
+    await this.#db.query(
+      `INSERT INTO pop3d_users (name, password, mailbox_id)
+       VALUES ($1::text, $2::text, $3::bigint)
+       ON CONFLICT (name) DO UPDATE
+         SET password = EXCLUDED.password, mailbox_id = EXCLUDED.mailbox_id`,
+      [name, stored, box.id],
+    );
+    return box;
+  }
+
+  /**
+   * Removes a user; the mailbox and its mail stay.
+   *
+   * @param name The user name.
+   * @returns Whether the user existed.
+   */
+  async removeUser(name: string): Promise<boolean> {
+    const { rows } = await this.#db.query(
+      "DELETE FROM pop3d_users WHERE name = $1::text RETURNING name",
+      [name],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Tells whether the user exists.
+   *
+   * @param name The user name.
+   */
+  async exists(name: string): Promise<boolean> {
+    const { rows } = await this.#db.query(
+      "SELECT 1 AS one FROM pop3d_users WHERE name = $1::text",
+      [name],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Returns the password (or, unless `plaintextPasswords` is set or the
+   * password is stored hashed, a random string that never matches) and the
+   * user's mailbox.
+   *
+   * @param name The user name.
+   * @throws {RangeError} For an unknown user.
+   */
+  async lookup(name: string): Promise<readonly [string, PgMailbox]> {
+    const { rows } = await this.#db.query(
+      `SELECT u.password, m.id, m.name FROM pop3d_users u
+       JOIN pop3d_mailboxes m ON m.id = u.mailbox_id
+       WHERE u.name = $1::text`,
+      [name],
+    );
+    const row = rows[0];
+    if (!row) throw new RangeError("Unknown user");
+    const stored = String(row.password);
+    const password = this.plaintextPasswords && !isPasswordHash(stored)
+      ? stored
+      : `\u0000${toHex(crypto.getRandomValues(new Uint8Array(16)))}`;
+    return [password, {
+      id: toNumber(row.id, "mailbox id"),
+      name: String(row.name),
+    }];
+  }
+
+  /**
+   * Checks a user's password against the stored plaintext or hash.
+   *
+   * @param name The user name.
+   * @param password The password to check.
+   * @returns `true` when the user exists and the password matches.
+   */
+  async authenticate(name: string, password: string): Promise<boolean> {
+    const { rows } = await this.#db.query(
+      "SELECT password FROM pop3d_users WHERE name = $1::text",
+      [name],
+    );
+    if (rows.length === 0) {
+      timingSafeEqual(password, "\u0000no-such-user\u0000");
+      return false;
+    }
+    return await verifyPassword(String(rows[0].password), password);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The PostgreSQL schema of {@linkcode PostgresStorage} and
+ * {@linkcode PostgresAuth}, as text and as a function that creates it.
+ * `src/postgres/schema.sql` holds the same statements for `psql`.
+ *
+ * @module
+ */
+
+import type { PgQueryable } from "./types.ts";
+
+/**
+ * The schema, one statement per entry, each safe to run again
+ * (`IF NOT EXISTS`). Tables: `pop3d_mailboxes`, `pop3d_users`,
+ * `pop3d_messages` (one row per message: stable uid and exact CRLF size),
+ * `pop3d_chunks` (the message bytes in pieces), `pop3d_leases` (one lock
+ * lease per mailbox) and the sequence `pop3d_fence` (fencing tokens).
+ *
+ * @example
+ * ```ts
+ * import { POSTGRES_SCHEMA_STATEMENTS } from "./schema.ts";
+ * console.assert(POSTGRES_SCHEMA_STATEMENTS.length > 5);
+ * ```
+ */
+export const POSTGRES_SCHEMA_STATEMENTS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS pop3d_mailboxes (
+  id bigserial PRIMARY KEY,
+  name text NOT NULL UNIQUE
+)`,
+  `CREATE TABLE IF NOT EXISTS pop3d_users (
+  name text PRIMARY KEY,
+  -- plaintext, or "$pbkdf2-sha256$<iterations>$<salt b64>$<key b64>"
+  password text NOT NULL,
+  mailbox_id bigint NOT NULL REFERENCES pop3d_mailboxes (id) ON DELETE CASCADE
+)`,
+  `CREATE TABLE IF NOT EXISTS pop3d_messages (
+  id bigserial PRIMARY KEY,
+  mailbox_id bigint NOT NULL REFERENCES pop3d_mailboxes (id) ON DELETE CASCADE,
+  uid text NOT NULL CHECK (uid ~ '^[!-~]{1,70}$'),
+  size bigint NOT NULL CHECK (size >= 0),
+  delivered_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (mailbox_id, uid)
+)`,
+  `CREATE INDEX IF NOT EXISTS pop3d_messages_by_mailbox
+  ON pop3d_messages (mailbox_id, id)`,
+  `CREATE TABLE IF NOT EXISTS pop3d_chunks (
+  message_id bigint NOT NULL REFERENCES pop3d_messages (id) ON DELETE CASCADE,
+  seq integer NOT NULL,
+  data bytea NOT NULL,
+  PRIMARY KEY (message_id, seq)
+)`,
+  // Mail is stored as it came; skip TOAST compression for speed.
+  `ALTER TABLE pop3d_chunks ALTER COLUMN data SET STORAGE EXTERNAL`,
+  `CREATE SEQUENCE IF NOT EXISTS pop3d_fence`,
+  `CREATE TABLE IF NOT EXISTS pop3d_leases (
+  mailbox_id bigint PRIMARY KEY REFERENCES pop3d_mailboxes (id) ON DELETE CASCADE,
+  owner text NOT NULL,
+  token bigint NOT NULL,
+  expires_at timestamptz NOT NULL
+)`,
+];
+
+/**
+ * The schema as one SQL script (the statements of
+ * {@linkcode POSTGRES_SCHEMA_STATEMENTS}, each ending with `;`).
+ *
+ * @example
+ * ```ts
+ * import { POSTGRES_SCHEMA } from "./schema.ts";
+ * console.assert(POSTGRES_SCHEMA.includes("pop3d_leases"));
+ * ```
+ */
+export const POSTGRES_SCHEMA: string = POSTGRES_SCHEMA_STATEMENTS.map((s) =>
+  `${s};\n`
+).join("\n");
+
+/**
+ * Creates the tables, index and sequence if they do not exist, one
+ * statement at a time (so drivers that allow only one statement per query
+ * work).
+ *
+ * @param db Any {@linkcode PgQueryable}.
+ * @returns Resolves when the schema exists.
+ *
+ * @example Creating the schema
+ * ```ts ignore
+ * import { createSchema } from "@x/pop3d";
+ * await createSchema(db);
+ * ```
+ */
+export async function createSchema(db: PgQueryable): Promise<void> {
+  for (const statement of POSTGRES_SCHEMA_STATEMENTS) {
+    await db.query(statement, []);
+  }
+}
