@@ -8,9 +8,14 @@
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { fromNodeSocket } from "./_node_conn.ts";
-import { checkCredentials, checkPem, nodeTls, pem } from "./_node_tls.ts";
+import {
+  checkCredentials,
+  checkPem,
+  nodeTls,
+  pem,
+} from "./_tls_credentials.ts";
+import { ConnQueue } from "./_conn_queue.ts";
 import type {
-  Conn,
   Listener,
   ListenOptions,
   SocketFactory,
@@ -94,9 +99,7 @@ async function listenTls(
 ): Promise<Listener> {
   const tls = nodeTls();
   checkCredentials(credentials);
-  const queue: Conn[] = [];
-  let wake: (() => void) | undefined;
-  let closed = false;
+  const queue = new ConnQueue();
   const server = tls.createServer({
     cert: pem(credentials.cert),
     key: pem(credentials.key),
@@ -105,9 +108,7 @@ async function listenTls(
   });
   server.on("secureConnection", (socket: TLSSocket) => {
     socket.setNoDelay(true);
-    if (closed) return void socket.destroy();
     queue.push(fromNodeSocket(socket, true));
-    wake?.();
   });
   // A failed handshake concerns one client only; the socket is destroyed.
   server.on("tlsClientError", (_error: Error, socket: Socket) => {
@@ -128,22 +129,10 @@ async function listenTls(
   return {
     addr,
     close() {
-      if (closed) return;
-      closed = true;
-      server.close();
-      for (const conn of queue.splice(0)) conn.close();
-      wake?.();
+      if (queue.closed) return;
+      queue.close();
+      server.close(); // its callback would wait for open sessions
     },
-    async *[Symbol.asyncIterator]() {
-      while (!closed) {
-        const conn = queue.shift();
-        if (conn) {
-          yield conn;
-          continue;
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    },
+    [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
   };
 }
