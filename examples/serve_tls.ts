@@ -6,9 +6,8 @@
  *       [--port 1110] [--tls-port 1995] [--hostname 127.0.0.1]
  *
  * Runs on Deno, Bun (`bun examples/serve_tls.ts ...`) and Node 24
- * (`node examples/serve_tls.ts ...`). POP3S works on all three; STLS needs
- * a transport whose connections have `startTls` (the port is skipped with a
- * note otherwise). A test certificate:
+ * (`node examples/serve_tls.ts ...`): POP3S and STLS work on all three.
+ * A test certificate:
  *
  *     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
  *       -nodes -keyout key.pem -out cert.pem -days 30 -subj /CN=localhost \
