@@ -684,14 +684,21 @@ export class Pop3Session<M = unknown> {
     this.#writer!.releaseLock();
     this.#user = null;
     let secure: Conn;
+    // The handshake is the client's turn: the login timeout applies, so a
+    // client that sends STLS and then nothing cannot hold the connection.
+    this.#waitingForCommand = true;
+    this.#lastActivity = Date.now();
     try {
       secure = await this.#conn.startTls!();
     } catch (error) {
+      if (this.#closing) return; // Timed out or killed: not a server error.
       this.#report(error);
       this.#close("error");
       this.#reader = undefined;
       this.#writer = undefined;
       return;
+    } finally {
+      this.#waitingForCommand = false;
     }
     this.#conn = secure;
     this.#reader = secure.readable.getReader();
