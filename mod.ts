@@ -51,6 +51,8 @@ export type {
   TlsOptions,
 } from "./src/transport/types.ts";
 export { defaultSocket } from "./src/transport/default_socket.ts";
+export { tlsSocket } from "./src/transport/tls_socket.ts";
+export type { TlsSocketOptions } from "./src/transport/tls_socket.ts";
 export { Pop3Error, Pop3SyntaxError } from "./src/errors.ts";
 export type { ResponseCode } from "./src/errors.ts";
 export { MemoryAuth } from "./src/auth/memory_auth.ts";

@@ -15,8 +15,7 @@
  */
 
 import { readFile } from "node:fs/promises";
-import { MemoryAuth, MemoryStorage, Pop3d } from "../mod.ts";
-import { tlsSocket } from "../src/transport/tls_socket.ts";
+import { MemoryAuth, MemoryStorage, Pop3d, tlsSocket } from "../mod.ts";
 
 type Host = {
   Deno?: { args: string[] };
