@@ -103,6 +103,7 @@ export class Pop3Session<M = unknown> {
   #bytesIn = 0;
   #bytesOut = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = 0;
   #lastActivity = Date.now();
   #waitingForCommand = false;
   #writeSince = 0;
@@ -268,6 +269,10 @@ export class Pop3Session<M = unknown> {
     this.#out = [];
     this.#outBytes = 0;
     this.#writeSince = Date.now();
+    // The timer may point at a later idle deadline: bring it forward.
+    if (this.#timerDue > this.#writeSince + this.#opts.writeTimeout) {
+      this.#arm();
+    }
     try {
       if (parts.length === 1) {
         await this.#writer!.write(parts[0]);
@@ -315,7 +320,9 @@ export class Pop3Session<M = unknown> {
         this.#state === "auth" ? o.loginTimeout : o.idleTimeout,
       );
     }
-    this.#timer = setTimeout(() => this.#arm(), Math.max(wait, 10));
+    wait = Math.max(wait, 10);
+    this.#timerDue = now + wait;
+    this.#timer = setTimeout(() => this.#arm(), wait);
   }
 
   #abort(reason: CloseReason, line?: string): void {
