@@ -962,7 +962,11 @@ export class Pop3Session<M = unknown> {
     const reader = body.getReader();
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        // A stream that stalls is a callback that never settles.
+        const { done, value } = await this.#call(
+          "storage.get stream",
+          () => reader.read(),
+        );
         if (done) break;
         if (!(value instanceof Uint8Array)) {
           throw new TypeError(
