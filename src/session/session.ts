@@ -590,9 +590,7 @@ export class Pop3Session<M = unknown> {
     if (auth) {
       const exists = await this.#call("auth.exists", () =>
         auth.exists(name)) === true;
-      const [password, mbox] = exists
-        ? await this.#lookup(name)
-        : [NO_PASSWORD, undefined];
+      const [password, mbox] = await this.#lookupAlways(name, exists);
       const match = timingSafeEqual(
         md5Hex(this.#timestamp + password),
         digest.toLowerCase(),
@@ -723,6 +721,24 @@ export class Pop3Session<M = unknown> {
     return entry as unknown as readonly [string, M];
   }
 
+  /**
+   * Calls `lookup` for an unknown user too, ignoring its result and errors,
+   * so that an unknown user and a wrong password call the same callbacks
+   * and take about the same time (no user enumeration).
+   */
+  async #lookupAlways(
+    name: string,
+    exists: boolean,
+  ): Promise<readonly [string, M | undefined]> {
+    if (exists) return await this.#lookup(name);
+    try {
+      await this.#lookup(name);
+    } catch {
+      // Expected: the user does not exist.
+    }
+    return [NO_PASSWORD, undefined];
+  }
+
   /** Checks a plaintext password; the same work whether or not the user exists. */
   async #verifyPassword(
     name: string,
@@ -742,9 +758,7 @@ export class Pop3Session<M = unknown> {
     }
     const exists =
       await this.#call("auth.exists", () => auth.exists(name)) === true;
-    const [expected, mbox] = exists
-      ? await this.#lookup(name)
-      : [NO_PASSWORD, undefined];
+    const [expected, mbox] = await this.#lookupAlways(name, exists);
     const match = timingSafeEqual(expected, password);
     return exists && match ? { mbox: mbox as M } : undefined;
   }
