@@ -974,6 +974,7 @@ export class Pop3Session<M = unknown> {
   ): Promise<void> {
     const stuffer = new DotStuffer();
     const reader = body.getReader();
+    let writing = false;
     try {
       for (;;) {
         // A stream that stalls is a callback that never settles.
@@ -989,7 +990,11 @@ export class Pop3Session<M = unknown> {
         }
         const chunk = top ? top.filter(value) : value;
         this.#push(stuffer.encode(chunk));
-        if (this.#outBytes >= FLUSH_AT) await this.#flush();
+        if (this.#outBytes >= FLUSH_AT) {
+          writing = true;
+          await this.#flush();
+          writing = false;
+        }
         if (top?.done) break;
       }
       if (size !== undefined && stuffer.octets !== size) {
@@ -999,11 +1004,12 @@ export class Pop3Session<M = unknown> {
       }
     } catch (error) {
       reader.cancel().catch(() => {});
-      if (!this.#closing) this.#report(error);
+      // A failed write means the client went away: not a storage fault.
+      if (!writing && !this.#closing) this.#report(error);
       // Send the replies queued before this one and what was read of this
       // one, never the terminator, then cut the connection.
-      await this.#flush().catch(() => {});
-      this.#abort("error");
+      if (!writing) await this.#flush().catch(() => {});
+      this.#abort(writing ? "client" : "error");
       return;
     }
     if (top) reader.cancel().catch(() => {});
