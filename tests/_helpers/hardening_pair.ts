@@ -108,6 +108,11 @@ export class LineClient {
         const { done, value } = await this.#reader.read();
         if (done) break;
         this.bytes += value.length;
+        if (this.#at && this.bytes >= this.#at.bytes) {
+          const { fn } = this.#at;
+          this.#at = undefined;
+          fn();
+        }
         const text = this.#decoder.decode(value, { stream: true });
         this.#text += text;
         this.received += text;
@@ -125,6 +130,17 @@ export class LineClient {
     await new Promise<void>((resolve) => this.#wake = resolve);
     this.#wake = undefined;
     return true;
+  }
+
+  #at: { bytes: number; fn: () => void } | undefined;
+
+  /**
+   * Calls `fn` from the read loop once `bytes` octets have arrived. In-memory
+   * streams move data in microtasks, so a timer-based poll would only run
+   * after a whole transfer; this acts at the right moment.
+   */
+  whenReceived(bytes: number, fn: () => void): void {
+    this.#at = { bytes, fn };
   }
 
   /** Stops reading (after the read in progress), like a client that stalls. */

@@ -240,3 +240,91 @@ describe("Pop3d connection limits", () => {
     await pop3d.destroy("kill");
   });
 });
+
+describe("Pop3Session backpressure", () => {
+  it("Pop3Session pulls a message only as fast as the client reads it", async () => {
+    const line = new TextEncoder().encode("p".repeat(1022) + "\r\n");
+    const size = 64 * 1024 * 1024;
+    let pulled = 0;
+    const f = fixture();
+    const { client, done } = startSession({
+      auth: f.auth,
+      storage: {
+        ...f.storage,
+        size: (m: string, id?: number) =>
+          id === 1 ? size : f.storage.size(m, id),
+        get: (m: string, id: number) =>
+          id !== 1 ? f.storage.get(m, id) : new ReadableStream<Uint8Array>({
+            pull(c) {
+              if (pulled >= size) return c.close();
+              c.enqueue(line);
+              pulled += line.length;
+            },
+          }, { highWaterMark: 0 }),
+      },
+    });
+    assert.match(await client.line() ?? "", /^\+OK /);
+    assert.equal(await client.cmd("USER alice"), "+OK");
+    assert.match(await client.cmd("PASS " + PASSWORD) ?? "", /^\+OK /);
+    client.whenReceived(256 * 1024, () => client.pause());
+    await client.send("RETR 1\r\n");
+    await delay(200);
+    assert.ok(client.bytes < 1024 * 1024, `client read ${client.bytes} octets`);
+    const ahead = pulled - client.bytes;
+    assert.ok(
+      ahead < 512 * 1024,
+      `server pulled ${ahead} octets ahead of the client`,
+    );
+    client.drop();
+    await within(1000, done, "session end");
+    assert.ok(pulled < 4 * 1024 * 1024, `pulled ${pulled} octets`);
+  });
+
+  it("Pop3Session stops reading a pipelined flood when the client does not read the replies", async () => {
+    const f = fixture();
+    const { client, done } = startSession({ auth: f.auth, storage: f.storage });
+    assert.match(await client.line() ?? "", /^\+OK /);
+    assert.equal(await client.cmd("USER alice"), "+OK");
+    assert.match(await client.cmd("PASS " + PASSWORD) ?? "", /^\+OK /);
+    client.pause();
+    const chunk = new TextEncoder().encode("NOOP\r\n".repeat(10_000));
+    let written = 0;
+    let stop = false;
+    const flooding = (async () => {
+      while (!stop && await client.send(chunk)) written += chunk.length;
+    })();
+    await delay(300);
+    const writtenThen = written;
+    await delay(100);
+    // The server stopped reading: the writer is stuck, a few chunks in.
+    assert.equal(written, writtenThen);
+    assert.ok(written < 2 * 1024 * 1024, `client wrote ${written} octets`);
+    stop = true;
+    client.drop();
+    await within(1000, Promise.all([done, flooding]), "session end");
+    assert.equal(f.locked(), 0);
+  });
+});
+
+describe("Pop3d option defaults", () => {
+  it("DEFAULTS keep every limit finite and the timeouts within RFC 1939", async () => {
+    const { DEFAULTS } = await import("../../src/server/options.ts");
+    assert.ok(DEFAULTS.idleTimeout >= 600_000);
+    assert.ok(DEFAULTS.loginTimeout < DEFAULTS.idleTimeout);
+    assert.equal(DEFAULTS.maxLineLength, 255);
+    assert.ok(DEFAULTS.maxAuthLineLength > 255);
+    for (
+      const k of [
+        "callbackTimeout",
+        "writeTimeout",
+        "maxBadCommands",
+        "maxAuthFailures",
+        "maxConnections",
+        "maxConnectionsPerAddress",
+      ] as const
+    ) {
+      assert.ok(Number.isFinite(DEFAULTS[k]) && DEFAULTS[k] > 0, k);
+    }
+    assert.ok(DEFAULTS.authFailureDelay > 0);
+  });
+});
