@@ -214,7 +214,8 @@ async function session(user: string, drop: DropPoint): Promise<void> {
 
 // ---- run ------------------------------------------------------------------
 
-let peakRss = process.memoryUsage().rss;
+const startRss = process.memoryUsage().rss;
+let peakRss = startRss;
 let peakConcurrent = 0;
 const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -310,7 +311,11 @@ console.log(
 console.log(
   `retries:             in-use ${stats.inUseRetries}, connect ${stats.connectRetries}`,
 );
-console.log(`peak RSS:            ${mb(peakRss)} MB`);
+console.log(
+  `peak RSS:            ${mb(peakRss)} MB (${
+    mb(startRss)
+  } MB before the first session; server and clients share this process)`,
+);
 console.log(`time:                ${seconds.toFixed(1)} s`);
 for (const s of errorSamples) console.log(`  error: ${s}`);
 for (const e of serverErrors.slice(0, 5)) {
