@@ -192,6 +192,9 @@ export class Pop3Session<M = unknown> {
         ) {
           await this.#flush();
         }
+        // The idle clock starts when the reply is out, not when the command
+        // came in: a RETR slower than idleTimeout must not end the session.
+        this.#lastActivity = Date.now();
       }
     } catch {
       // A read or write failed: the connection is gone. Command errors never
@@ -240,9 +243,10 @@ export class Pop3Session<M = unknown> {
         this.#waitingForCommand = false;
       }
       if (result.done || this.#closing) return null;
+      // Bytes without a whole command do not reset the idle clock (RFC 1939
+      // §3: a command does), or a client trickling bytes stays forever.
       this.#bytesIn += result.value.length;
       this.#monitor.stats.bytesIn += result.value.length;
-      this.#lastActivity = Date.now();
       this.#framer.push(result.value);
     }
   }
