@@ -81,6 +81,61 @@ describe("Pop3Session timeouts", () => {
     assert.equal(f.memory.stat("alice"), 3);
   });
 
+  it("Pop3Session starts the idle clock after a reply, so a RETR longer than idleTimeout is not cut off", async () => {
+    const f = fixture();
+    const line = new TextEncoder().encode("s".repeat(1022) + "\r\n");
+    const storage = {
+      ...f.storage,
+      size: (m: string, id?: number) =>
+        id === 1 ? 12 * 1024 : f.storage.size(m, id),
+      get: (m: string, id: number) => {
+        if (id !== 1) return f.storage.get(m, id);
+        let n = 0;
+        return new ReadableStream<Uint8Array>({
+          async pull(c) {
+            await delay(40); // a slow disk: 12 chunks take about 500 ms
+            if (n++ === 12) c.close();
+            else c.enqueue(line);
+          },
+        }, { highWaterMark: 0 });
+      },
+    };
+    const { client, done } = startSession({
+      auth: f.auth,
+      storage,
+      idleTimeout: 250,
+    });
+    await login(client);
+    assert.match(await client.cmd("RETR 1") ?? "", /^\+OK 12288 octets$/);
+    assert.equal((await client.block()).length, 12);
+    // Before the fix the idle clock ran from the RETR line, so the session
+    // was cut at its next timer tick, most likely within this wait.
+    await delay(230);
+    assert.equal(await client.cmd("NOOP"), "+OK");
+    assert.equal(await client.cmd("QUIT"), "+OK Bye");
+    await done;
+  });
+
+  it("Pop3Session does not let a client trickling bytes without LF reset the idle clock", async () => {
+    const f = fixture();
+    const { client, done } = startSession({
+      auth: f.auth,
+      storage: f.storage,
+      idleTimeout: 200,
+    });
+    await login(client);
+    const t0 = Date.now();
+    for (let i = 0; i < 8 && !client.eof; i++) {
+      await client.send("N");
+      await delay(60);
+    }
+    assert.equal(await client.line(), "-ERR Disconnected for inactivity");
+    await within(1000, done, "session end");
+    const took = Date.now() - t0;
+    assert.ok(took < 450, `disconnected after ${took} ms`);
+    assert.equal(f.locked(), 0);
+  });
+
   it("Pop3Session answers -ERR [SYS/TEMP] when a storage callback never settles, and goes on", async () => {
     const f = fixture();
     const storage = {
