@@ -36,8 +36,17 @@ const FLUSH_AT = 64 * 1024;
 const COALESCE_MAX = 16 * 1024;
 const NO_PASSWORD = "\u0000no-such-user\u0000";
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 /** Rebuilds a command line for the transcript, without secrets. */
@@ -446,6 +455,10 @@ export class Pop3Session<M = unknown> {
 
   #toReply(error: unknown): string {
     if (error instanceof Pop3Error) return err(error.message, error.code);
+    // A callback abandoned because the session was killed: not a fault.
+    if (error === this.#killed.signal.reason) {
+      return err("Session closed", "SYS/TEMP");
+    }
     if (error instanceof Pop3SyntaxError) return err(error.message);
     this.#report(error);
     if (error instanceof CallbackTimeoutError) {
@@ -857,7 +870,7 @@ export class Pop3Session<M = unknown> {
   async #failedLogin(): Promise<void> {
     this.#authFailures++;
     if (this.#opts.authFailureDelay > 0) {
-      await sleep(this.#opts.authFailureDelay);
+      await sleep(this.#opts.authFailureDelay, this.#killed.signal);
     }
     this.#send(err("Authentication failed", "AUTH"));
     if (this.#authFailures >= this.#opts.maxAuthFailures) {
