@@ -149,21 +149,72 @@ describe("Pop3d.destroy under load", () => {
     assert.equal(t.memory.stat("u0"), 201);
   });
 
-  it('Pop3d destroy("kill") with a hung storage callback waits at most callbackTimeout and leaves no lock', async () => {
-    const t = await loadedServer({ callbackTimeout: 200 });
+  it('Pop3d destroy("kill") does not wait for a hung storage callback, and leaves no lock or timer', async () => {
+    const timers = trackTimers();
+    try {
+      const t = await loadedServer({ callbackTimeout: 10_000 });
+      const c = new LineClient(t.listener.connect());
+      await logIn(c, 0);
+      t.storage.size = () => new Promise(() => {}); // hangs for good
+      await c.send("LIST 1\r\n");
+      await delay(20);
+      const t0 = Date.now();
+      await within(2000, t.server.destroy("kill"), 'destroy("kill")');
+      const took = Date.now() - t0;
+      assert.ok(took < 300, `destroy took ${took} ms`);
+      assert.equal(t.locked(), 0);
+      assert.equal(t.calls.unlock, 1);
+      assert.deepEqual(t.errors, []);
+      await c.closed;
+      await delay(30);
+      assert.deepEqual(timers.live(), []);
+    } finally {
+      timers.restore();
+    }
+  });
+
+  it('Pop3d destroy("kill") does not wait for a pending lock, and unlocks it when it settles', async () => {
+    const t = await loadedServer({ callbackTimeout: 10_000 });
+    let settle: (ok: boolean) => void = () => {};
+    const inner = t.storage.lock;
+    t.storage.lock = (m) => {
+      return new Promise<boolean>((resolve) => {
+        settle = (ok) => resolve(ok ? inner(m) : false);
+      });
+    };
     const c = new LineClient(t.listener.connect());
-    await logIn(c, 0);
-    const inner = t.storage.size;
-    t.storage.size = () => new Promise(() => {}); // hangs
-    await c.send("LIST 1\r\n");
+    assert.match(await c.line() ?? "", /^\+OK /);
+    assert.equal(await c.cmd("USER u0"), "+OK");
+    await c.send("PASS pw0\r\n");
     await delay(20);
     const t0 = Date.now();
-    await within(1000, t.server.destroy("kill"), 'destroy("kill")');
-    const took = Date.now() - t0;
-    t.storage.size = inner;
-    assert.ok(took < 400, `destroy took ${took} ms`);
+    await within(2000, t.server.destroy("kill"), 'destroy("kill")');
+    assert.ok(Date.now() - t0 < 300, "destroy waited for the lock");
+    settle(true);
+    await delay(20);
+    assert.equal(t.memory.isLocked("u0"), false);
     assert.equal(t.locked(), 0);
-    assert.equal(t.calls.unlock, 1);
-    await c.closed;
+    assert.deepEqual(t.errors, []);
+  });
+
+  it('Pop3d destroy("kill") does not wait out authFailureDelay', async () => {
+    const timers = trackTimers();
+    try {
+      const t = await loadedServer();
+      t.server.configure({ authFailureDelay: 30_000 });
+      const c = new LineClient(t.listener.connect());
+      assert.match(await c.line() ?? "", /^\+OK /);
+      assert.equal(await c.cmd("USER u0"), "+OK");
+      await c.send("PASS wrong\r\n");
+      await delay(20);
+      const t0 = Date.now();
+      await within(2000, t.server.destroy("kill"), 'destroy("kill")');
+      assert.ok(Date.now() - t0 < 300, "destroy waited for the delay");
+      await c.closed;
+      await delay(30);
+      assert.deepEqual(timers.live(), []);
+    } finally {
+      timers.restore();
+    }
   });
 });
