@@ -20,7 +20,7 @@ import { Pop3d } from "../src/server/pop3d.ts";
 import { MemoryAuth } from "../src/auth/memory_auth.ts";
 import { MemoryStorage } from "../src/storage/memory_storage.ts";
 import { countingStorage } from "../tests/_helpers/hardening_pair.ts";
-import { NetClient } from "../tests/_helpers/net_client.ts";
+import { NetClient } from "../tests/_helpers/hardening_net_client.ts";
 
 function flag(name: string, fallback: number): number {
   const args = process.argv.slice(2);
