@@ -159,6 +159,37 @@ function validLine(rng: Rng): string {
   }
 }
 
+const PLAIN_OK = btoa(`\0alice\0${FUZZ_PASSWORD}`);
+
+function saslExchange(rng: Rng): string {
+  const mech = rng.pick([
+    "PLAIN",
+    "LOGIN",
+    "CRAM-MD5",
+    "SCRAM-SHA-256",
+    "OAUTHBEARER",
+    "XOAUTH2",
+    "BOGUS",
+    "plain",
+  ]);
+  const initial = rng.pick(["", "", ` ${PLAIN_OK}`, " =", " !!!", " AAAA"]);
+  let out = `AUTH ${mech}${initial}\r\n`;
+  const responses = rng.int(4);
+  for (let i = 0; i < responses; i++) {
+    out += rng.pick([
+      PLAIN_OK,
+      "*",
+      "=",
+      "",
+      "%%%",
+      btoa("alice"),
+      btoa(FUZZ_PASSWORD),
+      "A".repeat(rng.int(300)),
+    ]) + "\r\n";
+  }
+  return out;
+}
+
 /** One generated fuzz case. */
 export interface FuzzCase {
   seed: number;
@@ -206,12 +237,14 @@ export function generateCase(seed: number): FuzzCase {
       ]);
       const verb = rng.pick(["USER ", "AUTH ", "NOOP ", ""]);
       text(verb + "A".repeat(Math.max(0, n - verb.length - 2)) + "\r\n");
-    } else if (kind < 94) {
+    } else if (kind < 92) {
       text("\0".repeat(1 + rng.int(10)) + lineEnd(rng));
-    } else if (kind < 97) {
+    } else if (kind < 94) {
       text("\r".repeat(1 + rng.int(300)));
-    } else {
+    } else if (kind < 95) {
       text(`${caseVerb(rng, "USER")} bob\r\n${caseVerb(rng, "PASS")} nope\r\n`);
+    } else {
+      text(saslExchange(rng));
     }
   }
   if (rng.chance(0.5)) text("QUIT\r\n");
@@ -290,8 +323,22 @@ function validate(
   const greeting = replies[r++];
   if (greeting === undefined) return truncated ? undefined : "no greeting";
   if (!/^\+OK /.test(greeting)) return `bad greeting ${greeting}`;
+  let sasl = false; // the last reply was a SASL continuation ("+ ...")
   for (let i = 0; r < replies.length; i++) {
     const status = replies[r++];
+    const line = lines[i];
+    if (/^\+( [^\r\n]*)?$/.test(status)) {
+      // A continuation answers AUTH, or a SASL response line: the next
+      // line is the client's response, not a command.
+      const auth = typeof line === "string" &&
+        (line.split(" ")[0] ?? "").toUpperCase() === "AUTH";
+      if (!sasl && !auth) return `reply ${r}: continuation outside AUTH`;
+      sasl = true;
+      count("SASL continuations");
+      continue;
+    }
+    const afterSasl = sasl;
+    sasl = false;
     if (!STATUS.test(status)) {
       return `reply ${r}: not a status line: ${
         JSON.stringify(status.slice(0, 80))
@@ -300,21 +347,21 @@ function validate(
     if (status.length + 2 > 512) {
       return `reply ${r}: ${status.length + 2} octets`;
     }
-    const line = lines[i];
     if (line === undefined) {
       // Past the last line: only a closing notice may follow.
       if (!status.startsWith("-ERR")) return `extra reply ${status}`;
       continue;
     }
     count(status.startsWith("+OK") ? "+OK replies" : "-ERR replies");
-    if (!status.startsWith("+OK") || line === null) continue;
+    if (!status.startsWith("+OK") || line === null || afterSasl) continue;
     const space = line.indexOf(" ");
     const verb = (space === -1 ? line : line.slice(0, space)).toUpperCase();
     const args = space === -1
       ? []
       : line.slice(space + 1).split(" ").filter((a) => a !== "");
     const multi = verb === "CAPA" || verb === "RETR" || verb === "TOP" ||
-      ((verb === "LIST" || verb === "UIDL") && args.length === 0);
+      ((verb === "LIST" || verb === "UIDL" || verb === "AUTH") &&
+        args.length === 0);
     if (!multi) continue;
     count(`${verb} blocks`);
     const body: string[] = [];

@@ -29,7 +29,7 @@ export interface PairOptions {
 export function hardeningPair(
   options: PairOptions = {},
 ): [client: Conn, server: Conn] {
-  const remote = options.remote ?? "192.0.2.1";
+  const remote = options.remote ?? "127.0.0.1";
   const controllers: TransformStreamDefaultController<Uint8Array>[] = [];
   function pipe(): TransformStream<Uint8Array, Uint8Array> {
     return new TransformStream<Uint8Array, Uint8Array>(
@@ -232,7 +232,7 @@ export class MemoryListener implements Listener {
   #closed = false;
 
   /** Connects a client from `remote`; returns the client end. */
-  connect(remote = "192.0.2.1"): Conn {
+  connect(remote = "127.0.0.1"): Conn {
     const [client, server] = hardeningPair({ remote });
     this.#queue.push(server);
     this.#wake?.();

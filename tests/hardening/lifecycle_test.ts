@@ -31,6 +31,7 @@ async function loadedServer(options: { callbackTimeout?: number } = {}) {
     storage: counted.storage,
     socket: () => listener,
     authFailureDelay: 0,
+    plaintextAuth: "always",
     onError: (e) => errors.push(e),
     ...options,
   });
