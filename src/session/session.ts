@@ -661,8 +661,13 @@ export class Pop3Session<M = unknown> {
     let step: SaslStep = await mechanism.start(response);
     while (step.type === "challenge") {
       this.#send(`+ ${encodeBase64(step.challenge)}\r\n`);
-      await this.#flush();
-      const line = await this.#nextLine();
+      let line: Uint8Array | typeof LINE_TOO_LONG | null;
+      try {
+        await this.#flush();
+        line = await this.#nextLine();
+      } catch {
+        line = null; // The client went away mid-exchange: not a server fault.
+      }
       if (line === null) {
         this.#close("client");
         return;
