@@ -239,6 +239,24 @@ describe("Pop3Session when the client drops", () => {
     assert.equal(t.errors.length, 0);
   });
 
+  it("Pop3Session ends cleanly when the client drops in the middle of AUTH", async () => {
+    const t = faulty({});
+    assert.match(await t.client.line() ?? "", /^\+OK /);
+    assert.match(await t.client.cmd("AUTH PLAIN") ?? "", /^\+ ?$/);
+    t.client.drop();
+    await within(1000, t.done, "session end");
+    // Dropped before the server could write its challenge.
+    const u = faulty({});
+    assert.match(await u.client.line() ?? "", /^\+OK /);
+    await u.client.send("CAPA\r\nAUTH PLAIN\r\n");
+    u.client.drop();
+    await within(1000, u.done, "session end");
+    assert.deepEqual(u.errors, []);
+    await within(1000, t.done, "session end");
+    assert.equal(t.calls.lock ?? 0, 0);
+    assert.deepEqual(t.errors, []);
+  });
+
   it("Pop3Session ends cleanly when the client drops after USER", async () => {
     const t = faulty({});
     assert.match(await t.client.line() ?? "", /^\+OK /);
