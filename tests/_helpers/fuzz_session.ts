@@ -493,7 +493,10 @@ export async function runCase(c: FuzzCase): Promise<FuzzResult> {
   const problem = validate(output, lines, dropped);
   if (problem) return fail(problem);
   const quitOk = dropped
-    ? lines.some((l) => l !== null && l.toUpperCase() === "QUIT")
+    ? lines.some((l) =>
+      l !== null && l.split(" ")[0].toUpperCase() === "QUIT" &&
+      l.split(" ").every((a, i) => i === 0 || a === "")
+    )
     : output.endsWith("\r\n+OK Bye\r\n");
   if (memory.stat("alice") !== FUZZ_MESSAGES.length && !quitOk) {
     return fail("messages deleted without a processed QUIT");
