@@ -65,8 +65,19 @@ const port = server.cget("port") as number;
 
 const users = Array.from({ length: SESSIONS }, (_, i) => `user${i}`);
 for (const u of users) auth.addUser(u, `pw-${u}`);
-/** Every message ever delivered, by id: its user and exact text. */
-const delivered = new Map<string, { user: string; text: string }>();
+/** Every message ever delivered, by id: its user, length and FNV-1a hash. */
+const delivered = new Map<
+  string,
+  { user: string; length: number; hash: number }
+>();
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  }
+  return h >>> 0;
+}
 let nextId = 1;
 
 function deliver(user: string): void {
@@ -84,7 +95,7 @@ function deliver(user: string): void {
     body += line.length + 2;
   }
   const text = lines.join("\r\n") + "\r\n";
-  delivered.set(id, { user, text });
+  delivered.set(id, { user, length: text.length, hash: fnv1a(text) });
   memory.deliver(user, text);
 }
 
@@ -185,7 +196,10 @@ async function session(user: string, drop: DropPoint): Promise<void> {
       ).join("");
       const id = idOf(text);
       const expected = id && delivered.get(id);
-      if (!expected || expected.text !== text || expected.user !== user) {
+      if (
+        !expected || expected.length !== text.length ||
+        expected.hash !== fnv1a(text) || expected.user !== user
+      ) {
         return error(`RETR ${n}: wrong or corrupt message ${id}`);
       }
       if (text.length !== Number(octets[1])) {
