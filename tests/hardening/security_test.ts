@@ -86,6 +86,21 @@ describe("Pop3Session user enumeration", () => {
     assert.deepEqual(b.errors, []);
   });
 
+  it("Pop3Session takes the same path for an unknown user and a wrong password (AUTH PLAIN)", async () => {
+    const unknown = recordingAuth(fixture().auth);
+    const wrong = recordingAuth(fixture().auth);
+    const plain = (user: string) => () => [
+      `AUTH PLAIN ${btoa(`\0${user}\0guess`)}`,
+    ];
+    const a = await attempt(unknown.auth, plain("mallory"));
+    const b = await attempt(wrong.auth, plain("alice"));
+    assert.deepEqual(a.replies, b.replies);
+    assert.match(a.replies[0] ?? "", /^-ERR \[AUTH\]/);
+    assert.deepEqual(unknown.calls, wrong.calls);
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  });
+
   it("Pop3Session still logs in with the right password and APOP digest", async () => {
     const ok = recordingAuth(fixture().auth);
     const a = await attempt(ok.auth, () => ["USER alice", "PASS " + PASSWORD]);
