@@ -6,7 +6,8 @@
  *     deno run -A bench/soak.ts [--sessions 1000] [--rounds 4] [--drop 0.15]
  *
  * Each round runs one session per user, all at once (one session per
- * maildrop: the lock). A session logs in, runs STAT, LIST and UIDL,
+ * maildrop: the lock); logged-in sessions wait for each other, so all are
+ * open together. A session logs in, runs STAT, LIST and UIDL,
  * retrieves every message and checks its bytes, deletes what it retrieved
  * and quits; a dropping session goes away at a random point instead. The
  * last round has no drops and empties every maildrop. At the end every
@@ -141,8 +142,56 @@ async function connect(): Promise<NetClient> {
 
 type DropPoint = "none" | "greeting" | "auth" | "list" | "retr" | "dele";
 
+/**
+ * Holds every logged-in session until all sessions of the round have logged
+ * in (or ended before login), so that they are truly concurrent.
+ */
+class Barrier {
+  #left: number;
+  #open!: () => void;
+  readonly opened: Promise<void>;
+  /** Sessions open on the server when the barrier opened. */
+  openAt = 0;
+  constructor(n: number) {
+    this.#left = n;
+    this.opened = new Promise((resolve) => this.#open = resolve);
+    if (n === 0) this.#open();
+  }
+  /** Counts one session in; resolves when every session is in. */
+  arrive(): Promise<void> {
+    if (--this.#left === 0) {
+      this.openAt = server.conn.list().length;
+      this.#open();
+    }
+    return this.opened;
+  }
+}
+let barrier = new Barrier(0);
+let waiting = 0;
+let peakWaiting = 0;
+let peakAtBarrier = 0;
+
 async function session(user: string, drop: DropPoint): Promise<void> {
   stats.sessions++;
+  let arrived = false;
+  try {
+    await sessionBody(user, drop, async () => {
+      arrived = true;
+      waiting++;
+      peakWaiting = Math.max(peakWaiting, waiting);
+      await barrier.arrive();
+      waiting--;
+    });
+  } finally {
+    if (!arrived) barrier.arrive();
+  }
+}
+
+async function sessionBody(
+  user: string,
+  drop: DropPoint,
+  loggedIn: () => Promise<void>,
+): Promise<void> {
   const c = await connect();
   const dropNow = () => {
     c.destroy();
@@ -166,6 +215,7 @@ async function session(user: string, drop: DropPoint): Promise<void> {
       pass = await c.cmd(`PASS pw-${user}`);
     }
     if (!pass?.startsWith("+OK")) return error(`PASS: ${pass}`);
+    await loggedIn();
     const stat = /^\+OK (\d+) (\d+)$/.exec(await c.cmd("STAT") ?? "");
     if (!stat) return error("STAT");
     const count = Number(stat[1]);
@@ -248,6 +298,10 @@ for (let round = 1; round <= ROUNDS; round++) {
     }
   })();
   const t0 = Date.now();
+  barrier = new Barrier(users.length);
+  barrier.opened.then(() => {
+    peakAtBarrier = Math.max(peakAtBarrier, barrier.openAt);
+  });
   await Promise.all(users.map((u) => {
     const drop = !last && random() < DROP
       ? DROPS[Math.floor(random() * DROPS.length)]
@@ -303,7 +357,11 @@ console.log(`users x rounds:      ${SESSIONS} x ${ROUNDS} (drop rate ${DROP})`);
 console.log(`sessions started:    ${stats.sessions}`);
 console.log(`sessions completed:  ${stats.completed}`);
 console.log(`sessions dropped:    ${stats.dropped} (on purpose)`);
-console.log(`peak concurrent:     ${peakConcurrent}`);
+console.log(
+  `peak concurrent:     ${
+    Math.max(peakConcurrent, peakAtBarrier)
+  } connections, ${peakWaiting} logged-in sessions at once`,
+);
 console.log(
   `errors:              ${
     stats.errors + serverErrors.length
