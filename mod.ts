@@ -51,6 +51,8 @@ export type {
   TlsOptions,
 } from "./src/transport/types.ts";
 export { defaultSocket } from "./src/transport/default_socket.ts";
+export { tlsSocket } from "./src/transport/tls_socket.ts";
+export type { TlsSocketOptions } from "./src/transport/tls_socket.ts";
 export { Pop3Error, Pop3SyntaxError } from "./src/errors.ts";
 export type { ResponseCode } from "./src/errors.ts";
 export { MemoryAuth } from "./src/auth/memory_auth.ts";
@@ -121,6 +123,7 @@ export type {
   PgAddUserOptions,
   PostgresAuthOptions,
 } from "./src/postgres/postgres_auth.ts";
+export type { PgHashPasswordOptions } from "./src/postgres/password_hash.ts";
 export {
   fromDenoPostgres,
   fromPg,

@@ -26,6 +26,10 @@ export interface Pop3dAuth<M = unknown> {
   /**
    * Returns the user's password and storage reference, in this order. The
    * storage reference is passed unchanged to the storage callbacks.
+   *
+   * It is also called, with the result and any error ignored, for a name
+   * that `exists` denied, so that an unknown user and a wrong password take
+   * the same path (no user enumeration by timing).
    */
   lookup(
     name: string,

@@ -20,7 +20,7 @@ const KEY_BITS = 256;
 export const DEFAULT_PBKDF2_ITERATIONS = 600_000;
 
 /** Options for {@linkcode hashPassword}. */
-export interface HashPasswordOptions {
+export interface PgHashPasswordOptions {
   /**
    * PBKDF2 iterations, from 1,000 to 10,000,000.
    *
@@ -73,7 +73,7 @@ async function derive(
  */
 export async function hashPassword(
   password: string,
-  options: HashPasswordOptions = {},
+  options: PgHashPasswordOptions = {},
 ): Promise<string> {
   if (typeof password !== "string") {
     throw new TypeError("Password must be a string");

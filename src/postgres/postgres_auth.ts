@@ -10,8 +10,8 @@ import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 import { ensureMailbox, toNumber } from "./_sql.ts";
 import {
   hashPassword,
-  type HashPasswordOptions,
   isPasswordHash,
+  type PgHashPasswordOptions,
   verifyPassword,
 } from "./password_hash.ts";
 import type { PgMailbox, PgQueryable } from "./types.ts";
@@ -42,7 +42,7 @@ export interface PgAddUserOptions {
    *
    * @default {false}
    */
-  hash?: boolean | HashPasswordOptions;
+  hash?: boolean | PgHashPasswordOptions;
 }
 
 /**

@@ -35,6 +35,11 @@ export class LineFramer {
   #buf: Uint8Array = EMPTY;
   #start = 0;
   #end = 0;
+  // No LF lies in [#start, #scan): bytes already searched are not searched
+  // again, so a line that arrives a byte at a time costs linear time.
+  #scan = 0;
+  // Whether #buf is our own allocation (with room to append) or a chunk.
+  #owned = false;
   #max: number;
   #discarding = false;
 
@@ -50,28 +55,40 @@ export class LineFramer {
 
   /** Whether a whole line is waiting, so that a call to `next` returns it. */
   hasLine(): boolean {
-    return this.#end > this.#start &&
-      this.#buf.subarray(this.#start, this.#end).indexOf(LF) !== -1;
+    const from = Math.max(this.#scan, this.#start);
+    if (this.#buf.subarray(from, this.#end).indexOf(LF) !== -1) return true;
+    this.#scan = this.#end;
+    return false;
   }
 
   /** Appends received bytes. */
   push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
+    const n = chunk.length;
+    if (n === 0) return;
     if (this.#start === this.#end) {
       // Nothing pending: keep the chunk itself, no copy.
       this.#buf = chunk;
-      this.#start = 0;
-      this.#end = chunk.length;
+      this.#start = this.#scan = 0;
+      this.#end = n;
+      this.#owned = false;
       return;
     }
+    if (this.#owned && this.#end + n <= this.#buf.length) {
+      this.#buf.set(chunk, this.#end);
+      this.#end += n;
+      return;
+    }
+    // Grow geometrically, so appending many small chunks stays linear.
     const pending = this.#end - this.#start;
-    const needed = pending + chunk.length;
-    const next = new Uint8Array(Math.max(needed, 256));
+    const needed = pending + n;
+    const next = new Uint8Array(Math.max(needed * 2, 256));
     next.set(this.#buf.subarray(this.#start, this.#end), 0);
     next.set(chunk, pending);
+    this.#scan = Math.max(this.#scan, this.#start) - this.#start;
     this.#buf = next;
     this.#start = 0;
     this.#end = needed;
+    this.#owned = true;
   }
 
   /**
@@ -82,26 +99,32 @@ export class LineFramer {
   next(): Uint8Array | typeof LINE_TOO_LONG | undefined {
     const buf = this.#buf;
     const start = this.#start;
-    const lf = buf.subarray(start, this.#end).indexOf(LF);
-    if (lf === -1) {
+    const from = Math.max(this.#scan, start);
+    const found = buf.subarray(from, this.#end).indexOf(LF);
+    if (found === -1) {
+      this.#scan = this.#end;
       const pending = this.#end - start;
       if (pending >= this.#max) {
         this.#discarding = true;
-        this.#start = this.#end = 0;
+        this.#start = this.#end = this.#scan = 0;
         this.#buf = EMPTY;
-      } else if (pending > 0 && 2 * pending < buf.buffer.byteLength) {
+        this.#owned = false;
+      } else if (!this.#owned && 2 * pending < buf.buffer.byteLength) {
         // Keep the unfinished line, not the rest of the chunk it came in.
         this.#buf = buf.slice(start, this.#end);
         this.#start = 0;
-        this.#end = pending;
+        this.#end = this.#scan = pending;
+        this.#owned = true;
       }
       return undefined;
     }
-    const lineEnd = start + lf;
-    this.#start = lineEnd + 1;
+    const lineEnd = from + found;
+    const lf = lineEnd - start;
+    this.#start = this.#scan = lineEnd + 1;
     if (this.#start === this.#end) {
-      this.#start = this.#end = 0;
+      this.#start = this.#end = this.#scan = 0;
       this.#buf = EMPTY;
+      this.#owned = false;
     }
     if (this.#discarding || lf + 1 > this.#max) {
       this.#discarding = false;
@@ -117,7 +140,8 @@ export class LineFramer {
   clear(): number {
     const dropped = this.buffered;
     this.#buf = EMPTY;
-    this.#start = this.#end = 0;
+    this.#start = this.#end = this.#scan = 0;
+    this.#owned = false;
     this.#discarding = false;
     return dropped;
   }

@@ -229,13 +229,23 @@ export class Maildrop<M> {
     const reader = body.getReader();
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await this.#call(
+          "storage.get stream",
+          () => reader.read(),
+        );
         if (done) break;
+        if (!(value instanceof Uint8Array)) {
+          throw new TypeError(
+            `Storage "get" stream for message ${n} yielded a non-Uint8Array chunk`,
+          );
+        }
         hash.update(value);
       }
-    } finally {
-      reader.releaseLock();
+    } catch (error) {
+      reader.cancel().catch(() => {});
+      throw error;
     }
+    reader.releaseLock();
     return toHex(hash.digest());
   }
 

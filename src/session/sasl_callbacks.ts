@@ -39,11 +39,17 @@ export function saslCallbacks<M>(
   const callbacks: SaslCallbacks = {};
   if (hasPlaintext(auth)) {
     callbacks.lookupPassword = async (name) => {
-      if (await call("auth.exists", () => auth.exists(name)) !== true) {
-        return undefined;
+      const exists = await call("auth.exists", () =>
+        auth.exists(name)) === true;
+      // lookup runs for unknown users too, its result and errors ignored:
+      // one path for both, no user enumeration by timing.
+      let entry: unknown;
+      try {
+        entry = await call("auth.lookup", () => auth.lookup(name));
+      } catch (error) {
+        if (exists) throw error;
       }
-      const entry = await call("auth.lookup", () => auth.lookup(name));
-      return Array.isArray(entry) && typeof entry[0] === "string"
+      return exists && Array.isArray(entry) && typeof entry[0] === "string"
         ? entry[0]
         : undefined;
     };

@@ -43,8 +43,17 @@ function filtered(chunk: Uint8Array, top: TopFilter | undefined): Uint8Array {
   return top ? top.filter(chunk) : chunk;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 /** Rebuilds a command line for the transcript, without secrets. */
@@ -110,6 +119,7 @@ export class Pop3Session<M = unknown> {
   #bytesIn = 0;
   #bytesOut = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = 0;
   #lastActivity = Date.now();
   #waitingForCommand = false;
   #writeSince = 0;
@@ -198,6 +208,9 @@ export class Pop3Session<M = unknown> {
         ) {
           await this.#flush();
         }
+        // The idle clock starts when the reply is out, not when the command
+        // came in: a RETR slower than idleTimeout must not end the session.
+        this.#lastActivity = Date.now();
       }
     } catch {
       // A read or write failed: the connection is gone. Command errors never
@@ -246,9 +259,10 @@ export class Pop3Session<M = unknown> {
         this.#waitingForCommand = false;
       }
       if (result.done || this.#closing) return null;
+      // Bytes without a whole command do not reset the idle clock (RFC 1939
+      // §3: a command does), or a client trickling bytes stays forever.
       this.#bytesIn += result.value.length;
       this.#monitor.stats.bytesIn += result.value.length;
-      this.#lastActivity = Date.now();
       this.#framer.push(result.value);
     }
   }
@@ -275,6 +289,10 @@ export class Pop3Session<M = unknown> {
     this.#out = [];
     this.#outBytes = 0;
     this.#writeSince = Date.now();
+    // The timer may point at a later idle deadline: bring it forward.
+    if (this.#timerDue > this.#writeSince + this.#opts.writeTimeout) {
+      this.#arm();
+    }
     try {
       if (parts.length === 1) {
         await this.#writer!.write(parts[0]);
@@ -322,7 +340,9 @@ export class Pop3Session<M = unknown> {
         this.#state === "auth" ? o.loginTimeout : o.idleTimeout,
       );
     }
-    this.#timer = setTimeout(() => this.#arm(), Math.max(wait, 10));
+    wait = Math.max(wait, 10);
+    this.#timerDue = now + wait;
+    this.#timer = setTimeout(() => this.#arm(), wait);
   }
 
   #abort(reason: CloseReason, line?: string): void {
@@ -447,6 +467,10 @@ export class Pop3Session<M = unknown> {
 
   #toReply(error: unknown): string {
     if (error instanceof Pop3Error) return err(error.message, error.code);
+    // A callback abandoned because the session was killed: not a fault.
+    if (error === this.#killed.signal.reason) {
+      return err("Session closed", "SYS/TEMP");
+    }
     if (error instanceof Pop3SyntaxError) return err(error.message);
     this.#report(error);
     if (error instanceof CallbackTimeoutError) {
@@ -595,9 +619,7 @@ export class Pop3Session<M = unknown> {
     if (auth) {
       const exists = await this.#call("auth.exists", () =>
         auth.exists(name)) === true;
-      const [password, mbox] = exists
-        ? await this.#lookup(name)
-        : [NO_PASSWORD, undefined];
+      const [password, mbox] = await this.#lookupAlways(name, exists);
       const match = timingSafeEqual(
         md5Hex(this.#timestamp + password),
         digest.toLowerCase(),
@@ -651,8 +673,13 @@ export class Pop3Session<M = unknown> {
     let step: SaslStep = await mechanism.start(response);
     while (step.type === "challenge") {
       this.#send(`+ ${encodeBase64(step.challenge)}\r\n`);
-      await this.#flush();
-      const line = await this.#nextLine();
+      let line: Uint8Array | typeof LINE_TOO_LONG | null;
+      try {
+        await this.#flush();
+        line = await this.#nextLine();
+      } catch {
+        line = null; // The client went away mid-exchange: not a server fault.
+      }
       if (line === null) {
         this.#close("client");
         return;
@@ -696,14 +723,21 @@ export class Pop3Session<M = unknown> {
     this.#writer!.releaseLock();
     this.#user = null;
     let secure: Conn;
+    // The handshake is the client's turn: the login timeout applies, so a
+    // client that sends STLS and then nothing cannot hold the connection.
+    this.#waitingForCommand = true;
+    this.#lastActivity = Date.now();
     try {
       secure = await this.#conn.startTls!();
     } catch (error) {
+      if (this.#closing) return; // Timed out or killed: not a server error.
       this.#report(error);
       this.#close("error");
       this.#reader = undefined;
       this.#writer = undefined;
       return;
+    } finally {
+      this.#waitingForCommand = false;
     }
     this.#conn = secure;
     this.#reader = secure.readable.getReader();
@@ -719,6 +753,24 @@ export class Pop3Session<M = unknown> {
       throw new TypeError('Auth "lookup" must return [password, mbox]');
     }
     return entry as unknown as readonly [string, M];
+  }
+
+  /**
+   * Calls `lookup` for an unknown user too, ignoring its result and errors,
+   * so that an unknown user and a wrong password call the same callbacks
+   * and take about the same time (no user enumeration).
+   */
+  async #lookupAlways(
+    name: string,
+    exists: boolean,
+  ): Promise<readonly [string, M | undefined]> {
+    if (exists) return await this.#lookup(name);
+    try {
+      await this.#lookup(name);
+    } catch {
+      // Expected: the user does not exist.
+    }
+    return [NO_PASSWORD, undefined];
   }
 
   /** Checks a plaintext password; the same work whether or not the user exists. */
@@ -740,9 +792,7 @@ export class Pop3Session<M = unknown> {
     }
     const exists =
       await this.#call("auth.exists", () => auth.exists(name)) === true;
-    const [expected, mbox] = exists
-      ? await this.#lookup(name)
-      : [NO_PASSWORD, undefined];
+    const [expected, mbox] = await this.#lookupAlways(name, exists);
     const match = timingSafeEqual(expected, password);
     return exists && match ? { mbox: mbox as M } : undefined;
   }
@@ -842,7 +892,7 @@ export class Pop3Session<M = unknown> {
   async #failedLogin(): Promise<void> {
     this.#authFailures++;
     if (this.#opts.authFailureDelay > 0) {
-      await sleep(this.#opts.authFailureDelay);
+      await sleep(this.#opts.authFailureDelay, this.#killed.signal);
     }
     this.#send(err("Authentication failed", "AUTH"));
     if (this.#authFailures >= this.#opts.maxAuthFailures) {
@@ -977,18 +1027,26 @@ export class Pop3Session<M = unknown> {
     // Bytes in memory are encoded view by view in a plain loop; only a
     // stream needs a reader and a promise per chunk.
     const reader = body instanceof Uint8Array ? undefined : body.getReader();
+    let writing = false;
     try {
       if (reader === undefined) {
         const bytes = body as Uint8Array;
         for (let at = 0; at < bytes.length && !top?.done; at += BODY_CHUNK) {
-          this.#push(
-            stuffer.encode(filtered(bytes.subarray(at, at + BODY_CHUNK), top)),
-          );
-          if (this.#outBytes >= FLUSH_AT) await this.#flush();
+          const view = bytes.subarray(at, at + BODY_CHUNK);
+          this.#push(stuffer.encode(filtered(view, top)));
+          if (this.#outBytes >= FLUSH_AT) {
+            writing = true;
+            await this.#flush();
+            writing = false;
+          }
         }
       } else {
         for (;;) {
-          const { done, value } = await reader.read();
+          // A stream that stalls is a callback that never settles.
+          const { done, value } = await this.#call(
+            "storage.get stream",
+            () => reader.read(),
+          );
           if (done) break;
           if (!(value instanceof Uint8Array)) {
             throw new TypeError(
@@ -996,7 +1054,11 @@ export class Pop3Session<M = unknown> {
             );
           }
           this.#push(stuffer.encode(filtered(value, top)));
-          if (this.#outBytes >= FLUSH_AT) await this.#flush();
+          if (this.#outBytes >= FLUSH_AT) {
+            writing = true;
+            await this.#flush();
+            writing = false;
+          }
           if (top?.done) break;
         }
       }
@@ -1007,11 +1069,12 @@ export class Pop3Session<M = unknown> {
       }
     } catch (error) {
       reader?.cancel().catch(() => {});
-      if (!this.#closing) this.#report(error);
+      // A failed write means the client went away: not a storage fault.
+      if (!writing && !this.#closing) this.#report(error);
       // Send the replies queued before this one and what was read of this
       // one, never the terminator, then cut the connection.
-      await this.#flush().catch(() => {});
-      this.#abort("error");
+      if (!writing) await this.#flush().catch(() => {});
+      this.#abort(writing ? "client" : "error");
       return;
     }
     if (top) reader?.cancel().catch(() => {});

@@ -4,15 +4,13 @@
  * a write resolves only once the kernel has taken every byte: the tail that
  * `socket.write()` left waits for `drain`.
  *
- * STLS later: with the core's reader and writer released, the socket is
- * paused, holds no bytes and has no write tail, so a `startTls()` can call
- * `socket.upgradeTLS({ tls, socket: handlers })` and `bridge()` the TLS
- * socket it returns (`socket.data` then points at the new bridge).
+ * STLS (`options.tls`) runs `node:tls` over the conn's paused Web streams.
  *
  * @module
  */
 
 import { ConnQueue } from "./_conn_queue.ts";
+import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
 import type { Conn, Listener, ListenOptions } from "./types.ts";
 
 /** The parts of Bun's socket and `listen` used here (Bun's types are not loaded). */
@@ -123,13 +121,15 @@ function bridge(socket: BunSocket): Bridge {
 export function listenBun(options: ListenOptions): Listener {
   const host = globalThis as unknown as { Bun: { listen: BunListen } };
   const queue = new ConnQueue();
+  const tls = options.tls ? secureContext(options.tls) : undefined;
   const server = host.Bun.listen({
     hostname: options.hostname,
     port: options.port,
     socket: {
       open(socket) {
-        socket.data = bridge(socket);
-        queue.push(socket.data.conn);
+        const { conn } = socket.data = bridge(socket);
+        if (tls) conn.startTls = () => startTlsOverStreams(conn, tls);
+        queue.push(conn);
       },
       data: (socket, data) => socket.data.onData(data),
       drain: (socket) => socket.data.onDrain(),

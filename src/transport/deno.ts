@@ -1,16 +1,19 @@
 /**
- * The Deno adapter: `Deno.listen` already speaks Web Streams.
+ * The Deno adapter: `Deno.listen` already speaks Web Streams. STLS: Deno
+ * has no server-side `startTls` (denoland/deno#18451), so the upgrade runs
+ * `node:tls` over the connection's streams (Deno 2 and later).
  *
  * Reads go through a BYOB reader into a fresh 8 KiB buffer, and only while
  * the core has a read pending: the default reader would hold a 64 KiB buffer
- * per idle connection. Between reads nothing is pending on the socket, so a
- * future `startTls()` can release the BYOB reader (`releaseLock()`) and hand
- * `conn.readable` and `conn.writable` to `node:tls` once the core has
- * released its reader and writer.
+ * per idle connection. Between reads nothing is pending on the socket, so
+ * `startTls()` can hand the small-read stream and `conn.writable` to
+ * `node:tls` once the core has released its reader and writer.
  *
  * @module
  */
 
+import type { SecureContext } from "node:tls";
+import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
 import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
 
 function toNetAddr(addr: Deno.Addr): NetAddr {
@@ -45,9 +48,13 @@ function smallReads(
  * const conn = fromDenoConn(await listener.accept(), false);
  * ```
  */
-export function fromDenoConn(conn: Deno.Conn, encrypted: boolean): Conn {
+export function fromDenoConn(
+  conn: Deno.Conn,
+  encrypted: boolean,
+  tls?: SecureContext,
+): Conn {
   let closed = false;
-  return {
+  const wrapped: Conn = {
     readable: smallReads(conn.readable),
     writable: conn.writable,
     remoteAddr: toNetAddr(conn.remoteAddr),
@@ -63,11 +70,14 @@ export function fromDenoConn(conn: Deno.Conn, encrypted: boolean): Conn {
       }
     },
   };
+  if (tls) wrapped.startTls = () => startTlsOverStreams(wrapped, tls);
+  return wrapped;
 }
 
 /**
  * Listens on TCP with `Deno.listen`; accepted connections have no-delay set
- * (replies are written whole, so Nagle only adds latency).
+ * (replies are written whole, so Nagle only adds latency). With
+ * `options.tls`, connections offer STLS through one shared `SecureContext`.
  *
  * @example
  * ```ts ignore
@@ -77,6 +87,7 @@ export function fromDenoConn(conn: Deno.Conn, encrypted: boolean): Conn {
  * ```
  */
 export function listenDeno(options: ListenOptions): Listener {
+  const tls = options.tls ? secureContext(options.tls) : undefined;
   const listener = Deno.listen({
     hostname: options.hostname,
     port: options.port,
@@ -109,7 +120,7 @@ export function listenDeno(options: ListenOptions): Listener {
         } catch {
           // Not a TCP connection.
         }
-        yield fromDenoConn(conn, false);
+        yield fromDenoConn(conn, false, tls);
       }
     },
   };

@@ -5,9 +5,9 @@
  * arrive while nothing reads land in an abandoned stream. Here the socket is
  * paused unless the core has a read pending, and its read high-water mark is
  * 0, so Node reads nothing ahead: between reads the socket holds no buffered
- * bytes and a future `startTls()` can wrap it in `tls.TLSSocket` once the
- * core has released its reader and writer (after removing this bridge's
- * `data`, `end`, `close` and `drain` listeners). A write resolves at once unless
+ * bytes and STLS (`startTls()`, with `options.tls`) wraps it in
+ * `tls.TLSSocket` once the core has released its reader and writer and this
+ * bridge's listeners are removed. A write resolves at once unless
  * `socket.write()` returns false, then on `drain`; with a write high-water
  * mark of 0 that means once the kernel has taken the bytes.
  *
@@ -15,33 +15,40 @@
  */
 
 import * as net from "node:net";
+import type { SecureContext } from "node:tls";
 import { ConnQueue } from "./_conn_queue.ts";
+import { secureContext, startTlsOnSocket } from "./_node_tls.ts";
 import type { Conn, Listener, ListenOptions } from "./types.ts";
 
-function fromSocket(socket: net.Socket): Conn {
+function fromSocket(socket: net.Socket, tls?: SecureContext): Conn {
   let reading = true; // the readable is still open
   let closed = false;
   let drain: { resolve(): void; reject(error: unknown): void } | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   socket.pause();
+  const listeners = {
+    data(chunk: Uint8Array) {
+      if (!reading) return;
+      controller.enqueue(chunk);
+      if ((controller.desiredSize ?? 0) <= 0) socket.pause();
+    },
+    end() {
+      if (reading) reading = false, controller.close();
+    },
+    close() {
+      if (reading) reading = false, controller.close();
+      drain?.reject(new Error("Cannot write: the connection closed"));
+      drain = undefined;
+    },
+    drain() {
+      drain?.resolve();
+      drain = undefined;
+    },
+  };
+  for (const [event, fn] of Object.entries(listeners)) socket.on(event, fn);
   const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      socket.on("data", (chunk: Uint8Array) => {
-        if (!reading) return;
-        controller.enqueue(chunk);
-        if ((controller.desiredSize ?? 0) <= 0) socket.pause();
-      });
-      socket.on("end", () => {
-        if (reading) reading = false, controller.close();
-      });
-      socket.on("close", () => {
-        if (reading) reading = false, controller.close();
-        drain?.reject(new Error("Cannot write: the connection closed"));
-        drain = undefined;
-      });
-    },
-    pull() {
-      socket.resume();
-    },
+    start: (c) => void (controller = c),
+    pull: () => void socket.resume(),
     cancel() {
       reading = false;
       socket.pause();
@@ -49,10 +56,6 @@ function fromSocket(socket: net.Socket): Conn {
   }, { highWaterMark: 0 });
   socket.on("error", () => {
     // Reported through "close"; without a listener Node would throw.
-  });
-  socket.on("drain", () => {
-    drain?.resolve();
-    drain = undefined;
   });
   const writable = new WritableStream<Uint8Array>({
     write(chunk) {
@@ -67,7 +70,7 @@ function fromSocket(socket: net.Socket): Conn {
     close: () => new Promise<void>((resolve) => socket.end(() => resolve())),
     abort: () => void socket.destroy(),
   });
-  return {
+  const conn: Conn = {
     readable,
     writable,
     remoteAddr: {
@@ -87,6 +90,17 @@ function fromSocket(socket: net.Socket): Conn {
       else socket.end(() => socket.destroy());
     },
   };
+  if (tls) {
+    // STLS: detach this bridge, then tls.TLSSocket takes over the socket.
+    conn.startTls = () => {
+      reading = false;
+      for (const [event, fn] of Object.entries(listeners)) {
+        socket.off(event, fn);
+      }
+      return startTlsOnSocket(socket, conn, tls);
+    };
+  }
+  return conn;
 }
 
 /**
@@ -104,13 +118,14 @@ function fromSocket(socket: net.Socket): Conn {
  * ```
  */
 export async function listenNode(options: ListenOptions): Promise<Listener> {
+  const tls = options.tls ? secureContext(options.tls) : undefined;
   const queue = new ConnQueue();
   const server = net.createServer({
     noDelay: true,
     allowHalfOpen: true,
     pauseOnConnect: true,
     highWaterMark: 0,
-  }, (socket) => queue.push(fromSocket(socket)));
+  }, (socket) => queue.push(fromSocket(socket, tls)));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: options.hostname, port: options.port }, () => {

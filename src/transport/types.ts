@@ -80,7 +80,12 @@ export interface ListenOptions {
   hostname: string;
   /** Port to bind; 0 lets the operating system choose. */
   port: number;
-  /** TLS credentials for STLS upgrades, when the server has them. */
+  /**
+   * TLS credentials for STLS upgrades, when the server has them. The
+   * built-in adapters give their connections `startTls()` then: Deno and Bun
+   * run `node:tls` over the connection's streams, Node wraps the socket in
+   * `tls.TLSSocket`. A factory that ignores it simply offers no STLS.
+   */
   tls?: TlsOptions;
 }
 

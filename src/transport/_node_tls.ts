@@ -1,0 +1,101 @@
+/**
+ * Internal: the server side of STLS through `node:tls`, over a plain
+ * `node:net` socket (Node) or over another runtime's Web streams (Deno, Bun).
+ *
+ * @module
+ */
+
+import type { Duplex } from "node:stream";
+import type { SecureContext, TLSSocket } from "node:tls";
+import { fromNodeSocket, type NodeSocket } from "./_node_conn.ts";
+import { nodeTls } from "./_tls_credentials.ts";
+import type { Conn } from "./types.ts";
+
+export { secureContext } from "./_tls_credentials.ts";
+
+/**
+ * Server side of a TLS handshake over `socket` (a plain socket or a Duplex
+ * over another runtime's streams); resolves once the handshake is done.
+ */
+export function upgradeToTls(
+  socket: Duplex,
+  context: SecureContext,
+): Promise<TLSSocket> {
+  const secure = new (nodeTls().TLSSocket)(socket, {
+    isServer: true,
+    secureContext: context,
+  });
+  return new Promise((resolve, reject) => {
+    const fail = (error: unknown) => {
+      secure.destroy();
+      socket.destroy();
+      reject(error ?? new Error("Connection closed during the TLS handshake"));
+    };
+    secure.once("secure", () => {
+      secure.off("error", fail);
+      secure.off("close", fail);
+      resolve(secure);
+    });
+    secure.once("error", fail);
+    secure.once("close", () => fail(undefined));
+  });
+}
+
+/**
+ * STLS on a `node:net` socket (Node): `TLSSocket` takes over the socket,
+ * with any unread bytes. The upgraded connection keeps `plain`'s addresses.
+ */
+export async function startTlsOnSocket(
+  socket: NodeSocket,
+  plain: Conn,
+  context: SecureContext,
+): Promise<Conn> {
+  const secure = fromNodeSocket(await upgradeToTls(socket, context), true);
+  return {
+    ...secure,
+    remoteAddr: plain.remoteAddr,
+    localAddr: plain.localAddr,
+    close() {
+      secure.close();
+      socket.destroy();
+    },
+  };
+}
+
+/**
+ * STLS for a runtime whose own sockets cannot turn into TLS servers (Deno):
+ * runs `node:tls` over a Duplex made from the plain connection's Web
+ * streams. The caller must hold no lock on `plain`'s streams.
+ */
+export async function startTlsOverStreams(
+  plain: Conn,
+  context: SecureContext,
+): Promise<Conn> {
+  const host = globalThis as {
+    process?: { getBuiltinModule?(id: string): unknown };
+  };
+  const stream = host.process?.getBuiltinModule?.("node:stream") as
+    | typeof import("node:stream")
+    | undefined;
+  if (!stream) {
+    throw new Error("STLS needs node:stream, which this runtime lacks");
+  }
+  const duplex = stream.Duplex.fromWeb({
+    readable: plain.readable,
+    writable: plain.writable,
+  });
+  duplex.on("error", () => {});
+  duplex.on("close", () => plain.close());
+  const secure = fromNodeSocket(await upgradeToTls(duplex, context), true);
+  return {
+    readable: secure.readable,
+    writable: secure.writable,
+    remoteAddr: plain.remoteAddr,
+    localAddr: plain.localAddr,
+    encrypted: true,
+    close() {
+      secure.close();
+      plain.close();
+    },
+  };
+}

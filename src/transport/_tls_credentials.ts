@@ -1,0 +1,74 @@
+/**
+ * Internal: TLS credentials for `node:tls`, which Deno, Bun and Node all
+ * ship: PEM checks and one `SecureContext` per listener.
+ *
+ * @module
+ */
+
+import type { SecureContext } from "node:tls";
+import type { TlsOptions } from "./types.ts";
+
+type NodeTls = typeof import("node:tls");
+
+/** Loads `node:tls` synchronously (Deno 2, Bun and Node 20.16+ have `getBuiltinModule`). */
+export function nodeTls(): NodeTls {
+  const host = globalThis as {
+    process?: { getBuiltinModule?(id: string): unknown };
+  };
+  const tls = host.process?.getBuiltinModule?.("node:tls") as
+    | NodeTls
+    | undefined;
+  if (!tls) throw new Error("TLS needs node:tls, which this runtime lacks");
+  return tls;
+}
+
+/** Checks the shape of a PEM option: a non-empty string or bytes. */
+export function checkPem(name: string, value: unknown): void {
+  if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+    throw new TypeError(`TLS "${name}" must be a PEM string or bytes`);
+  }
+  if (value.length === 0) {
+    throw new TypeError(`TLS "${name}" must not be empty`);
+  }
+}
+
+/**
+ * Checks that the certificate and key parse and belong together, here and
+ * now: Deno's `node:tls` would only fail later, in each handshake.
+ */
+export function checkCredentials(options: TlsOptions): void {
+  const host = globalThis as {
+    process?: { getBuiltinModule?(id: string): unknown };
+  };
+  const crypto = host.process?.getBuiltinModule?.("node:crypto") as
+    | typeof import("node:crypto")
+    | undefined;
+  if (!crypto) return;
+  let match: boolean;
+  try {
+    match = new crypto.X509Certificate(pem(options.cert)).checkPrivateKey(
+      crypto.createPrivateKey(pem(options.key)),
+    );
+  } catch (cause) {
+    throw new TypeError("Cannot read the TLS certificate or key as PEM", {
+      cause,
+    });
+  }
+  if (!match) {
+    throw new TypeError("TLS key does not belong to the certificate");
+  }
+}
+
+/** One `SecureContext` per listener: per connection it would cost ~32 KB each. */
+export function secureContext(options: TlsOptions): SecureContext {
+  checkCredentials(options);
+  return nodeTls().createSecureContext({
+    cert: pem(options.cert),
+    key: pem(options.key),
+  });
+}
+
+/** PEM as `node:tls` takes it: a string (bytes are decoded as UTF-8). */
+export function pem(value: string | Uint8Array): string {
+  return typeof value === "string" ? value : new TextDecoder().decode(value);
+}
