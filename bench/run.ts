@@ -349,6 +349,7 @@ async function main() {
         Deno.execPath(),
         "run",
         "-A",
+        "--v8-flags=--expose-gc",
         ...args,
         "--port",
         String(p + 5),
@@ -361,6 +362,7 @@ async function main() {
       ]),
       processServer("ours-node", p + 7, [
         await node24(),
+        "--expose-gc",
         ...args,
         "--port",
         String(p + 7),

@@ -17,6 +17,10 @@ const EMPTY = new Uint8Array(0);
  * than the cap is discarded as it arrives, so memory stays bounded, and is
  * reported once, as {@linkcode LINE_TOO_LONG}, when its end arrives.
  *
+ * Lines are returned as copies, and an unfinished line is moved out of a
+ * mostly consumed chunk: a framer never keeps a transport's read buffer
+ * (often 8–64 KiB) alive while the connection waits for the next command.
+ *
  * @example Framing pipelined commands
  * ```ts
  * import { LineFramer } from "./line_framer.ts";
@@ -88,9 +92,9 @@ export class LineFramer {
   }
 
   /**
-   * Takes the next whole line: its bytes (without CR LF; valid until the
-   * next `push`), {@linkcode LINE_TOO_LONG}, or `undefined` when no whole
-   * line is buffered.
+   * Takes the next whole line: a copy of its bytes (without CR LF),
+   * {@linkcode LINE_TOO_LONG}, or `undefined` when no whole line is
+   * buffered.
    */
   next(): Uint8Array | typeof LINE_TOO_LONG | undefined {
     const buf = this.#buf;
@@ -99,11 +103,18 @@ export class LineFramer {
     const found = buf.subarray(from, this.#end).indexOf(LF);
     if (found === -1) {
       this.#scan = this.#end;
-      if (this.#end - start >= this.#max) {
+      const pending = this.#end - start;
+      if (pending >= this.#max) {
         this.#discarding = true;
         this.#start = this.#end = this.#scan = 0;
         this.#buf = EMPTY;
         this.#owned = false;
+      } else if (!this.#owned && 2 * pending < buf.buffer.byteLength) {
+        // Keep the unfinished line, not the rest of the chunk it came in.
+        this.#buf = buf.slice(start, this.#end);
+        this.#start = 0;
+        this.#end = this.#scan = pending;
+        this.#owned = true;
       }
       return undefined;
     }
@@ -122,7 +133,7 @@ export class LineFramer {
     const contentEnd = lf > 0 && buf[lineEnd - 1] === CR
       ? lineEnd - 1
       : lineEnd;
-    return buf.subarray(start, contentEnd);
+    return buf.slice(start, contentEnd);
   }
 
   /** Drops every buffered byte (for STLS: nothing sent before the handshake counts). */

@@ -72,3 +72,33 @@ export function callWithTimeout<T>(
     );
   });
 }
+
+/**
+ * Like {@linkcode callWithTimeout}, but a callback that returns a plain value
+ * gives it back as it is, and one that throws synchronously throws: no
+ * Promise and no microtask for synchronous storage, which matters for
+ * commands that call it once per message (LIST, UIDL). A returned Promise
+ * (or thenable) is awaited under the deadline as usual.
+ *
+ * @example
+ * ```ts
+ * import { callNow } from "./call.ts";
+ * console.assert(callNow("x", 100, () => 42) === 42);
+ * console.assert(callNow("x", 100, async () => 42) instanceof Promise);
+ * ```
+ */
+export function callNow<T>(
+  what: string,
+  ms: number,
+  fn: () => T | Promise<T>,
+  signal?: AbortSignal,
+): T | Promise<T> {
+  const result = fn();
+  if (
+    result === null || typeof result !== "object" ||
+    typeof (result as { then?: unknown }).then !== "function"
+  ) {
+    return result as T;
+  }
+  return callWithTimeout(what, ms, () => result, undefined, signal);
+}

@@ -10,10 +10,18 @@ import { Md5 } from "../_util/md5.ts";
 import { toHex } from "../_util/hex.ts";
 import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
 
-/** Runs a storage callback with the session's deadline and error policy. */
+/** Runs a callback with the session's deadline and error policy. */
 export type Caller = <T>(what: string, fn: () => T | Promise<T>) => Promise<T>;
 
-const CHUNK = 256 * 1024;
+/**
+ * Runs a storage callback with the session's deadline and error policy; may
+ * return a synchronous callback's value as it is (see `callNow`).
+ */
+export type StorageCaller = <T>(
+  what: string,
+  fn: () => T | Promise<T>,
+) => T | Promise<T>;
+
 const UID_PATTERN = /^[!-~]{1,70}$/;
 
 function checkCount(what: string, value: unknown): number {
@@ -25,35 +33,26 @@ function checkCount(what: string, value: unknown): number {
   return value;
 }
 
+/** A message's bytes: in memory, or a stream of chunks. */
+export type MessageBody = Uint8Array | ReadableStream<Uint8Array>;
+
 /**
- * Turns a {@linkcode MessageSource} into a stream of bytes.
+ * Turns a {@linkcode MessageSource} into bytes or a stream of bytes: a
+ * string is encoded, a `Blob` is streamed, bytes and streams stay as they
+ * are (no copy).
  *
  * @example
  * ```ts
- * import { sourceStream } from "./maildrop.ts";
- * const reader = sourceStream("hi").getReader();
- * console.assert((await reader.read()).value?.length === 2);
+ * import { messageBody } from "./maildrop.ts";
+ * const body = messageBody("hi");
+ * console.assert(body instanceof Uint8Array && body.length === 2);
  * ```
  */
-export function sourceStream(
-  source: MessageSource,
-): ReadableStream<Uint8Array> {
-  if (typeof source === "string") source = new TextEncoder().encode(source);
-  if (source instanceof Uint8Array) {
-    // Hand out views of at most CHUNK octets: no copy, and the session can
-    // interleave encoding and writing instead of handling one huge buffer.
-    const bytes = source;
-    let at = 0;
-    return new ReadableStream({
-      pull(controller) {
-        if (at >= bytes.length) return controller.close();
-        const end = Math.min(at + CHUNK, bytes.length);
-        controller.enqueue(bytes.subarray(at, end));
-        at = end;
-      },
-    }, { highWaterMark: 0 });
+export function messageBody(source: MessageSource): MessageBody {
+  if (typeof source === "string") return new TextEncoder().encode(source);
+  if (source instanceof Uint8Array || source instanceof ReadableStream) {
+    return source;
   }
-  if (source instanceof ReadableStream) return source;
   if (typeof Blob !== "undefined" && source instanceof Blob) {
     return source.stream();
   }
@@ -77,19 +76,21 @@ export function sourceStream(
 export class Maildrop<M> {
   readonly #storage: Pop3dStorage<M> | null;
   readonly #mbox: M;
-  readonly #call: Caller;
+  readonly #call: StorageCaller;
   readonly count: number;
   readonly total: number;
-  readonly #sizes: (number | undefined)[];
-  readonly #uids: (string | undefined)[];
-  readonly #deleted: Uint8Array;
+  // Filled as the client asks, so a session costs nothing per message until
+  // it asks about messages (LIST, UIDL, DELE).
+  #sizes: (number | undefined)[] | undefined;
+  #uids: (string | undefined)[] | undefined;
+  #deleted: Uint8Array | undefined;
   #deletedCount = 0;
   #deletedOctets = 0;
 
   private constructor(
     storage: Pop3dStorage<M> | null,
     mbox: M,
-    call: Caller,
+    call: StorageCaller,
     count: number,
     total: number,
   ) {
@@ -98,16 +99,13 @@ export class Maildrop<M> {
     this.#call = call;
     this.count = count;
     this.total = total;
-    this.#sizes = new Array(count);
-    this.#uids = new Array(count);
-    this.#deleted = new Uint8Array(count + 1);
   }
 
   /** Reads the message count and total size after a successful lock. */
   static async open<M>(
     storage: Pop3dStorage<M> | null,
     mbox: M,
-    call: Caller,
+    call: StorageCaller,
   ): Promise<Maildrop<M>> {
     if (!storage) return new Maildrop(null, mbox, call, 0, 0);
     const count = checkCount(
@@ -134,14 +132,15 @@ export class Maildrop<M> {
   /** Numbers marked deleted, ascending. */
   deletedIds(): number[] {
     const ids: number[] = [];
-    if (this.#deletedCount === 0) return ids;
-    for (let i = 1; i <= this.count; i++) if (this.#deleted[i]) ids.push(i);
+    const deleted = this.#deleted;
+    if (deleted === undefined || this.#deletedCount === 0) return ids;
+    for (let i = 1; i <= this.count; i++) if (deleted[i]) ids.push(i);
     return ids;
   }
 
   /** Whether message `n` is marked deleted. */
   isDeleted(n: number): boolean {
-    return this.#deleted[n] === 1;
+    return this.#deleted?.[n] === 1;
   }
 
   /**
@@ -153,76 +152,81 @@ export class Maildrop<M> {
     if (n < 1 || n > this.count) {
       throw new Pop3Error(`There is no message ${n}`);
     }
-    if (this.#deleted[n]) {
+    if (this.#deleted?.[n]) {
       throw new Pop3Error(`Message ${n} is already deleted`);
     }
     return n;
   }
 
-  /** Size of message `n` in octets, asked once. */
-  async size(n: number): Promise<number> {
-    const cached = this.#sizes[n - 1];
+  /**
+   * Size of message `n` in octets, asked once; a Promise only when the
+   * storage answers with one.
+   */
+  size(n: number): number | Promise<number> {
+    const cached = this.#sizes?.[n - 1];
     if (cached !== undefined) return cached;
     const storage = this.#storage!;
-    const size = checkCount(
-      "size",
-      await this.#call("storage.size", () => storage.size(this.#mbox, n)),
-    );
-    this.#sizes[n - 1] = size;
-    return size;
+    const keep = (value: unknown): number =>
+      (this.#sizes ??= [])[n - 1] = checkCount("size", value);
+    const size = this.#call("storage.size", () => storage.size(this.#mbox, n));
+    return size instanceof Promise ? size.then(keep) : keep(size);
   }
 
   /** Marks message `n` deleted. */
   async markDeleted(n: number): Promise<void> {
     const size = await this.size(n);
-    if (this.#deleted[n]) return;
-    this.#deleted[n] = 1;
+    const deleted = this.#deleted ??= new Uint8Array(this.count + 1);
+    if (deleted[n]) return;
+    deleted[n] = 1;
     this.#deletedCount++;
     this.#deletedOctets += size;
   }
 
   /** Unmarks every message (RSET). */
   reset(): void {
-    this.#deleted.fill(0);
+    this.#deleted?.fill(0);
     this.#deletedCount = 0;
     this.#deletedOctets = 0;
   }
 
   /** The bytes of message `n`. */
-  async get(n: number): Promise<ReadableStream<Uint8Array>> {
+  async get(n: number): Promise<MessageBody> {
     const storage = this.#storage!;
-    return sourceStream(
+    return messageBody(
       await this.#call("storage.get", () => storage.get(this.#mbox, n)),
     );
   }
 
-  /** The unique id of message `n`: the storage's, or an MD5 digest of its bytes. */
-  async uid(n: number): Promise<string> {
-    const cached = this.#uids[n - 1];
+  /**
+   * The unique id of message `n`: the storage's, or an MD5 digest of its
+   * bytes; asked once, and a Promise only when the answer needs waiting for.
+   */
+  uid(n: number): string | Promise<string> {
+    const cached = this.#uids?.[n - 1];
     if (cached !== undefined) return cached;
     const storage = this.#storage!;
-    let uid: string;
-    if (storage.uidl) {
-      const value = await this.#call(
-        "storage.uidl",
-        () => storage.uidl!(this.#mbox, n),
-      );
+    const keep = (uid: string): string => (this.#uids ??= [])[n - 1] = uid;
+    if (!storage.uidl) return this.#digest(n).then(keep);
+    const check = (value: unknown): string => {
       if (typeof value !== "string" || !UID_PATTERN.test(value)) {
         throw new TypeError(
           `Storage "uidl" returned an invalid id for message ${n}: must be 1 to 70 characters from "!" to "~"`,
         );
       }
-      uid = value;
-    } else {
-      uid = await this.#digest(n);
-    }
-    this.#uids[n - 1] = uid;
-    return uid;
+      return keep(value);
+    };
+    const value = this.#call(
+      "storage.uidl",
+      () => storage.uidl!(this.#mbox, n),
+    );
+    return value instanceof Promise ? value.then(check) : check(value);
   }
 
   async #digest(n: number): Promise<string> {
-    const reader = (await this.get(n)).getReader();
+    const body = await this.get(n);
     const hash = new Md5();
+    if (body instanceof Uint8Array) return toHex(hash.update(body).digest());
+    const reader = body.getReader();
     try {
       for (;;) {
         const { done, value } = await this.#call(

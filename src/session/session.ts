@@ -25,16 +25,23 @@ import type { Conn } from "../transport/types.ts";
 import { md5Hex } from "../_util/md5.ts";
 import { toHex } from "../_util/hex.ts";
 import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
-import { CallbackTimeoutError, callWithTimeout } from "./call.ts";
+import { CallbackTimeoutError, callNow, callWithTimeout } from "./call.ts";
 import type { ConnectionState } from "./connection_state.ts";
-import { Maildrop } from "./maildrop.ts";
+import { Maildrop, type MessageBody } from "./maildrop.ts";
 import { hasPlaintext, saslCallbacks } from "./sasl_callbacks.ts";
 import { ALLOWED, type SessionState } from "./state.ts";
 
 const encoder = new TextEncoder();
 const FLUSH_AT = 64 * 1024;
+/** In-memory bodies are encoded and written in views of this size. */
+const BODY_CHUNK = 256 * 1024;
 const COALESCE_MAX = 16 * 1024;
 const NO_PASSWORD = "\u0000no-such-user\u0000";
+
+/** The lines of `chunk` that TOP sends, or all of it for RETR. */
+function filtered(chunk: Uint8Array, top: TopFilter | undefined): Uint8Array {
+  return top ? top.filter(chunk) : chunk;
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -383,10 +390,15 @@ export class Pop3Session<M = unknown> {
       this.#opts.callbackTimeout,
       fn,
       late,
-      what === "storage.dele" || what === "storage.unlock"
-        ? undefined
-        : this.#killed.signal,
+      this.#signalFor(what),
     );
+
+  /** Aborts on kill, except for `dele` and `unlock`, which must finish. */
+  #signalFor(what: string): AbortSignal | undefined {
+    return what === "storage.dele" || what === "storage.unlock"
+      ? undefined
+      : this.#killed.signal;
+  }
 
   // ---- commands ---------------------------------------------------------
 
@@ -844,7 +856,12 @@ export class Pop3Session<M = unknown> {
       this.#mbox = mbox;
     }
     try {
-      this.#drop = await Maildrop.open(storage ?? null, mbox, this.#call);
+      this.#drop = await Maildrop.open(
+        storage ?? null,
+        mbox,
+        (what, fn) =>
+          callNow(what, this.#opts.callbackTimeout, fn, this.#signalFor(what)),
+      );
     } catch (error) {
       this.#user = null;
       await this.#release();
@@ -917,12 +934,9 @@ export class Pop3Session<M = unknown> {
       this.#send(ok(`${n} ${await drop.size(n)}`));
       return;
     }
-    const lines: string[] = [];
-    for (let n = 1; n <= drop.count; n++) {
-      if (!drop.isDeleted(n)) lines.push(`${n} ${await drop.size(n)}\r\n`);
-    }
+    const listing = await this.#listing((n) => drop.size(n));
     this.#send(ok(`${drop.liveCount} messages (${drop.liveOctets} octets)`));
-    this.#send(lines.join("") + ".\r\n");
+    this.#send(listing);
   }
 
   async #uidl(cmd: Command): Promise<void> {
@@ -933,12 +947,27 @@ export class Pop3Session<M = unknown> {
       this.#send(ok(`${n} ${await drop.uid(n)}`));
       return;
     }
-    const lines: string[] = [];
-    for (let n = 1; n <= drop.count; n++) {
-      if (!drop.isDeleted(n)) lines.push(`${n} ${await drop.uid(n)}\r\n`);
-    }
+    const listing = await this.#listing((n) => drop.uid(n));
     this.#send(ok("Unique-ID listing follows"));
-    this.#send(lines.join("") + ".\r\n");
+    this.#send(listing);
+  }
+
+  /**
+   * The body of a LIST or UIDL reply, terminator included: `n value` for
+   * each message not deleted. Waits only for values that are Promises, so a
+   * synchronous storage costs no microtask per message.
+   */
+  async #listing(
+    value: (n: number) => number | string | Promise<number | string>,
+  ): Promise<string> {
+    const drop = this.#drop!;
+    let text = "";
+    for (let n = 1; n <= drop.count; n++) {
+      if (drop.isDeleted(n)) continue;
+      const v = value(n);
+      text += `${n} ${v instanceof Promise ? await v : v}\r\n`;
+    }
+    return text + ".\r\n";
   }
 
   async #dele(cmd: Command): Promise<void> {
@@ -990,34 +1019,48 @@ export class Pop3Session<M = unknown> {
    */
   async #stream(
     n: number,
-    body: ReadableStream<Uint8Array>,
+    body: MessageBody,
     top: TopFilter | undefined,
     size: number | undefined,
   ): Promise<void> {
     const stuffer = new DotStuffer();
-    const reader = body.getReader();
+    // Bytes in memory are encoded view by view in a plain loop; only a
+    // stream needs a reader and a promise per chunk.
+    const reader = body instanceof Uint8Array ? undefined : body.getReader();
     let writing = false;
     try {
-      for (;;) {
-        // A stream that stalls is a callback that never settles.
-        const { done, value } = await this.#call(
-          "storage.get stream",
-          () => reader.read(),
-        );
-        if (done) break;
-        if (!(value instanceof Uint8Array)) {
-          throw new TypeError(
-            `Storage "get" stream for message ${n} yielded a non-Uint8Array chunk`,
+      if (reader === undefined) {
+        const bytes = body as Uint8Array;
+        for (let at = 0; at < bytes.length && !top?.done; at += BODY_CHUNK) {
+          const view = bytes.subarray(at, at + BODY_CHUNK);
+          this.#push(stuffer.encode(filtered(view, top)));
+          if (this.#outBytes >= FLUSH_AT) {
+            writing = true;
+            await this.#flush();
+            writing = false;
+          }
+        }
+      } else {
+        for (;;) {
+          // A stream that stalls is a callback that never settles.
+          const { done, value } = await this.#call(
+            "storage.get stream",
+            () => reader.read(),
           );
+          if (done) break;
+          if (!(value instanceof Uint8Array)) {
+            throw new TypeError(
+              `Storage "get" stream for message ${n} yielded a non-Uint8Array chunk`,
+            );
+          }
+          this.#push(stuffer.encode(filtered(value, top)));
+          if (this.#outBytes >= FLUSH_AT) {
+            writing = true;
+            await this.#flush();
+            writing = false;
+          }
+          if (top?.done) break;
         }
-        const chunk = top ? top.filter(value) : value;
-        this.#push(stuffer.encode(chunk));
-        if (this.#outBytes >= FLUSH_AT) {
-          writing = true;
-          await this.#flush();
-          writing = false;
-        }
-        if (top?.done) break;
       }
       if (size !== undefined && stuffer.octets !== size) {
         throw new RangeError(
@@ -1025,7 +1068,7 @@ export class Pop3Session<M = unknown> {
         );
       }
     } catch (error) {
-      reader.cancel().catch(() => {});
+      reader?.cancel().catch(() => {});
       // A failed write means the client went away: not a storage fault.
       if (!writing && !this.#closing) this.#report(error);
       // Send the replies queued before this one and what was read of this
@@ -1034,8 +1077,8 @@ export class Pop3Session<M = unknown> {
       this.#abort(writing ? "client" : "error");
       return;
     }
-    if (top) reader.cancel().catch(() => {});
-    else reader.releaseLock();
+    if (top) reader?.cancel().catch(() => {});
+    else reader?.releaseLock();
     this.#push(stuffer.end());
     if (size !== undefined) this.#monitor.stats.messagesSent++;
   }

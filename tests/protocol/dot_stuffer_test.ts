@@ -116,6 +116,70 @@ describe("DotStuffer", () => {
     }
   });
 
+  it("DotStuffer matches the reference on long chunks at every byte alignment", () => {
+    // Chunks of 64 octets and more are scanned four octets at a time; the
+    // slices start at offsets 0-3 of their buffer so that the aligned words
+    // begin at every position, and the text has long lines with the line
+    // ends (bare or CRLF) and dots falling at every position within a word.
+    for (let seed = 1; seed <= 200; seed++) {
+      const rand = prng(5000 + seed);
+      const length = 64 + Math.floor(rand() * 3000);
+      const text = new Uint8Array(length);
+      for (let i = 0; i < length; i++) {
+        const r = rand();
+        text[i] = r < 0.02 ? LF : r < 0.04 ? CR : r < 0.07 ? DOT : 0x61;
+        if (text[i] === LF && rand() < 0.5 && i > 0) text[i - 1] = CR;
+      }
+      const expected = reference(text);
+      for (let offset = 0; offset < 4; offset++) {
+        const buffer = new Uint8Array(length + offset);
+        buffer.set(text, offset);
+        const input = buffer.subarray(offset);
+        assert.deepEqual(
+          encodeAll([input]),
+          expected,
+          `seed ${seed}+${offset}`,
+        );
+        assert.deepEqual(
+          encodeAll(randomSplit(rand, input, 300)),
+          expected,
+          `seed ${seed}+${offset} split`,
+        );
+      }
+    }
+  });
+
+  it("DotStuffer finds a line end in the last octets after the last whole word", () => {
+    for (let length = 64; length < 72; length++) {
+      for (let at = length - 4; at < length; at++) {
+        const input = new Uint8Array(length).fill(0x61);
+        input[at] = LF;
+        if (at + 1 < length) input[at + 1] = DOT;
+        assert.deepEqual(
+          encodeAll([input.subarray(1)]),
+          reference(input.subarray(1)),
+          `${length}/${at}`,
+        );
+        assert.deepEqual(
+          encodeAll([input]),
+          reference(input),
+          `${length}/${at}`,
+        );
+      }
+    }
+  });
+
+  it("DotStuffer passes a long CRLF message without dots through without a copy", () => {
+    const line = te.encode("x".repeat(76) + "\r\n");
+    const chunk = new Uint8Array(line.length * 100);
+    for (let i = 0; i < 100; i++) chunk.set(line, i * line.length);
+    const s = new DotStuffer();
+    assert.equal(s.encode(chunk), chunk);
+    const unaligned = chunk.subarray(3);
+    assert.equal(s.encode(unaligned), unaligned);
+    assert.equal(s.octets, chunk.length + unaligned.length);
+  });
+
   it("DotStuffer output unstuffs back to the CRLF message", () => {
     for (let seed = 1; seed <= 100; seed++) {
       const rand = prng(1000 + seed);

@@ -159,4 +159,21 @@ describe("LineFramer", () => {
       ["A", "B"],
     );
   });
+
+  it("LineFramer keeps no reference to a read buffer once its lines are taken", () => {
+    // A transport may reuse or hold on to its read buffer; the framer copies
+    // what it keeps: the lines it returns and an unfinished line.
+    const framer = new LineFramer(255);
+    const readBuffer = new Uint8Array(8192);
+    const first = te.encode("STAT\r\nUS");
+    readBuffer.set(first);
+    framer.push(readBuffer.subarray(0, first.length));
+    const stat = framer.next() as Uint8Array;
+    assert.equal(framer.next(), undefined);
+    readBuffer.fill(0x58); // the buffer is overwritten by the next read
+    assert.equal(td.decode(stat), "STAT");
+    assert.equal(stat.buffer.byteLength, 4);
+    framer.push(te.encode("ER alice\r\n"));
+    assert.equal(td.decode(framer.next() as Uint8Array), "USER alice");
+  });
 });
