@@ -4,12 +4,10 @@
  * @module
  */
 
+import { BearerExchange, type BearerMessage } from "./_bearer.ts";
 import {
-  BAD_CREDENTIALS,
-  challenge,
   decodeUtf8,
   failure,
-  outOfTurn,
   parseBearer,
   parseGs2Header,
   parseKeyValues,
@@ -51,9 +49,7 @@ export interface SaslOAuthBearerOptions {
 export class SaslOAuthBearer implements SaslMechanism {
   /** The mechanism name. */
   readonly name: "OAUTHBEARER" = "OAUTHBEARER";
-  #callbacks: SaslCallbacks;
-  #options: SaslOAuthBearerOptions;
-  #state: "new" | "message" | "error" | "done" = "new";
+  #exchange: BearerExchange;
 
   /**
    * Creates one exchange; use a new object for each `AUTH` command.
@@ -68,8 +64,20 @@ export class SaslOAuthBearer implements SaslMechanism {
         "Cannot create OAUTHBEARER: callbacks need verifyToken",
       );
     }
-    this.#callbacks = callbacks;
-    this.#options = options;
+    const verifyToken = callbacks.verifyToken.bind(callbacks);
+    this.#exchange = new BearerExchange({
+      name: this.name,
+      parse: parseMessage,
+      verify: (user, token) => verifyToken(user, token, "OAUTHBEARER"),
+      errorChallenge: () => {
+        const error: Record<string, string> = { status: "invalid_token" };
+        if (options.scope !== undefined) error.scope = options.scope;
+        if (options.openidConfiguration !== undefined) {
+          error["openid-configuration"] = options.openidConfiguration;
+        }
+        return JSON.stringify(error);
+      },
+    });
   }
 
   /**
@@ -80,12 +88,7 @@ export class SaslOAuthBearer implements SaslMechanism {
    * @returns The next step.
    */
   start(initial?: Uint8Array): Promise<SaslStep> {
-    if (this.#state !== "new") return Promise.resolve(outOfTurn(this.name));
-    if (initial === undefined) {
-      this.#state = "message";
-      return Promise.resolve(challenge(new Uint8Array(0)));
-    }
-    return this.#check(initial);
+    return this.#exchange.start(initial);
   }
 
   /**
@@ -96,45 +99,29 @@ export class SaslOAuthBearer implements SaslMechanism {
    * @returns The next step.
    */
   step(response: Uint8Array): Promise<SaslStep> {
-    if (this.#state === "message") return this.#check(response);
-    if (this.#state === "error") {
-      this.#state = "done";
-      return Promise.resolve(BAD_CREDENTIALS);
-    }
-    return Promise.resolve(outOfTurn(this.name));
+    return this.#exchange.step(response);
   }
+}
 
-  async #check(message: Uint8Array): Promise<SaslStep> {
-    this.#state = "done";
-    const text = decodeUtf8(message);
-    if (text === undefined) return malformed();
-    const gs2 = parseGs2Header(text, "OAUTHBEARER");
-    if ("type" in gs2) return gs2;
-    const { rest } = gs2;
-    if (!rest.startsWith("\x01") || !rest.endsWith("\x01\x01")) {
-      return malformed();
-    }
-    const pairs = parseKeyValues(rest.slice(1, -2));
-    const token = parseBearer(pairs?.get("auth"));
-    if (token === undefined) return malformed();
-    if (gs2.authzid === "") {
-      return failure(
-        "malformed",
-        "OAUTHBEARER needs the user name in the authzid",
-      );
-    }
-    const user = gs2.authzid;
-    if ((await this.#callbacks.verifyToken!(user, token, this.name)) === true) {
-      return { type: "success", user, authcid: user };
-    }
-    this.#state = "error";
-    const error: Record<string, string> = { status: "invalid_token" };
-    if (this.#options.scope !== undefined) error.scope = this.#options.scope;
-    if (this.#options.openidConfiguration !== undefined) {
-      error["openid-configuration"] = this.#options.openidConfiguration;
-    }
-    return challenge(JSON.stringify(error));
+function parseMessage(message: Uint8Array): BearerMessage {
+  const text = decodeUtf8(message);
+  if (text === undefined) return malformed();
+  const gs2 = parseGs2Header(text, "OAUTHBEARER");
+  if ("type" in gs2) return gs2;
+  const { rest } = gs2;
+  if (!rest.startsWith("\x01") || !rest.endsWith("\x01\x01")) {
+    return malformed();
   }
+  const pairs = parseKeyValues(rest.slice(1, -2));
+  const token = parseBearer(pairs?.get("auth"));
+  if (token === undefined) return malformed();
+  if (gs2.authzid === "") {
+    return failure(
+      "malformed",
+      "OAUTHBEARER needs the user name in the authzid",
+    );
+  }
+  return { user: gs2.authzid, token };
 }
 
 function malformed(): SaslStep {

@@ -4,15 +4,8 @@
  * @module
  */
 
-import {
-  BAD_CREDENTIALS,
-  challenge,
-  decodeUtf8,
-  failure,
-  outOfTurn,
-  parseBearer,
-  parseKeyValues,
-} from "./_common.ts";
+import { BearerExchange, type BearerMessage } from "./_bearer.ts";
+import { decodeUtf8, failure, parseBearer, parseKeyValues } from "./_common.ts";
 import type { SaslCallbacks, SaslMechanism, SaslStep } from "./types.ts";
 
 /** Options for {@linkcode SaslXOAuth2}. */
@@ -44,9 +37,7 @@ export interface SaslXOAuth2Options {
 export class SaslXOAuth2 implements SaslMechanism {
   /** The mechanism name. */
   readonly name: "XOAUTH2" = "XOAUTH2";
-  #callbacks: SaslCallbacks;
-  #options: SaslXOAuth2Options;
-  #state: "new" | "message" | "error" | "done" = "new";
+  #exchange: BearerExchange;
 
   /**
    * Creates one exchange; use a new object for each `AUTH` command.
@@ -59,8 +50,20 @@ export class SaslXOAuth2 implements SaslMechanism {
     if (!callbacks?.verifyToken) {
       throw new TypeError("Cannot create XOAUTH2: callbacks need verifyToken");
     }
-    this.#callbacks = callbacks;
-    this.#options = options;
+    const verifyToken = callbacks.verifyToken.bind(callbacks);
+    this.#exchange = new BearerExchange({
+      name: this.name,
+      parse: parseMessage,
+      verify: (user, token) => verifyToken(user, token, "XOAUTH2"),
+      errorChallenge: () => {
+        const error: Record<string, string> = {
+          status: "401",
+          schemes: "bearer",
+        };
+        if (options.scope !== undefined) error.scope = options.scope;
+        return JSON.stringify(error);
+      },
+    });
   }
 
   /**
@@ -71,12 +74,7 @@ export class SaslXOAuth2 implements SaslMechanism {
    * @returns The next step.
    */
   start(initial?: Uint8Array): Promise<SaslStep> {
-    if (this.#state !== "new") return Promise.resolve(outOfTurn(this.name));
-    if (initial === undefined) {
-      this.#state = "message";
-      return Promise.resolve(challenge(new Uint8Array(0)));
-    }
-    return this.#check(initial);
+    return this.#exchange.start(initial);
   }
 
   /**
@@ -87,31 +85,19 @@ export class SaslXOAuth2 implements SaslMechanism {
    * @returns The next step.
    */
   step(response: Uint8Array): Promise<SaslStep> {
-    if (this.#state === "message") return this.#check(response);
-    if (this.#state === "error") {
-      this.#state = "done";
-      return Promise.resolve(BAD_CREDENTIALS);
-    }
-    return Promise.resolve(outOfTurn(this.name));
+    return this.#exchange.step(response);
   }
+}
 
-  async #check(message: Uint8Array): Promise<SaslStep> {
-    this.#state = "done";
-    const text = decodeUtf8(message);
-    const pairs = text?.endsWith("\x01\x01")
-      ? parseKeyValues(text.slice(0, -2))
-      : undefined;
-    const user = pairs?.get("user");
-    const token = parseBearer(pairs?.get("auth"));
-    if (!user || token === undefined) {
-      return failure("malformed", "Malformed XOAUTH2 message");
-    }
-    if ((await this.#callbacks.verifyToken!(user, token, this.name)) === true) {
-      return { type: "success", user, authcid: user };
-    }
-    this.#state = "error";
-    const error: Record<string, string> = { status: "401", schemes: "bearer" };
-    if (this.#options.scope !== undefined) error.scope = this.#options.scope;
-    return challenge(JSON.stringify(error));
+function parseMessage(message: Uint8Array): BearerMessage {
+  const text = decodeUtf8(message);
+  const pairs = text?.endsWith("\x01\x01")
+    ? parseKeyValues(text.slice(0, -2))
+    : undefined;
+  const user = pairs?.get("user");
+  const token = parseBearer(pairs?.get("auth"));
+  if (!user || token === undefined) {
+    return failure("malformed", "Malformed XOAUTH2 message");
   }
+  return { user, token };
 }
