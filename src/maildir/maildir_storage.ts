@@ -112,16 +112,18 @@ const SIZE_CONCURRENCY = 8;
  * ```ts
  * import { MaildirStorage } from "@x/pop3d";
  *
- * const root = await Deno.makeTempDir();
- * await Deno.mkdir(`${root}/alice/new`, { recursive: true });
- * await Deno.writeTextFile(`${root}/alice/new/1700000000.M1P1.host`, "Subject: hi\n\nHello\n");
- * const storage = new MaildirStorage({ root });
- * console.assert(await storage.lock("alice"));
- * console.assert(storage.stat("alice") === 1);
- * console.assert(storage.size("alice", 1) === 22);
- * console.assert(storage.uidl("alice", 1) === "1700000000.M1P1.host");
- * await storage.unlock("alice");
- * await Deno.remove(root, { recursive: true });
+ * // Serves /var/mail/alice/{new,cur,tmp}.
+ * const storage = new MaildirStorage({ root: "/var/mail" });
+ * if (await storage.lock("alice")) {
+ *   try {
+ *     const count = await storage.stat("alice");
+ *     for (let n = 1; n <= count; n++) {
+ *       console.log(n, await storage.uidl("alice", n), await storage.size("alice", n));
+ *     }
+ *   } finally {
+ *     await storage.unlock("alice");
+ *   }
+ * }
  * ```
  */
 export class MaildirStorage implements Pop3dStorage<string> {

@@ -70,7 +70,7 @@ export interface DenoPostgresClient {
  * ```ts ignore
  * import pg from "npm:pg";
  * import { fromPg, PostgresStorage } from "@x/pop3d";
- * const db = fromPg(new pg.Pool({ connectionString: Deno.env.get("DATABASE_URL") }));
+ * const db = fromPg(new pg.Pool({ connectionString: "postgres://pop3d@db/mail" }));
  * const storage = new PostgresStorage(db);
  * ```
  */
@@ -121,7 +121,7 @@ function fromPostgresJsSql(sql: PostgresJsSql): PgQueryable {
  * ```ts ignore
  * import postgres from "npm:postgres";
  * import { fromPostgresJs, PostgresStorage } from "@x/pop3d";
- * const db = fromPostgresJs(postgres(Deno.env.get("DATABASE_URL")!));
+ * const db = fromPostgresJs(postgres("postgres://pop3d@db/mail"));
  * const storage = new PostgresStorage(db);
  * ```
  */
@@ -146,7 +146,7 @@ export function fromPostgresJs(sql: PostgresJsRootSql): PgClient {
  * ```ts ignore
  * import { Pool } from "jsr:@db/postgres";
  * import { fromDenoPostgres, PostgresStorage } from "@x/pop3d";
- * const db = fromDenoPostgres(new Pool(Deno.env.get("DATABASE_URL"), 8, true));
+ * const db = fromDenoPostgres(new Pool("postgres://pop3d@db/mail", 8, true));
  * const storage = new PostgresStorage(db);
  * ```
  */

@@ -926,29 +926,38 @@ export class Pop3Session<M = unknown> {
     this.#send(ok(`${this.#drop!.liveCount} ${this.#drop!.liveOctets}`));
   }
 
-  async #list(cmd: Command): Promise<void> {
-    this.#args(cmd, 0, 1);
+  #list(cmd: Command): Promise<void> {
     const drop = this.#drop!;
-    if (cmd.args.length === 1) {
-      const n = this.#message(cmd);
-      this.#send(ok(`${n} ${await drop.size(n)}`));
-      return;
-    }
-    const listing = await this.#listing((n) => drop.size(n));
-    this.#send(ok(`${drop.liveCount} messages (${drop.liveOctets} octets)`));
-    this.#send(listing);
+    return this.#perMessage(
+      cmd,
+      (n) => drop.size(n),
+      () => `${drop.liveCount} messages (${drop.liveOctets} octets)`,
+    );
   }
 
-  async #uidl(cmd: Command): Promise<void> {
-    this.#args(cmd, 0, 1);
+  #uidl(cmd: Command): Promise<void> {
     const drop = this.#drop!;
+    return this.#perMessage(
+      cmd,
+      (n) => drop.uid(n),
+      () => "Unique-ID listing follows",
+    );
+  }
+
+  /** LIST and UIDL: `+OK n value` for one message, or a listing of all. */
+  async #perMessage(
+    cmd: Command,
+    value: (n: number) => number | string | Promise<number | string>,
+    header: () => string,
+  ): Promise<void> {
+    this.#args(cmd, 0, 1);
     if (cmd.args.length === 1) {
       const n = this.#message(cmd);
-      this.#send(ok(`${n} ${await drop.uid(n)}`));
+      this.#send(ok(`${n} ${await value(n)}`));
       return;
     }
-    const listing = await this.#listing((n) => drop.uid(n));
-    this.#send(ok("Unique-ID listing follows"));
+    const listing = await this.#listing(value);
+    this.#send(ok(header()));
     this.#send(listing);
   }
 

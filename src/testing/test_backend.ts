@@ -160,7 +160,7 @@ export interface BackendCall {
 export interface TestBackendOptions {
   /**
    * Reads a file for {@linkcode TestBackend.deliverFile}, such as
-   * `(path) => Deno.readFile(path)` or `readFile` from `node:fs/promises`.
+   * the host runtime's file reader, or `readFile` from `node:fs/promises`.
    */
   readFile?:
     | ((path: string) => string | Uint8Array | Promise<string | Uint8Array>)
