@@ -803,14 +803,7 @@ export class Pop3Session<M = unknown> {
     found: { mbox: M } | undefined,
   ): Promise<void> {
     if (!found) {
-      this.#user = null;
-      this.#emit({
-        type: "login-failed",
-        id: this.id,
-        user: name,
-        method,
-        reason: "credentials",
-      });
+      this.#loginFailed(name, method, "credentials");
       await this.#failedLogin();
       return;
     }
@@ -831,25 +824,11 @@ export class Pop3Session<M = unknown> {
           },
         ) === true;
       } catch (error) {
-        this.#user = null;
-        this.#emit({
-          type: "login-failed",
-          id: this.id,
-          user: name,
-          method,
-          reason: "error",
-        });
+        this.#loginFailed(name, method, "error");
         throw error;
       }
       if (!locked) {
-        this.#user = null;
-        this.#emit({
-          type: "login-failed",
-          id: this.id,
-          user: name,
-          method,
-          reason: "in-use",
-        });
+        this.#loginFailed(name, method, "in-use");
         throw new Pop3Error("Mailbox is locked by another session", "IN-USE");
       }
       this.#locked = true;
@@ -863,15 +842,8 @@ export class Pop3Session<M = unknown> {
           callNow(what, this.#opts.callbackTimeout, fn, this.#signalFor(what)),
       );
     } catch (error) {
-      this.#user = null;
       await this.#release();
-      this.#emit({
-        type: "login-failed",
-        id: this.id,
-        user: name,
-        method,
-        reason: "error",
-      });
+      this.#loginFailed(name, method, "error");
       throw error;
     }
     this.#user = name;
@@ -887,6 +859,22 @@ export class Pop3Session<M = unknown> {
         } (${this.#drop.total} octets)`,
       ),
     );
+  }
+
+  /** Forgets the user name and reports a failed login. */
+  #loginFailed(
+    name: string,
+    method: LoginMethod,
+    reason: "credentials" | "in-use" | "error",
+  ): void {
+    this.#user = null;
+    this.#emit({
+      type: "login-failed",
+      id: this.id,
+      user: name,
+      method,
+      reason,
+    });
   }
 
   async #failedLogin(): Promise<void> {
