@@ -143,3 +143,8 @@ export type {
   PgQueryable,
   PgResult,
 } from "./src/postgres/types.ts";
+export type {
+  MaildropHandle,
+  MaildropStore,
+  OpenMaildropContext,
+} from "./src/storage/maildrop_handle.ts";

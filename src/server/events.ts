@@ -17,8 +17,9 @@ export type CloseReason =
   | "error";
 
 /**
- * One event. Events never carry passwords or the arguments of PASS, APOP
- * and AUTH.
+ * One event. Every event of a session carries its id and the client's
+ * address (`remote`). Events never carry passwords or the arguments of PASS,
+ * APOP and AUTH.
  *
  * @example Logging events
  * ```ts
@@ -36,16 +37,30 @@ export type Pop3dEvent =
   | {
     type: "close";
     id: number;
+    remote: string;
     reason: CloseReason;
     bytesIn: number;
     bytesOut: number;
     durationMs: number;
   }
-  | { type: "login"; id: number; user: string; method: LoginMethod }
-  | { type: "logout"; id: number; user: string; deleted: number }
+  | {
+    type: "login";
+    id: number;
+    remote: string;
+    user: string;
+    method: LoginMethod;
+  }
+  | {
+    type: "logout";
+    id: number;
+    remote: string;
+    user: string;
+    deleted: number;
+  }
   | {
     type: "login-failed";
     id: number;
+    remote: string;
     user: string;
     method: LoginMethod;
     reason: "credentials" | "in-use" | "error";
@@ -53,6 +68,7 @@ export type Pop3dEvent =
   | {
     type: "command";
     id: number;
+    remote: string;
     verb: string;
     ok: boolean;
     durationMs: number;

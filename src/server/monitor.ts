@@ -96,7 +96,13 @@ function safely(fn: () => void): void {
  * ```ts
  * import { Monitor } from "./monitor.ts";
  * const m = new Monitor({ onEvent: null, onError: null, logger: null, transcript: null });
- * m.event({ type: "login", id: 1, user: "alice", method: "USER" });
+ * m.event({
+ *   type: "login",
+ *   id: 1,
+ *   remote: "127.0.0.1",
+ *   user: "alice",
+ *   method: "USER",
+ * });
  * console.assert(m.snapshot().loginsOk === 1);
  * ```
  */

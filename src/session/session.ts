@@ -227,6 +227,7 @@ export class Pop3Session<M = unknown> {
         this.#emit({
           type: "logout",
           id: this.id,
+          remote: this.#conn.remoteAddr.hostname,
           user: this.#user ?? "",
           deleted: this.#committed,
         });
@@ -234,6 +235,7 @@ export class Pop3Session<M = unknown> {
       this.#emit({
         type: "close",
         id: this.id,
+        remote: this.#conn.remoteAddr.hostname,
         reason: this.#reason,
         bytesIn: this.#bytesIn,
         bytesOut: this.#bytesOut,
@@ -441,6 +443,7 @@ export class Pop3Session<M = unknown> {
       this.#emit({
         type: "command",
         id: this.id,
+        remote: this.#conn.remoteAddr.hostname,
         verb: cmd.name,
         ok: success,
         durationMs: Date.now() - started,
@@ -850,7 +853,13 @@ export class Pop3Session<M = unknown> {
     this.#method = method;
     this.#state = "trans";
     this.#arm();
-    this.#emit({ type: "login", id: this.id, user: name, method });
+    this.#emit({
+      type: "login",
+      id: this.id,
+      remote: this.#conn.remoteAddr.hostname,
+      user: name,
+      method,
+    });
     const n = this.#drop.count;
     this.#send(
       ok(
@@ -871,6 +880,7 @@ export class Pop3Session<M = unknown> {
     this.#emit({
       type: "login-failed",
       id: this.id,
+      remote: this.#conn.remoteAddr.hostname,
       user: name,
       method,
       reason,
