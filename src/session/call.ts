@@ -4,6 +4,9 @@
  * @module
  */
 
+/** Runs a callback with the session's deadline and error policy. */
+export type Caller = <T>(what: string, fn: () => T | Promise<T>) => Promise<T>;
+
 /** A callback did not settle within `callbackTimeout`. */
 export class CallbackTimeoutError extends Error {
   /** @param what The callback's name, such as `storage.get`. */

@@ -1,21 +1,17 @@
 /**
  * A locked maildrop as one session sees it: fixed message numbers, cached
- * sizes, deletion marks.
+ * sizes and ids, deletion marks, over a {@linkcode MaildropHandle}.
  *
  * @module
  */
 
 import { Pop3Error } from "../errors.ts";
-import { Md5 } from "../_util/md5.ts";
-import { toHex } from "../_util/hex.ts";
-import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
-
-/** Runs a callback with the session's deadline and error policy. */
-export type Caller = <T>(what: string, fn: () => T | Promise<T>) => Promise<T>;
+import type { MaildropHandle } from "../storage/maildrop_handle.ts";
+import { type MessageBody, messageBody } from "../storage/message_body.ts";
 
 /**
- * Runs a storage callback with the session's deadline and error policy; may
- * return a synchronous callback's value as it is (see `callNow`).
+ * Runs a storage call with the session's deadline and error policy; may
+ * return a synchronous call's value as it is (see `callNow`).
  */
 export type StorageCaller = <T>(
   what: string,
@@ -33,49 +29,20 @@ function checkCount(what: string, value: unknown): number {
   return value;
 }
 
-/** A message's bytes: in memory, or a stream of chunks. */
-export type MessageBody = Uint8Array | ReadableStream<Uint8Array>;
-
-/**
- * Turns a {@linkcode MessageSource} into bytes or a stream of bytes: a
- * string is encoded, a `Blob` is streamed, bytes and streams stay as they
- * are (no copy).
- *
- * @example
- * ```ts
- * import { messageBody } from "./maildrop.ts";
- * const body = messageBody("hi");
- * console.assert(body instanceof Uint8Array && body.length === 2);
- * ```
- */
-export function messageBody(source: MessageSource): MessageBody {
-  if (typeof source === "string") return new TextEncoder().encode(source);
-  if (source instanceof Uint8Array || source instanceof ReadableStream) {
-    return source;
-  }
-  if (typeof Blob !== "undefined" && source instanceof Blob) {
-    return source.stream();
-  }
-  throw new TypeError(
-    `Storage "get" returned an unsupported value: ${
-      Object.prototype.toString.call(source)
-    }`,
-  );
-}
-
 /**
  * The session's view of a locked maildrop (RFC 1939 §5). Message numbers are
- * `1..count` as of login, and never change during the session.
+ * `1..count` as of login, and never change during the session. `close`
+ * waits for a delete that is still running, so the lock is never given up
+ * while messages are being removed.
  *
  * @example
  * ```ts ignore
- * const drop = await Maildrop.open(storage, mbox, call);
- * drop.markDeleted(await drop.live(1));
+ * const drop = new Maildrop(handle, call);
+ * await drop.markDeleted(drop.live(1));
  * ```
  */
-export class Maildrop<M> {
-  readonly #storage: Pop3dStorage<M> | null;
-  readonly #mbox: M;
+export class Maildrop {
+  readonly #handle: MaildropHandle;
   readonly #call: StorageCaller;
   readonly count: number;
   readonly total: number;
@@ -86,37 +53,18 @@ export class Maildrop<M> {
   #deleted: Uint8Array | undefined;
   #deletedCount = 0;
   #deletedOctets = 0;
+  #deleting: Promise<unknown> | undefined;
+  #closing: Promise<void> | undefined;
 
-  private constructor(
-    storage: Pop3dStorage<M> | null,
-    mbox: M,
-    call: StorageCaller,
-    count: number,
-    total: number,
-  ) {
-    this.#storage = storage;
-    this.#mbox = mbox;
+  /**
+   * @param handle The open maildrop.
+   * @param call Applies the session's deadline to each storage call.
+   */
+  constructor(handle: MaildropHandle, call: StorageCaller) {
+    this.#handle = handle;
     this.#call = call;
-    this.count = count;
-    this.total = total;
-  }
-
-  /** Reads the message count and total size after a successful lock. */
-  static async open<M>(
-    storage: Pop3dStorage<M> | null,
-    mbox: M,
-    call: StorageCaller,
-  ): Promise<Maildrop<M>> {
-    if (!storage) return new Maildrop(null, mbox, call, 0, 0);
-    const count = checkCount(
-      "stat",
-      await call("storage.stat", () => storage.stat(mbox)),
-    );
-    const total = count === 0 ? 0 : checkCount(
-      "size",
-      await call("storage.size", () => storage.size(mbox)),
-    );
-    return new Maildrop(storage, mbox, call, count, total);
+    this.count = checkCount("count", handle.count);
+    this.total = this.count === 0 ? 0 : checkCount("size", handle.octets);
   }
 
   /** Messages not marked deleted. */
@@ -165,10 +113,9 @@ export class Maildrop<M> {
   size(n: number): number | Promise<number> {
     const cached = this.#sizes?.[n - 1];
     if (cached !== undefined) return cached;
-    const storage = this.#storage!;
     const keep = (value: unknown): number =>
       (this.#sizes ??= [])[n - 1] = checkCount("size", value);
-    const size = this.#call("storage.size", () => storage.size(this.#mbox, n));
+    const size = this.#call("storage.size", () => this.#handle.size(n));
     return size instanceof Promise ? size.then(keep) : keep(size);
   }
 
@@ -191,70 +138,61 @@ export class Maildrop<M> {
 
   /** The bytes of message `n`. */
   async get(n: number): Promise<MessageBody> {
-    const storage = this.#storage!;
     return messageBody(
-      await this.#call("storage.get", () => storage.get(this.#mbox, n)),
+      await this.#call("storage.get", () => this.#handle.get(n)),
     );
   }
 
   /**
-   * The unique id of message `n`: the storage's, or an MD5 digest of its
-   * bytes; asked once, and a Promise only when the answer needs waiting for.
+   * The unique id of message `n`, asked once; a Promise only when the
+   * answer needs waiting for.
    */
   uid(n: number): string | Promise<string> {
     const cached = this.#uids?.[n - 1];
     if (cached !== undefined) return cached;
-    const storage = this.#storage!;
-    const keep = (uid: string): string => (this.#uids ??= [])[n - 1] = uid;
-    if (!storage.uidl) return this.#digest(n).then(keep);
     const check = (value: unknown): string => {
       if (typeof value !== "string" || !UID_PATTERN.test(value)) {
         throw new TypeError(
           `Storage "uidl" returned an invalid id for message ${n}: must be 1 to 70 characters from "!" to "~"`,
         );
       }
-      return keep(value);
+      return (this.#uids ??= [])[n - 1] = value;
     };
-    const value = this.#call(
-      "storage.uidl",
-      () => storage.uidl!(this.#mbox, n),
-    );
+    const value = this.#call("storage.uidl", () => this.#handle.uid(n));
     return value instanceof Promise ? value.then(check) : check(value);
   }
 
-  async #digest(n: number): Promise<string> {
-    const body = await this.get(n);
-    const hash = new Md5();
-    if (body instanceof Uint8Array) return toHex(hash.update(body).digest());
-    const reader = body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await this.#call(
-          "storage.get stream",
-          () => reader.read(),
-        );
-        if (done) break;
-        if (!(value instanceof Uint8Array)) {
-          throw new TypeError(
-            `Storage "get" stream for message ${n} yielded a non-Uint8Array chunk`,
-          );
-        }
-        hash.update(value);
-      }
-    } catch (error) {
-      reader.cancel().catch(() => {});
-      throw error;
-    }
-    reader.releaseLock();
-    return toHex(hash.digest());
-  }
-
-  /** Deletes the marked messages in storage (UPDATE state); returns how many. */
+  /**
+   * Deletes the marked messages in storage (UPDATE state); returns how many
+   * were removed. The handle's delete runs to its end even when the caller
+   * stops waiting for it; `close` waits for it.
+   */
   async commit(): Promise<number> {
     const ids = this.deletedIds();
-    if (ids.length === 0 || !this.#storage) return 0;
-    const storage = this.#storage;
-    await this.#call("storage.dele", () => storage.dele(this.#mbox, ids));
-    return ids.length;
+    if (ids.length === 0) return 0;
+    let started: Promise<readonly number[]> | undefined;
+    const removed = await this.#call("storage.dele", () => {
+      const result = this.#handle.delete(ids);
+      started = Promise.resolve(result);
+      this.#deleting = started.catch(() => {});
+      return started;
+    });
+    if (!Array.isArray(removed)) {
+      throw new TypeError(
+        `Storage "delete" returned an invalid value: ${String(removed)}`,
+      );
+    }
+    return removed.length;
+  }
+
+  /**
+   * Releases the lock exactly once, after any delete has settled; later
+   * calls return the same Promise.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= (async () => {
+      await this.#deleting;
+      await this.#call("storage.unlock", () => this.#handle.close());
+    })();
   }
 }

@@ -6,7 +6,7 @@
 
 import type { Pop3dAuth } from "../auth/types.ts";
 import type { SaslCallbacks } from "../auth/sasl/types.ts";
-import type { Caller } from "./maildrop.ts";
+import type { Caller } from "./call.ts";
 
 /**
  * Whether `auth.lookup` yields the plaintext password (see

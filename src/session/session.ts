@@ -27,7 +27,10 @@ import { toHex } from "../_util/hex.ts";
 import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 import { CallbackTimeoutError, callNow, callWithTimeout } from "./call.ts";
 import type { ConnectionState } from "./connection_state.ts";
-import { Maildrop, type MessageBody } from "./maildrop.ts";
+import { Maildrop } from "./maildrop.ts";
+import type { MessageBody } from "../storage/message_body.ts";
+import { maildropStore } from "../storage/callback_maildrop.ts";
+import type { MaildropHandle } from "../storage/maildrop_handle.ts";
 import { hasPlaintext, saslCallbacks } from "./sasl_callbacks.ts";
 import { ALLOWED, type SessionState } from "./state.ts";
 
@@ -74,6 +77,17 @@ function redacted(cmd: Command): string {
   }
 }
 
+/** The maildrop of a server without storage: empty, and nothing to lock. */
+const EMPTY_MAILDROP: MaildropHandle = {
+  count: 0,
+  octets: 0,
+  size: () => 0,
+  uid: () => "",
+  get: () => new Uint8Array(0),
+  delete: () => [],
+  close: () => {},
+};
+
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.|localhost$)/i;
 
 function timestamp(serverName: string): string {
@@ -108,10 +122,9 @@ export class Pop3Session<M = unknown> {
   #state: SessionState = "auth";
   #user: string | null = null;
   #method: LoginMethod | null = null;
-  #mbox: M | undefined;
-  #drop: Maildrop<M> | undefined;
-  #locked = false;
+  #drop: Maildrop | undefined;
   #unlocking: Promise<void> | undefined;
+  #releaseWait: Promise<void> | undefined;
   #closing = false;
   #reason: CloseReason = "client";
   #badCommands = 0;
@@ -221,7 +234,9 @@ export class Pop3Session<M = unknown> {
       }
     } finally {
       clearTimeout(this.#timer);
-      await this.#release();
+      // A delete that hangs keeps the lock (it may still be removing files),
+      // but not the session: the unlock follows whenever the delete settles.
+      await this.#releaseBounded();
       this.#closeConn();
       if (this.#method !== null) {
         this.#emit({
@@ -576,14 +591,26 @@ export class Pop3Session<M = unknown> {
     if (this.#state === "trans") {
       this.#state = "update";
       try {
+        const marked = this.#drop!.deletedIds().length;
         this.#committed = await this.#drop!.commit();
         this.#monitor.stats.messagesDeleted += this.#committed;
+        if (this.#committed < marked) {
+          this.#send(
+            err(
+              `${
+                marked - this.#committed
+              } of ${marked} deleted messages were not removed`,
+              "SYS/TEMP",
+            ),
+          );
+          return;
+        }
       } catch (error) {
         this.#report(error);
         this.#send(err("Some deleted messages were not removed", "SYS/TEMP"));
         return;
       } finally {
-        await this.#release();
+        await this.#releaseBounded();
       }
     }
     this.#send(ok("Bye"));
@@ -812,40 +839,39 @@ export class Pop3Session<M = unknown> {
     }
     const storage = this.#opts.storage;
     const mbox = found.mbox;
-    if (storage) {
-      let locked: boolean;
-      try {
-        locked = await this.#call(
+    let handle: MaildropHandle | null;
+    try {
+      handle = storage
+        ? await this.#call(
           "storage.lock",
-          () => storage.lock(mbox),
+          () =>
+            maildropStore(storage).openMaildrop(mbox, {
+              user: name,
+              signal: this.#killed.signal,
+            }),
           (late) => {
-            if (late === true) {
-              Promise.resolve().then(() => storage.unlock(mbox)).catch(
-                () => {},
-              );
+            if (late) {
+              Promise.resolve().then(() => late.close()).catch(() => {});
             }
           },
-        ) === true;
-      } catch (error) {
-        this.#loginFailed(name, method, "error");
-        throw error;
-      }
-      if (!locked) {
-        this.#loginFailed(name, method, "in-use");
-        throw new Pop3Error("Mailbox is locked by another session", "IN-USE");
-      }
-      this.#locked = true;
-      this.#mbox = mbox;
+        )
+        : EMPTY_MAILDROP;
+    } catch (error) {
+      this.#loginFailed(name, method, "error");
+      throw error;
+    }
+    if (!handle) {
+      this.#loginFailed(name, method, "in-use");
+      throw new Pop3Error("Mailbox is locked by another session", "IN-USE");
     }
     try {
-      this.#drop = await Maildrop.open(
-        storage ?? null,
-        mbox,
+      this.#drop = new Maildrop(
+        handle,
         (what, fn) =>
           callNow(what, this.#opts.callbackTimeout, fn, this.#signalFor(what)),
       );
     } catch (error) {
-      await this.#release();
+      await Promise.resolve().then(() => handle.close()).catch(() => {});
       this.#loginFailed(name, method, "error");
       throw error;
     }
@@ -899,18 +925,26 @@ export class Pop3Session<M = unknown> {
     }
   }
 
+  /**
+   * Releases the lock, waiting at most `callbackTimeout` ms for it (one
+   * wait, however often asked).
+   */
+  #releaseBounded(): Promise<void> {
+    return this.#releaseWait ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#opts.callbackTimeout);
+      this.#release().finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Releases the lock exactly once, whatever ends the session. */
   #release(): Promise<void> {
-    if (!this.#locked) return this.#unlocking ?? Promise.resolve();
-    this.#locked = false;
-    const storage = this.#opts.storage!;
-    const mbox = this.#mbox as M;
-    this.#unlocking = this.#call("storage.unlock", () => storage.unlock(mbox))
-      .then(
-        () => {},
-        (error) => this.#report(error),
-      );
-    return this.#unlocking;
+    if (!this.#drop) return Promise.resolve();
+    return this.#unlocking ??= this.#drop.close().catch((error) =>
+      this.#report(error)
+    );
   }
 
   // ---- TRANSACTION ------------------------------------------------------

@@ -26,18 +26,26 @@ describe("Pop3Session robustness", () => {
     });
   });
 
-  it("Pop3Session shows the UPDATE state while dele runs", async () => {
+  it("Pop3Session shows the UPDATE state while dele runs, and unlocks only after dele settled", async () => {
     await withFixture({ callbackTimeout: 200 }, async (fx) => {
       const c = await fx.alice();
       await c.cmd("DELE 1");
-      fx.storage.faults.dele = "hang";
+      const dele = fx.storage.dele.bind(fx.storage);
+      let deleting = false;
+      fx.storage.dele = (mbox: string, ids: readonly number[]) => {
+        deleting = true;
+        return sleep(700).then(() => dele(mbox, ids));
+      };
       await c.send("QUIT");
       const [id] = fx.server.conn.list();
-      await eventually(() => fx.storage.count("dele") === 1, "dele call");
+      await eventually(() => deleting, "dele call");
       assert.equal(fx.server.conn.state(id).state, "update");
       assert.match(await c.line(), /^-ERR \[SYS\/TEMP\]/);
       await c.closed();
-      assert.equal(fx.storage.count("unlock"), 1);
+      // dele is still removing messages: another session must not get in.
+      assert.equal(fx.storage.count("unlock"), 0);
+      await eventually(() => fx.storage.count("dele") === 1, "dele done");
+      await eventually(() => fx.storage.count("unlock") === 1, "unlock");
     });
   });
 
@@ -112,22 +120,40 @@ describe("Pop3Session robustness", () => {
     });
   });
 
-  it("Pop3Session killed during a hung dele keeps the lock until dele gives up, then unlocks once", async () => {
+  it("Pop3Session killed during a slow dele keeps the lock until dele settles, then unlocks once", async () => {
     await withFixture({ callbackTimeout: 300 }, async (fx) => {
       const c = await fx.alice();
       await c.cmd("DELE 1");
-      fx.storage.faults.dele = "hang";
+      const dele = fx.storage.dele.bind(fx.storage);
+      let deleting = false;
+      fx.storage.dele = (mbox: string, ids: readonly number[]) => {
+        deleting = true;
+        return sleep(1500).then(() => dele(mbox, ids));
+      };
       await c.send("QUIT");
-      await eventually(() => fx.storage.count("dele") === 1, "dele call");
+      await eventually(() => deleting, "dele call");
       const destroyed = fx.server.destroy("kill");
       await c.closed();
       // dele may still be changing the maildrop: unlocking now would let
       // another session in while it does.
-      await sleep(100);
+      await within(destroyed, 1000, "destroy kill after callbackTimeout");
       assert.equal(fx.storage.count("unlock"), 0);
-      await within(destroyed, 1000, "destroy kill after the dele timeout");
-      await sleep(50);
-      assert.equal(fx.storage.count("unlock"), 1);
+      await eventually(() => fx.storage.count("dele") === 1, "dele done");
+      await eventually(() => fx.storage.count("unlock") === 1, "unlock");
+    });
+  });
+
+  it("Pop3Session never unlocks while a hung dele may still run", async () => {
+    await withFixture({ callbackTimeout: 200 }, async (fx) => {
+      const c = await fx.alice();
+      await c.cmd("DELE 1");
+      fx.storage.faults.dele = "hang";
+      await c.send("QUIT");
+      assert.match(await c.line(), /^-ERR \[SYS\/TEMP\]/);
+      await c.closed();
+      await within(fx.server.destroy("kill"), 1000, "destroy kill");
+      await sleep(300);
+      assert.equal(fx.storage.count("unlock"), 0);
     });
   });
 });
