@@ -132,8 +132,10 @@ export function fromNodeSocket(
       closed = true;
       // A handshake would have to finish first: cut the connection.
       if (!ready) return void socket.destroy();
-      // End once every write is out (Deno's TLSSocket drops writes still in
-      // flight at end()); a client that stops reading gets CLOSE_GRACE.
+      // End once every write callback has run. `writableLength > 0` is no
+      // sign of a client that stopped reading: a TLS socket counts records
+      // still on their way there (destroying then lost the last replies on
+      // Deno). A client that does not read is cut after CLOSE_GRACE.
       const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE);
       socket.once("close", () => clearTimeout(timer));
       const end = () => void socket.end(() => socket.destroy());
