@@ -136,3 +136,14 @@ describe("AuthPenalty", () => {
     );
   });
 });
+
+describe("AuthPenalty defaults", () => {
+  it("DEFAULTS turn the auth penalty on, cap it at 15 s and exempt no network", async () => {
+    const { DEFAULTS } = await import("../../src/server/options.ts");
+    assert.equal(DEFAULTS.authPenalty, 1000);
+    assert.ok(DEFAULTS.authPenaltyMax <= 15_000);
+    assert.equal(DEFAULTS.authPenaltyWindow, 3_600_000);
+    assert.deepEqual(DEFAULTS.authPenaltyTrusted, []);
+    assert.equal(DEFAULTS.addressPrefixV6, 64);
+  });
+});

@@ -465,6 +465,29 @@ describe("Pop3d connections", () => {
     });
   });
 
+  it("Pop3d counts IPv6 clients of one prefix together at maxConnectionsPerAddress", async () => {
+    await withFixture({ maxConnectionsPerAddress: 2 }, async (fx) => {
+      const a1 = await fx.connect({ hostname: "2001:db8:0:1::a", port: 1 });
+      const a2 = await fx.connect({ hostname: "2001:db8:0:1::b", port: 2 });
+      const b1 = await fx.connect({ hostname: "2001:db8:0:2::a", port: 3 });
+      const a3 = await fx.connect({
+        hostname: "2001:db8:0:1:ffff::c",
+        port: 4,
+      });
+      await within(a1.ended, 2000, "a1 evicted by a3 of the same /64");
+      assert.equal(fx.server.stats().connectionsEvicted, 1);
+      assert.match(await a2.cmd("CAPA"), /^\+OK/);
+      assert.match(await b1.cmd("CAPA"), /^\+OK/);
+      // With a /32, other /64s of 2001:db8::/32 share the key too.
+      fx.server.configure({ addressPrefixV6: 32 });
+      const c1 = await fx.connect({ hostname: "2001:db8:ffff::1", port: 5 });
+      const c2 = await fx.connect({ hostname: "2001:db8:eeee::1", port: 6 });
+      const c3 = await fx.connect({ hostname: "2001:db8:dddd::1", port: 7 });
+      await within(c1.ended, 2000, "c1 evicted by c3 of the same /32");
+      for (const c of [a2, b1, a3, c2, c3]) c.close();
+    });
+  });
+
   it("Pop3d refuses connections over maxConnectionsPerAddress when every one from there has logged in", async () => {
     await withFixture({
       maxConnectionsPerAddress: 1,
