@@ -24,6 +24,7 @@ export { Pop3d } from "./src/server/pop3d.ts";
 export type {
   DestroyMode,
   Pop3dConnections,
+  Pop3dConnectionState,
   ServerState,
 } from "./src/server/pop3d.ts";
 export { DEFAULTS } from "./src/server/options.ts";

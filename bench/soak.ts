@@ -57,6 +57,7 @@ const server = new Pop3d<string>({
   maxConnections: SESSIONS * 2,
   maxConnectionsPerAddress: SESSIONS * 2,
   authFailureDelay: 0,
+  authPenalty: false,
   onError: (e) => serverErrors.push(e),
 });
 await server.up();

@@ -89,6 +89,7 @@ async function child(): Promise<void> {
     auth: new PostgresAuth(db),
     storage,
     authFailureDelay: 0,
+    authPenalty: false,
     onError: (error) => console.error(`pop3d: ${(error as Error).message}`),
   });
   await server.up();

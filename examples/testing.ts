@@ -148,6 +148,7 @@ describe("fetchMail", () => {
       auth: backend,
       storage: backend,
       authFailureDelay: 0,
+      authPenalty: false,
       onError: (error) => serverErrors.push(error),
     });
     await server.up();

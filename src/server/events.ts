@@ -7,12 +7,16 @@
 /** How a session logged in. */
 export type LoginMethod = "USER" | "APOP" | `SASL ${string}`;
 
-/** Why a connection closed. */
+/**
+ * Why a connection closed. `"evicted"`: it had not logged in and made room
+ * for a new connection at `maxConnections` or `maxConnectionsPerAddress`.
+ */
 export type CloseReason =
   | "quit"
   | "client"
   | "timeout"
   | "limit"
+  | "evicted"
   | "killed"
   | "error";
 

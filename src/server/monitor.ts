@@ -48,8 +48,12 @@ export interface Pop3dStats {
   connections: number;
   /** Connections accepted since start. */
   connectionsTotal: number;
-  /** Connections refused by `maxConnections` or `maxConnectionsPerAddress`. */
+  /** Connections refused by `maxConnections` or `maxConnectionsPerAddress` (every counted one had logged in). */
   connectionsRefused: number;
+  /** Connections that had not logged in, closed to admit a new one at a connection cap. */
+  connectionsEvicted: number;
+  /** Addresses (IPv6: prefixes) under an auth penalty now. */
+  authPenalties: number;
   /** Sessions logged in now. */
   sessions: number;
   /** Successful logins. */
@@ -112,6 +116,8 @@ export class Monitor {
     connections: 0,
     connectionsTotal: 0,
     connectionsRefused: 0,
+    connectionsEvicted: 0,
+    authPenalties: 0,
     sessions: 0,
     loginsOk: 0,
     loginsFailed: 0,
@@ -122,9 +128,15 @@ export class Monitor {
     errors: 0,
   };
 
-  /** @param hooks The hooks to feed. */
-  constructor(hooks: MonitorHooks) {
+  #tap: ((event: Pop3dEvent) => void) | undefined;
+
+  /**
+   * @param hooks The hooks to feed.
+   * @param tap Sees every session event first (the server's own bookkeeping).
+   */
+  constructor(hooks: MonitorHooks, tap?: (event: Pop3dEvent) => void) {
     this.#hooks = hooks;
+    this.#tap = tap;
   }
 
   /** Replaces the hooks (after `configure`). */
@@ -171,6 +183,19 @@ export class Monitor {
     }
   }
 
+  /** Counts a connection evicted to admit a new one. */
+  evicted(remote: string): void {
+    this.#stats.connectionsEvicted++;
+    const logger = this.#hooks.logger;
+    if (logger) {
+      safely(() =>
+        logger.warn(
+          `pop3d: closed a connection from ${remote} that had not logged in, to admit a new one`,
+        )
+      );
+    }
+  }
+
   /** Reports an error to `onError`, the logger and as an event. */
   error(id: number | undefined, error: unknown): void {
     this.#stats.errors++;
@@ -189,6 +214,7 @@ export class Monitor {
 
   /** Counts and dispatches one event. */
   event(event: Pop3dEvent): void {
+    this.#tap?.(event);
     const s = this.#stats;
     const logger = this.#hooks.logger;
     switch (event.type) {

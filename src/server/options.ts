@@ -5,6 +5,7 @@
  */
 
 import type { Pop3dAuth } from "../auth/types.ts";
+import { parseCidr } from "./address_key.ts";
 import type { Pop3dStorage } from "../storage/types.ts";
 import type { SocketFactory, TlsOptions } from "../transport/types.ts";
 import type { Pop3dEvent } from "./events.ts";
@@ -119,17 +120,59 @@ export interface Pop3dOptions<M = unknown> {
    */
   authFailureDelay?: number;
   /**
-   * Open connections in total; more are answered `-ERR [SYS/TEMP]` and closed.
+   * Open connections in total, counted from accept (TLS handshakes
+   * included). At the cap, the oldest connection that has not logged in is
+   * closed to admit a new one; only when every connection has logged in is
+   * the new one answered `-ERR [SYS/TEMP]` and closed.
    *
    * @default {1000}
    */
   maxConnections?: number;
   /**
-   * Open connections from one client address.
+   * Open connections from one client address (IPv6: one prefix of
+   * `addressPrefixV6` bits), with the same eviction as `maxConnections`.
    *
    * @default {100}
    */
   maxConnectionsPerAddress?: number;
+  /**
+   * Bits of an IPv6 address that name one client, for
+   * `maxConnectionsPerAddress` and the auth penalty (IPv4 counts by full
+   * address, also when IPv4-mapped).
+   *
+   * @default {64}
+   */
+  addressPrefixV6?: number;
+  /**
+   * Per-address penalty on failed logins (like Dovecot's `auth_penalty`):
+   * milliseconds after the first recent failure from an address, doubling
+   * with each further one up to `authPenaltyMax`. A failed login is answered
+   * after the larger of this penalty and `authFailureDelay`. `false` or 0
+   * disables it.
+   *
+   * @default {1000}
+   */
+  authPenalty?: number | false;
+  /**
+   * The most milliseconds of auth penalty.
+   *
+   * @default {15000}
+   */
+  authPenaltyMax?: number;
+  /**
+   * Milliseconds after the last failure from an address when its failures
+   * are forgotten (a successful login from it forgets them at once).
+   *
+   * @default {3600000}
+   */
+  authPenaltyWindow?: number;
+  /**
+   * CIDR blocks (`"10.0.0.0/8"`, `"2001:db8::/32"`) whose clients get no
+   * auth penalty. Loopback is not exempt unless listed.
+   *
+   * @default {[]}
+   */
+  authPenaltyTrusted?: readonly string[];
   /** Receives errors thrown by callbacks and transports (never sent to clients). */
   onError?: ((error: unknown) => void) | null;
   /** Receives structured events; cheap when not set. */
@@ -180,6 +223,11 @@ export const DEFAULTS: Readonly<ResolvedOptions<unknown>> = Object.freeze({
   authFailureDelay: 1000,
   maxConnections: 1000,
   maxConnectionsPerAddress: 100,
+  addressPrefixV6: 64,
+  authPenalty: 1000,
+  authPenaltyMax: 15_000,
+  authPenaltyWindow: 3_600_000,
+  authPenaltyTrusted: Object.freeze([]) as readonly string[],
   onError: null,
   onEvent: null,
   logger: null,
@@ -278,7 +326,33 @@ export function validateOption(name: string, value: unknown): void {
     case "writeTimeout":
       return integer(name, value, 1, MAX_TIMER);
     case "authFailureDelay":
+    case "authPenaltyMax":
       return integer(name, value, 0, 60_000);
+    case "authPenalty":
+      if (value === false) return;
+      return integer(name, value, 0, 60_000);
+    case "authPenaltyWindow":
+      return integer(name, value, 1, 1_000_000_000);
+    case "addressPrefixV6":
+      return integer(name, value, 1, 128);
+    case "authPenaltyTrusted":
+      if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+        throw new TypeError(
+          'Option "authPenaltyTrusted" must be an array of CIDR strings',
+        );
+      }
+      for (const v of value as string[]) {
+        try {
+          parseCidr(v);
+        } catch {
+          throw new RangeError(
+            `Option "authPenaltyTrusted" has an invalid network: "${
+              v.slice(0, 60)
+            }"`,
+          );
+        }
+      }
+      return;
     case "maxLineLength":
       return integer(name, value, 255, 65_536);
     case "maxAuthLineLength":

@@ -10,6 +10,10 @@ import type { ConnectionState } from "../session/connection_state.ts";
 import { Pop3Session } from "../session/session.ts";
 import { defaultSocket } from "../transport/default_socket.ts";
 import { Monitor, type Pop3dStats } from "./monitor.ts";
+import { Admission } from "./admission.ts";
+import { addressKey } from "./address_key.ts";
+import { AuthPenalty, type AuthPenaltySettings } from "./auth_penalty.ts";
+import type { Pop3dEvent } from "./events.ts";
 import type { Conn, Listener } from "../transport/types.ts";
 import {
   DEFAULTS,
@@ -24,6 +28,28 @@ export type ServerState = "down" | "up" | "destroyed";
 /** How {@linkcode Pop3d.destroy} treats open connections. */
 export type DestroyMode = "kill" | "defer";
 
+/**
+ * What `conn.state(id)` tells: the session's snapshot plus what the server
+ * knows about the client's address.
+ */
+export interface Pop3dConnectionState extends ConnectionState {
+  /** Milliseconds a failed login from this client's address waits now (the auth penalty). */
+  authPenaltyMs: number;
+}
+
+/** How long a refused connection may take to hear its one line. */
+const REFUSE_DEADLINE = 5000;
+
+function penaltySettings(o: ResolvedOptions<unknown>): AuthPenaltySettings {
+  return {
+    initial: o.authPenalty === false ? 0 : o.authPenalty,
+    max: o.authPenaltyMax,
+    window: o.authPenaltyWindow,
+    trusted: o.authPenaltyTrusted,
+    prefixV6: o.addressPrefixV6,
+  };
+}
+
 /** The `conn` sub-object of {@linkcode Pop3d}: the seed's `conn list` and `conn state`. */
 export interface Pop3dConnections {
   /** Ids of the open connections. */
@@ -33,7 +59,7 @@ export interface Pop3dConnections {
    *
    * @throws {RangeError} When no open connection has that id.
    */
-  state(id: number | string): ConnectionState;
+  state(id: number | string): Pop3dConnectionState;
 }
 
 type OptionName = keyof Pop3dOptions;
@@ -72,7 +98,8 @@ export class Pop3d<M = unknown> {
   #starting: Promise<void> | undefined;
   #sessions = new Map<number, Pop3Session<M>>();
   #running = new Map<number, Promise<void>>();
-  #perAddress = new Map<string, number>();
+  #admission = new Admission();
+  #penalty: AuthPenalty;
   #nextId = 1;
   #destroying: Promise<void> | undefined;
   #monitor: Monitor;
@@ -98,14 +125,17 @@ export class Pop3d<M = unknown> {
       (resolved as Record<string, unknown>)[name] = value;
     }
     this.#options = resolved;
-    this.#monitor = new Monitor(resolved);
+    this.#penalty = new AuthPenalty(penaltySettings(resolved));
+    this.#monitor = new Monitor(resolved, (event) => this.#observe(event));
     const sessions = this.#sessions;
     this.conn = {
       list: () => [...sessions.keys()],
       state: (id) => {
         const session = sessions.get(typeof id === "string" ? Number(id) : id);
         if (!session) throw new RangeError(`Unknown connection: ${String(id)}`);
-        return session.info();
+        const info = session.info();
+        const authPenaltyMs = this.#penalty.delayFor(info.remoteAddress);
+        return { ...info, authPenaltyMs };
       },
     };
   }
@@ -243,6 +273,7 @@ export class Pop3d<M = unknown> {
     }
     this.#options = next as ResolvedOptions<M>;
     this.#monitor.setHooks(this.#options);
+    this.#penalty.configure(penaltySettings(this.#options));
     return this;
   }
 
@@ -278,7 +309,7 @@ export class Pop3d<M = unknown> {
    * ```
    */
   stats(): Pop3dStats {
-    return this.#monitor.snapshot();
+    return { ...this.#monitor.snapshot(), authPenalties: this.#penalty.size };
   }
 
   async #accept(listener: Listener): Promise<void> {
@@ -292,39 +323,55 @@ export class Pop3d<M = unknown> {
   #start(conn: Conn): void {
     const o = this.#options;
     const address = conn.remoteAddr.hostname;
-    const fromAddress = this.#perAddress.get(address) ?? 0;
     if (this.#state !== "up") {
       conn.close();
       return;
     }
-    if (this.#sessions.size >= o.maxConnections) {
-      this.#monitor.refused(address);
-      Pop3Session.refuse(
-        conn,
-        err("Too many connections, try again later", "SYS/TEMP"),
-      );
-      return;
-    }
-    if (fromAddress >= o.maxConnectionsPerAddress) {
-      this.#monitor.refused(address);
-      Pop3Session.refuse(
-        conn,
-        err("Too many connections from your address", "SYS/TEMP"),
-      );
-      return;
-    }
     const id = this.#nextId++;
-    const session = new Pop3Session(id, conn, o, this.#monitor);
+    const key = addressKey(address, o.addressPrefixV6);
+    const decision = this.#admission.admit(id, key, o);
+    if (!decision.admit) {
+      this.#monitor.refused(address);
+      const text = decision.cap === "total"
+        ? "Too many connections, try again later"
+        : "Too many connections from your address";
+      const deadline = setTimeout(() => conn.close(), REFUSE_DEADLINE);
+      Pop3Session.refuse(conn, err(text, "SYS/TEMP"))
+        .finally(() => clearTimeout(deadline));
+      return;
+    }
+    for (const victim of decision.evict) {
+      const old = this.#sessions.get(victim);
+      this.#sessions.delete(victim);
+      if (!old) continue;
+      this.#monitor.evicted(old.info().remoteAddress);
+      old.kill("evicted");
+    }
+    const penalty = this.#penalty;
+    const session = new Pop3Session(id, conn, {
+      ...o,
+      failureDelay: () =>
+        Math.max(o.authFailureDelay, penalty.delayFor(address)),
+    }, this.#monitor);
     this.#sessions.set(id, session);
-    this.#perAddress.set(address, fromAddress + 1);
     const running = session.run().finally(() => {
       this.#sessions.delete(id);
       this.#running.delete(id);
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
-      if (left === 0) this.#perAddress.delete(address);
-      else this.#perAddress.set(address, left);
+      this.#admission.remove(id);
     });
     this.#running.set(id, running);
+  }
+
+  /** Server bookkeeping fed by session events: logins and failures. */
+  #observe(event: Pop3dEvent): void {
+    if (event.type === "login") {
+      this.#admission.loggedIn(event.id);
+      this.#penalty.succeeded(event.remote);
+    } else if (
+      event.type === "login-failed" && event.reason === "credentials"
+    ) {
+      this.#penalty.failed(event.remote);
+    }
   }
 
   #report(error: unknown): void {

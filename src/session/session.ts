@@ -34,6 +34,15 @@ import type { MaildropHandle } from "../storage/maildrop_handle.ts";
 import { hasPlaintext, saslCallbacks } from "./sasl_callbacks.ts";
 import { ALLOWED, type SessionState } from "./state.ts";
 
+/**
+ * What a session is configured with: the server's options, plus
+ * `failureDelay`, the milliseconds to wait before answering a failed login
+ * (the server's per-address penalty); `authFailureDelay` without it.
+ */
+export type SessionOptions<M = unknown> = ResolvedOptions<M> & {
+  failureDelay?: () => number;
+};
+
 const encoder = new TextEncoder();
 const FLUSH_AT = 64 * 1024;
 /** In-memory bodies are encoded and written in views of this size. */
@@ -110,7 +119,7 @@ export class Pop3Session<M = unknown> {
   /** The connection id. */
   readonly id: number;
   #conn: Conn;
-  readonly #opts: ResolvedOptions<M>;
+  readonly #opts: SessionOptions<M>;
   readonly #monitor: Monitor;
   readonly #framer: LineFramer;
   readonly #startTime = Date.now();
@@ -142,13 +151,14 @@ export class Pop3Session<M = unknown> {
   /**
    * @param id Connection id.
    * @param conn The connection.
-   * @param options The server's resolved options.
+   * @param options The server's resolved options, and optionally the
+   * `failureDelay` hook.
    * @param monitor Counters and hooks; by default one built from `options`.
    */
   constructor(
     id: number,
     conn: Conn,
-    options: ResolvedOptions<M>,
+    options: SessionOptions<M>,
     monitor?: Monitor,
   ) {
     this.id = id;
@@ -915,9 +925,8 @@ export class Pop3Session<M = unknown> {
 
   async #failedLogin(): Promise<void> {
     this.#authFailures++;
-    if (this.#opts.authFailureDelay > 0) {
-      await sleep(this.#opts.authFailureDelay, this.#killed.signal);
-    }
+    const delay = this.#opts.failureDelay?.() ?? this.#opts.authFailureDelay;
+    if (delay > 0) await sleep(delay, this.#killed.signal);
     this.#send(err("Authentication failed", "AUTH"));
     if (this.#authFailures >= this.#opts.maxAuthFailures) {
       this.#send(err("Too many failed logins, closing connection", "AUTH"));

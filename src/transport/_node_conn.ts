@@ -1,12 +1,20 @@
 /**
- * Internal: a `node:net` or `node:tls` socket as a {@linkcode Conn}, for the
- * runtimes' `node:` sockets (all three ship them).
+ * Internal: the one bridge from a `node:net` or `node:tls` socket (all three
+ * runtimes ship them) to a {@linkcode Conn}: plain Node connections, POP3S
+ * connections and every STLS upgrade go through it.
+ *
+ * Reads are pull-based: the socket is paused unless the core has a read
+ * pending, and the Web stream's high-water mark is 0, so nothing is read
+ * ahead; between reads the socket holds no bytes of ours, and STLS can hand
+ * it to `tls.TLSSocket` with the ClientHello unread (`Duplex.toWeb` keeps the
+ * socket flowing and loses such bytes). A write resolves at once unless
+ * `socket.write()` returned false, then on `drain`.
  *
  * @module
  */
 
 import type { Duplex } from "node:stream";
-import type { Conn } from "./types.ts";
+import type { Conn, NetAddr } from "./types.ts";
 
 /** What the bridge needs of a `net.Socket` or `tls.TLSSocket`. */
 export type NodeSocket = Duplex & {
@@ -16,89 +24,135 @@ export type NodeSocket = Duplex & {
   localPort?: number;
 };
 
+/** How {@linkcode fromNodeSocket} wraps a socket. */
+export interface NodeConnOptions {
+  /** Whether the bytes travel inside TLS. */
+  encrypted: boolean;
+  /**
+   * Settles when the socket can carry bytes (a TLS handshake is done):
+   * writes wait for it and fail when it rejects; `close()` before it
+   * destroys the socket at once.
+   */
+  ready?: Promise<unknown>;
+  /** Where to read the addresses from, when not `socket` (a TLS socket's raw socket). */
+  addresses?: NodeSocket;
+  /** STLS: upgrades `socket` once this bridge has let go of it. */
+  startTls?: (socket: NodeSocket) => Promise<Conn>;
+}
+
+/** Milliseconds a closing socket may take to flush before it is cut. */
+const CLOSE_GRACE = 2000;
+
+function addr(host: string | undefined, port: number | undefined): NetAddr {
+  return { hostname: host ?? "", port: port ?? 0 };
+}
+
 /**
- * Wraps a node socket as a {@linkcode Conn}. Reads happen only when the
- * core asks (no read-ahead into the Web stream), so a socket can still be
- * handed to `TLSSocket` after STLS with the ClientHello unread.
+ * Wraps a node socket as a {@linkcode Conn}.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = fromNodeSocket(socket, { encrypted: false });
+ * ```
  */
 export function fromNodeSocket(
   socket: NodeSocket,
-  encrypted: boolean,
-  startTls?: () => Promise<Conn>,
+  options: NodeConnOptions,
 ): Conn {
+  let reading = true; // the readable is still open
   let closed = false;
-  let finished = false; // the readable is closed or cancelled
-  let stop: (() => void) | undefined; // ends a pending pull
-  const readable = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      return new Promise<void>((resolve) => {
-        const attempt = () => {
-          if (finished) return stop?.();
-          const chunk = socket.read() as Uint8Array | null;
-          if (chunk !== null) {
-            controller.enqueue(
-              new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-            );
-          } else if (socket.readableEnded || socket.destroyed) {
-            finished = true;
-            controller.close();
-          } else return;
-          stop!();
-        };
-        stop = () => {
-          socket.off("readable", attempt);
-          socket.off("end", attempt);
-          socket.off("close", attempt);
-          stop = undefined;
-          resolve();
-        };
-        socket.on("readable", attempt);
-        socket.on("end", attempt);
-        socket.on("close", attempt);
-        attempt();
-      });
+  let ready = options.ready === undefined;
+  options.ready?.then(() => ready = true, () => {});
+  let drain: { resolve(): void; reject(error: unknown): void } | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const gone = () => new Error("Cannot write: the connection closed");
+  socket.pause();
+  const listeners = {
+    data(chunk: Uint8Array) {
+      if (!reading) return;
+      controller.enqueue(
+        new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
+      if ((controller.desiredSize ?? 0) <= 0) socket.pause();
     },
-    cancel() {
-      // A cancelled stream must not be closed again when the socket ends.
-      finished = true;
-      stop?.();
-      socket.destroy();
-    },
-  }, { highWaterMark: 0 });
-  const writable = new WritableStream<Uint8Array>({
-    write(chunk) {
-      return new Promise<void>((resolve, reject) => {
-        if (socket.destroyed) return reject(new Error("Socket is closed"));
-        socket.write(chunk, (error) => error ? reject(error) : resolve());
-      });
+    end() {
+      if (reading) reading = false, controller.close();
     },
     close() {
-      return new Promise<void>((resolve) => socket.end(resolve));
+      if (reading) reading = false, controller.close();
+      drain?.reject(gone());
+      drain = undefined;
     },
-    abort() {
-      socket.destroy();
+    drain() {
+      drain?.resolve();
+      drain = undefined;
     },
-  });
-  // Errors surface through the streams; an unhandled "error" would crash Node.
+  };
+  for (const [event, fn] of Object.entries(listeners)) socket.on(event, fn);
+  // Errors surface through "close"; an unhandled "error" would crash Node.
   socket.on("error", () => {});
+  let unflushed = 0; // writes whose callback has not run
+  let flushed: (() => void) | undefined; // the end() that waits for them
+  const written = () => {
+    if (--unflushed === 0) flushed?.();
+  };
+  function send(chunk: Uint8Array): Promise<void> | undefined {
+    if (closed || socket.destroyed) throw gone();
+    unflushed++;
+    if (socket.write(chunk, written)) return;
+    return new Promise<void>((resolve, reject) => {
+      drain = { resolve, reject };
+    });
+  }
+  const from = options.addresses ?? socket;
   const conn: Conn = {
-    readable,
-    writable,
-    remoteAddr: {
-      hostname: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
-    },
-    localAddr: {
-      hostname: socket.localAddress ?? "",
-      port: socket.localPort ?? 0,
-    },
-    encrypted,
+    readable: new ReadableStream<Uint8Array>({
+      start: (c) => void (controller = c),
+      pull() {
+        // A socket that closed before this bridge saw it ends the stream.
+        if (socket.destroyed) listeners.close();
+        else socket.resume();
+      },
+      cancel() {
+        reading = false;
+        socket.pause();
+      },
+    }, { highWaterMark: 0 }),
+    writable: new WritableStream<Uint8Array>({
+      write: (chunk) =>
+        ready ? send(chunk) : options.ready!.then(() => send(chunk)),
+      close: () => new Promise<void>((resolve) => socket.end(() => resolve())),
+      abort: () => void socket.destroy(),
+    }),
+    remoteAddr: addr(from.remoteAddress, from.remotePort),
+    localAddr: addr(from.localAddress, from.localPort),
+    encrypted: options.encrypted,
     close() {
       if (closed) return;
       closed = true;
-      socket.destroy();
+      // A handshake would have to finish first: cut the connection.
+      if (!ready) return void socket.destroy();
+      // End once every write callback has run. `writableLength > 0` is no
+      // sign of a client that stopped reading: a TLS socket counts records
+      // still on their way there (destroying then lost the last replies on
+      // Deno). A client that does not read is cut after CLOSE_GRACE.
+      const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE);
+      socket.once("close", () => clearTimeout(timer));
+      const end = () => void socket.end(() => socket.destroy());
+      if (unflushed === 0) end();
+      else flushed = end;
     },
   };
-  if (startTls) conn.startTls = startTls;
+  const upgrade = options.startTls;
+  if (upgrade) {
+    conn.startTls = () => {
+      // Let go of the socket: TLSSocket takes it over with any unread bytes.
+      reading = false;
+      for (const [event, fn] of Object.entries(listeners)) {
+        socket.off(event, fn);
+      }
+      return upgrade(socket);
+    };
+  }
   return conn;
 }

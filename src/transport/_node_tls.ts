@@ -1,6 +1,7 @@
 /**
- * Internal: the server side of STLS through `node:tls`, over a plain
- * `node:net` socket (Node) or over another runtime's Web streams (Deno, Bun).
+ * Internal: the server side of TLS through `node:tls`, over a plain
+ * `node:net` socket (POP3S, and STLS on Node) or over another runtime's Web
+ * streams (STLS on Deno and Bun).
  *
  * @module
  */
@@ -14,31 +15,51 @@ import type { Conn } from "./types.ts";
 export { secureContext } from "./_tls_credentials.ts";
 
 /**
- * Server side of a TLS handshake over `socket` (a plain socket or a Duplex
- * over another runtime's streams); resolves once the handshake is done.
+ * Starts the server side of a TLS handshake over `socket` (a plain socket
+ * or a Duplex over another runtime's streams). `secure` exists at once;
+ * `handshake` resolves once the handshake is done and rejects (with both
+ * sockets destroyed) when it fails or the connection closes first.
  */
-export function upgradeToTls(
+export function serverTls(
   socket: Duplex,
   context: SecureContext,
-): Promise<TLSSocket> {
+): { secure: TLSSocket; handshake: Promise<void> } {
   const secure = new (nodeTls().TLSSocket)(socket, {
     isServer: true,
     secureContext: context,
   });
-  return new Promise((resolve, reject) => {
+  // Failures are reported once through `handshake`; later ones must not crash.
+  secure.on("error", () => {});
+  const handshake = new Promise<void>((resolve, reject) => {
     const fail = (error: unknown) => {
+      secure.off("secure", done);
+      secure.off("error", fail);
+      secure.off("close", closed);
       secure.destroy();
       socket.destroy();
       reject(error ?? new Error("Connection closed during the TLS handshake"));
     };
-    secure.once("secure", () => {
+    const closed = () => fail(undefined);
+    const done = () => {
       secure.off("error", fail);
-      secure.off("close", fail);
-      resolve(secure);
-    });
+      secure.off("close", closed);
+      resolve();
+    };
+    secure.once("secure", done);
     secure.once("error", fail);
-    secure.once("close", () => fail(undefined));
+    secure.once("close", closed);
   });
+  return { secure, handshake };
+}
+
+/** Server side of a TLS handshake over `socket`; resolves once it is done. */
+export async function upgradeToTls(
+  socket: Duplex,
+  context: SecureContext,
+): Promise<TLSSocket> {
+  const { secure, handshake } = serverTls(socket, context);
+  await handshake;
+  return secure;
 }
 
 /**
@@ -50,7 +71,9 @@ export async function startTlsOnSocket(
   plain: Conn,
   context: SecureContext,
 ): Promise<Conn> {
-  const secure = fromNodeSocket(await upgradeToTls(socket, context), true);
+  const secure = fromNodeSocket(await upgradeToTls(socket, context), {
+    encrypted: true,
+  });
   return {
     ...secure,
     remoteAddr: plain.remoteAddr,
@@ -86,7 +109,9 @@ export async function startTlsOverStreams(
   });
   duplex.on("error", () => {});
   duplex.on("close", () => plain.close());
-  const secure = fromNodeSocket(await upgradeToTls(duplex, context), true);
+  const secure = fromNodeSocket(await upgradeToTls(duplex, context), {
+    encrypted: true,
+  });
   return {
     readable: secure.readable,
     writable: secure.writable,

@@ -22,6 +22,18 @@ export function nodeTls(): NodeTls {
   return tls;
 }
 
+/** Loads `node:net` synchronously, like {@linkcode nodeTls}. */
+export function nodeNet(): typeof import("node:net") {
+  const host = globalThis as {
+    process?: { getBuiltinModule?(id: string): unknown };
+  };
+  const net = host.process?.getBuiltinModule?.("node:net") as
+    | typeof import("node:net")
+    | undefined;
+  if (!net) throw new Error("TLS needs node:net, which this runtime lacks");
+  return net;
+}
+
 /** Checks the shape of a PEM option: a non-empty string or bytes. */
 export function checkPem(name: string, value: unknown): void {
   if (typeof value !== "string" && !(value instanceof Uint8Array)) {

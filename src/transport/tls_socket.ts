@@ -6,14 +6,9 @@
  */
 
 import type { Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
 import { fromNodeSocket } from "./_node_conn.ts";
-import {
-  checkCredentials,
-  checkPem,
-  nodeTls,
-  pem,
-} from "./_tls_credentials.ts";
+import { serverTls } from "./_node_tls.ts";
+import { checkPem, nodeNet, secureContext } from "./_tls_credentials.ts";
 import { ConnQueue } from "./_conn_queue.ts";
 import type {
   Listener,
@@ -26,7 +21,9 @@ import type {
 export interface TlsSocketOptions extends TlsOptions {
   /**
    * Milliseconds a new connection may take to finish the TLS handshake
-   * before it is dropped (the session and its login timeout start after).
+   * before it is dropped. The connection is handed to the server at accept,
+   * so it counts against `maxConnections` (and may be evicted) while it
+   * shakes hands; its session waits for the handshake to send the greeting.
    *
    * @default {30000}
    */
@@ -97,22 +94,23 @@ async function listenTls(
   credentials: TlsOptions,
   handshakeTimeout: number,
 ): Promise<Listener> {
-  const tls = nodeTls();
-  checkCredentials(credentials);
+  const context = secureContext(credentials);
   const queue = new ConnQueue();
-  const server = tls.createServer({
-    cert: pem(credentials.cert),
-    key: pem(credentials.key),
-    noDelay: true,
-    handshakeTimeout,
-  });
-  server.on("secureConnection", (socket: TLSSocket) => {
-    socket.setNoDelay(true);
-    queue.push(fromNodeSocket(socket, true));
-  });
-  // A failed handshake concerns one client only; the socket is destroyed.
-  server.on("tlsClientError", (_error: Error, socket: Socket) => {
-    socket.destroy();
+  // Plain TCP accept, then TLS on each socket: the connection is handed to
+  // the server at once, so that it counts (and can be evicted) during its
+  // handshake; tls.Server would show it only after the handshake.
+  const server = nodeNet().createServer({ noDelay: true }, (raw: Socket) => {
+    raw.on("error", () => {});
+    const { secure, handshake } = serverTls(raw, context);
+    const timer = setTimeout(() => secure.destroy(), handshakeTimeout);
+    handshake.then(() => clearTimeout(timer), () => clearTimeout(timer));
+    queue.push(
+      fromNodeSocket(secure, {
+        encrypted: true,
+        ready: handshake,
+        addresses: raw,
+      }),
+    );
   });
   server.on("error", () => {});
   await new Promise<void>((resolve, reject) => {

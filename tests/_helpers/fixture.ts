@@ -148,6 +148,7 @@ export async function startFixture(
     auth,
     storage,
     authFailureDelay: 0,
+    authPenalty: false,
     onError: (e) => errors.push(e),
     socket: (o) => listener = memoryListener({ port: o.port }),
     ...options,

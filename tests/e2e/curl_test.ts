@@ -28,6 +28,7 @@ async function withServer(
     auth: new MemoryAuth().addUser("alice", "pw"),
     storage,
     authFailureDelay: 0,
+    authPenalty: false,
   });
   await server.up();
   try {

@@ -36,6 +36,7 @@ describe("Net::POP3 end to end", () => {
       auth: new MemoryAuth().addUser("alice", "open sesame"),
       storage,
       authFailureDelay: 0,
+      authPenalty: false,
     });
     await server.up();
     try {

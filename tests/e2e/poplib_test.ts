@@ -41,6 +41,7 @@ async function server(storage: MemoryStorage) {
     auth,
     storage,
     authFailureDelay: 0,
+    authPenalty: false,
   });
   await s.up();
   return s;

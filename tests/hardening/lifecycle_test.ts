@@ -31,6 +31,7 @@ async function loadedServer(options: { callbackTimeout?: number } = {}) {
     storage: counted.storage,
     socket: () => listener,
     authFailureDelay: 0,
+    authPenalty: false,
     plaintextAuth: "always",
     onError: (e) => errors.push(e),
     ...options,

@@ -187,6 +187,9 @@ describe("Pop3d connection limits", () => {
     const f = fixture();
     const pop3d = new Pop3d({
       ...options,
+      plaintextAuth: "always",
+      authFailureDelay: 0,
+      authPenalty: false,
       auth: f.auth,
       storage: f.storage,
       socket: () => listener,
@@ -195,12 +198,24 @@ describe("Pop3d connection limits", () => {
     return { listener, pop3d };
   }
 
-  it("Pop3d refuses connections over maxConnections and accepts again after one ends", async () => {
-    const { listener, pop3d } = await server({ maxConnections: 3 });
+  async function loggedIn(
+    client: LineClient,
+    user: string,
+    password: string,
+  ): Promise<void> {
+    await greeted(client);
+    assert.equal(await client.cmd(`USER ${user}`), "+OK");
+    assert.match(await client.cmd(`PASS ${password}`) ?? "", /^\+OK /);
+  }
+
+  it("Pop3d refuses connections over maxConnections once all are logged in and accepts again after one ends", async () => {
+    const { listener, pop3d } = await server({ maxConnections: 2 });
     const clients: LineClient[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (
+      const [i, user, pw] of [[0, "alice", PASSWORD], [1, "bob", "bob-pw"]]
+    ) {
       const c = new LineClient(listener.connect(`198.51.100.${i}`));
-      await greeted(c);
+      await loggedIn(c, user as string, pw as string);
       clients.push(c);
     }
     const extra = new LineClient(listener.connect("198.51.100.9"));
@@ -209,7 +224,7 @@ describe("Pop3d connection limits", () => {
       "-ERR [SYS/TEMP] Too many connections, try again later",
     );
     assert.equal(await extra.line(), null);
-    assert.equal(pop3d.conn.list().length, 3);
+    assert.equal(pop3d.conn.list().length, 2);
     assert.equal(await clients[0].cmd("QUIT"), "+OK Bye");
     await clients[0].closed;
     await delay(5);
@@ -218,12 +233,12 @@ describe("Pop3d connection limits", () => {
     await pop3d.destroy("kill");
   });
 
-  it("Pop3d refuses connections over maxConnectionsPerAddress from one address only", async () => {
+  it("Pop3d refuses connections over maxConnectionsPerAddress from one address only, once all from there are logged in", async () => {
     const { listener, pop3d } = await server({ maxConnectionsPerAddress: 2 });
     const a1 = new LineClient(listener.connect("203.0.113.1"));
     const a2 = new LineClient(listener.connect("203.0.113.1"));
-    await greeted(a1);
-    await greeted(a2);
+    await loggedIn(a1, "alice", PASSWORD);
+    await loggedIn(a2, "bob", "bob-pw");
     const a3 = new LineClient(listener.connect("203.0.113.1"));
     assert.equal(
       await a3.line(),

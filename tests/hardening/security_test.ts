@@ -202,6 +202,7 @@ describe("Password secrecy", () => {
       socket: () => listener,
       callbackTimeout: 50,
       authFailureDelay: 0,
+      authPenalty: false,
       onEvent: (e) => captured.push(e),
       onError: (e) => captured.push(e),
     });

@@ -141,6 +141,7 @@ before(async () => {
     }),
     storage: new MaildirStorage({ root: join(root, "mail") }),
     authFailureDelay: 0,
+    authPenalty: false,
     onError: (error) => errors.push(error),
   });
   await server.up();

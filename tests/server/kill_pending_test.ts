@@ -26,6 +26,7 @@ it("Pop3d destroy('kill') does not wait for a callback that never settles, and u
     storage,
     callbackTimeout: 60_000,
     authFailureDelay: 0,
+    authPenalty: false,
   });
   await server.up();
   const c = await pop3Connect(server.cget("port") as number);

@@ -26,6 +26,7 @@ async function withServer(
     auth,
     storage,
     authFailureDelay: 0,
+    authPenalty: false,
     ...extra,
   });
   await server.up();

@@ -60,6 +60,17 @@ describe("Pop3d options", () => {
       [{ maxLineLength: 100 }, RangeError],
       [{ maxConnections: 0 }, RangeError],
       [{ authFailureDelay: -1 }, RangeError],
+      [{ addressPrefixV6: 0 }, RangeError],
+      [{ addressPrefixV6: 129 }, RangeError],
+      [{ addressPrefixV6: "64" }, TypeError],
+      [{ authPenalty: true }, TypeError],
+      [{ authPenalty: -1 }, RangeError],
+      [{ authPenalty: 60_001 }, RangeError],
+      [{ authPenaltyMax: -1 }, RangeError],
+      [{ authPenaltyWindow: 0 }, RangeError],
+      [{ authPenaltyTrusted: "10.0.0.0/8" }, TypeError],
+      [{ authPenaltyTrusted: [8] }, TypeError],
+      [{ authPenaltyTrusted: ["10.0.0.0/33"] }, RangeError],
       [{ greeting: "a\r\nb" }, RangeError],
       [{ serverName: "a b" }, RangeError],
       [{ onError: "log" }, TypeError],
@@ -389,10 +400,11 @@ describe("Pop3d connections", () => {
     });
   });
 
-  it("Pop3d refuses connections over maxConnections with [SYS/TEMP]", async () => {
+  it("Pop3d refuses connections over maxConnections with [SYS/TEMP] when every one has logged in", async () => {
     await withFixture({ maxConnections: 2 }, async (fx) => {
-      const a = await fx.connect();
+      const a = await fx.alice();
       const b = await fx.connect();
+      await b.login("bob", "pass word");
       const refused = new Pop3Client(fx.listener.connect());
       assert.match(await refused.line(), /^-ERR \[SYS\/TEMP\] /);
       await refused.closed();
@@ -406,10 +418,84 @@ describe("Pop3d connections", () => {
     });
   });
 
-  it("Pop3d refuses connections over maxConnectionsPerAddress", async () => {
-    await withFixture({ maxConnectionsPerAddress: 1 }, async (fx) => {
+  it("Pop3d evicts the oldest connection that has not logged in at maxConnections", async () => {
+    const closes: string[] = [];
+    await withFixture({
+      maxConnections: 3,
+      onEvent: (e) => {
+        if (e.type === "close") closes.push(`${e.id} ${e.reason}`);
+      },
+    }, async (fx) => {
+      const logged = await fx.alice();
+      const [idLogged] = fx.server.conn.list();
+      const old = await fx.connect();
+      const young = await fx.connect();
+      const [, idOld, idYoung] = fx.server.conn.list();
+      const fresh = await fx.connect();
+      assert.match(fresh.greetingLine, /^\+OK/);
+      await within(old.ended, 2000, "the oldest unauthenticated one to close");
+      const ids = fx.server.conn.list();
+      assert.equal(ids.length, 3);
+      assert.ok(ids.includes(idLogged) && ids.includes(idYoung));
+      assert.ok(!ids.includes(idOld));
+      await eventually(() => closes.length === 1, "the close event");
+      assert.deepEqual(closes, [`${idOld} evicted`]);
+      assert.equal(fx.server.stats().connectionsEvicted, 1);
+      assert.equal(fx.server.stats().connectionsRefused, 0);
+      assert.match(await logged.cmd("STAT"), /^\+OK 3 /);
+      assert.match(await young.cmd("CAPA"), /^\+OK/);
+      logged.close();
+      young.close();
+      fresh.close();
+    });
+  });
+
+  it("Pop3d evicts within one address first at maxConnectionsPerAddress", async () => {
+    await withFixture({ maxConnectionsPerAddress: 2 }, async (fx) => {
+      const other = await fx.connect({ hostname: "192.0.2.7", port: 1 });
+      const a1 = await fx.connect({ hostname: "192.0.2.1", port: 2 });
+      const a2 = await fx.connect({ hostname: "192.0.2.1", port: 3 });
+      const a3 = await fx.connect({ hostname: "192.0.2.1", port: 4 });
+      assert.match(a3.greetingLine, /^\+OK/);
+      await within(a1.ended, 2000, "a1 evicted");
+      assert.match(await other.cmd("CAPA"), /^\+OK/);
+      assert.match(await a2.cmd("CAPA"), /^\+OK/);
+      assert.equal(fx.server.conn.list().length, 3);
+      for (const c of [other, a2, a3]) c.close();
+    });
+  });
+
+  it("Pop3d counts IPv6 clients of one prefix together at maxConnectionsPerAddress", async () => {
+    await withFixture({ maxConnectionsPerAddress: 2 }, async (fx) => {
+      const a1 = await fx.connect({ hostname: "2001:db8:0:1::a", port: 1 });
+      const a2 = await fx.connect({ hostname: "2001:db8:0:1::b", port: 2 });
+      const b1 = await fx.connect({ hostname: "2001:db8:0:2::a", port: 3 });
+      const a3 = await fx.connect({
+        hostname: "2001:db8:0:1:ffff::c",
+        port: 4,
+      });
+      await within(a1.ended, 2000, "a1 evicted by a3 of the same /64");
+      assert.equal(fx.server.stats().connectionsEvicted, 1);
+      assert.match(await a2.cmd("CAPA"), /^\+OK/);
+      assert.match(await b1.cmd("CAPA"), /^\+OK/);
+      // With a /32, other /64s of 2001:db8::/32 share the key too.
+      fx.server.configure({ addressPrefixV6: 32 });
+      const c1 = await fx.connect({ hostname: "2001:db8:ffff::1", port: 5 });
+      const c2 = await fx.connect({ hostname: "2001:db8:eeee::1", port: 6 });
+      const c3 = await fx.connect({ hostname: "2001:db8:dddd::1", port: 7 });
+      await within(c1.ended, 2000, "c1 evicted by c3 of the same /32");
+      for (const c of [a2, b1, a3, c2, c3]) c.close();
+    });
+  });
+
+  it("Pop3d refuses connections over maxConnectionsPerAddress when every one from there has logged in", async () => {
+    await withFixture({
+      maxConnectionsPerAddress: 1,
+      plaintextAuth: "always",
+    }, async (fx) => {
       const here = { hostname: "192.0.2.1", port: 1 };
       const a = await fx.connect(here);
+      await a.login("alice", "secret");
       const refused = new Pop3Client(
         fx.listener.connect({ hostname: "192.0.2.1", port: 2 }),
       );

@@ -21,6 +21,7 @@ function makeServer(options: Record<string, unknown> = {}) {
     auth: new MemoryAuth().addUser("alice", "secret"),
     storage,
     authFailureDelay: 0,
+    authPenalty: false,
     ...options,
   });
   return { server, storage };
@@ -170,12 +171,13 @@ describe("Pop3d on a real socket", () => {
     }
   });
 
-  it("Pop3d refuses TCP connections beyond maxConnections", async () => {
+  it("Pop3d refuses TCP connections beyond maxConnections once all are logged in", async () => {
     const { server } = makeServer({ maxConnections: 1 });
     await server.up();
     try {
       const port = server.cget("port") as number;
       const a = await pop3Connect(port);
+      await a.login("alice", "secret");
       const b = new Pop3Client(await tcpConnect(port));
       assert.match(await b.line(), /^-ERR \[SYS\/TEMP\]/);
       await b.closed();

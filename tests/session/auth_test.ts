@@ -125,6 +125,7 @@ describe("Pop3Session login", () => {
       storage,
       socket: () => listener,
       authFailureDelay: 0,
+      authPenalty: false,
       onError: (e) => errors.push(e),
     });
     await server.up();
@@ -147,7 +148,11 @@ describe("Pop3Session login", () => {
 
   it("Pop3Session rejects every login without auth", async () => {
     const listener = memoryListener();
-    const server = new Pop3d({ socket: () => listener, authFailureDelay: 0 });
+    const server = new Pop3d({
+      socket: () => listener,
+      authFailureDelay: 0,
+      authPenalty: false,
+    });
     await server.up();
     try {
       const c = new Pop3Client(listener.connect());

@@ -55,6 +55,7 @@ async function serve(
     auth,
     storage,
     authFailureDelay: 0,
+    authPenalty: false,
     onEvent: (event) => {
       if (event.type === "login") {
         logins.push({ user: event.user, method: event.method });

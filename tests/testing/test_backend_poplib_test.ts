@@ -42,6 +42,7 @@ async function withServer(
     auth: backend,
     storage: backend,
     authFailureDelay: 0,
+    authPenalty: false,
     onError: (error) => errors.push(error),
     ...options,
   });

@@ -77,6 +77,7 @@ async function serve(
     auth: new MemoryAuth().addUser("alice", "secret"),
     storage,
     authFailureDelay: 0,
+    authPenalty: false,
     onEvent: (event) => {
       if (event.type === "login") logins.push(server.conn.state(event.id));
     },

@@ -57,6 +57,7 @@ if (!CLIENTS) {
       auth: new MemoryAuth().addUser("alice", "secret"),
       storage,
       authFailureDelay: 0,
+      authPenalty: false,
       onEvent: (event) => events.push(event),
     });
     await server.up();

@@ -1,0 +1,71 @@
+/**
+ * The one Node socket bridge (`_node_conn.ts`) under real TLS: what the
+ * core wrote just before it closed the connection must reach the client.
+ */
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import tls from "node:tls";
+import { MemoryAuth } from "../../src/auth/memory_auth.ts";
+import { Pop3d } from "../../src/server/pop3d.ts";
+import { MemoryStorage } from "../../src/storage/memory_storage.ts";
+import { tlsSocket } from "../../src/transport/tls_socket.ts";
+import { available, makeCert, type TestCert } from "../_helpers/tls.ts";
+import { within } from "../_helpers/pop3_client.ts";
+
+const OPENSSL = await available("openssl", ["version"]);
+
+/** Sends `input` at once after the handshake and returns all until the server closes. */
+function exchange(port: number, input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const socket = tls.connect(
+      { host: "127.0.0.1", port, rejectUnauthorized: false },
+      () => socket.write(input),
+    );
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => text += chunk);
+    socket.on("error", reject);
+    socket.on("close", () => resolve(text));
+  });
+}
+
+(OPENSSL ? describe : describe.skip)("fromNodeSocket over TLS", () => {
+  let cert: TestCert;
+  let server: Pop3d<string>;
+  before(async () => {
+    cert = await makeCert();
+    const storage = new MemoryStorage();
+    storage.deliver("alice", "Subject: x\r\n\r\nhello\r\n");
+    server = new Pop3d({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: tlsSocket({ cert: cert.cert, key: cert.key }),
+      auth: new MemoryAuth().addUser("alice", "secret"),
+      storage,
+      authFailureDelay: 0,
+    });
+    await server.up();
+  });
+  after(async () => {
+    await server.destroy();
+    await cert.remove();
+  });
+
+  it("fromNodeSocket delivers the replies written just before close over TLS", async () => {
+    const port = server.cget("port") as number;
+    for (let i = 0; i < 10; i++) {
+      const text = await within(
+        exchange(
+          port,
+          "CAPA\r\nUSER alice\r\nPASS secret\r\nRETR 1\r\nQUIT\r\n",
+        ),
+        5000,
+        "the session",
+      );
+      assert.match(text, /^\+OK POP3 server ready/);
+      assert.match(text, /\r\nhello\r\n\.\r\n/, `run ${i}`);
+      assert.match(text, /\+OK Bye\r\n$/, `run ${i}`);
+    }
+  });
+});
