@@ -56,7 +56,7 @@ export type { TlsSocketOptions } from "./src/transport/tls_socket.ts";
 export { Pop3Error, Pop3SyntaxError } from "./src/errors.ts";
 export type { ResponseCode } from "./src/errors.ts";
 export { MemoryAuth } from "./src/auth/memory_auth.ts";
-export { MemoryStorage, toCrlf } from "./src/storage/memory_storage.ts";
+export { MemoryStorage } from "./src/storage/memory_storage.ts";
 export type {
   DeliverOptions,
   StoredMessage,

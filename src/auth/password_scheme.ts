@@ -15,6 +15,8 @@
  * @module
  */
 
+import { decodeBase64Lenient, encodeBase64 } from "../_util/base64.ts";
+import { fromHex, toHex } from "../_util/hex.ts";
 import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 
 /** The schemes {@linkcode hashPassword} can write. */
@@ -184,7 +186,7 @@ export async function hashPassword(
       const salt = crypto.getRandomValues(new Uint8Array(8));
       const hash = scheme === "SSHA256" ? "SHA-256" : "SHA-512";
       const digest = await sha(hash, concat([pw, salt]));
-      return `{${scheme}}${toBase64(concat([digest, salt]))}`;
+      return `{${scheme}}${encodeBase64(concat([digest, salt]))}`;
     }
     case "PBKDF2": {
       const salt = randomCryptSalt(16);
@@ -224,7 +226,7 @@ async function verifyDigest(
   const spec = DIGESTS.get(base);
   if (spec === undefined) return false;
   const [hash, salted, len] = spec;
-  const raw = encoding === "HEX" ? fromHex(data) : fromBase64(data);
+  const raw = encoding === "HEX" ? fromHex(data) : decodeBase64Lenient(data);
   if (raw === undefined || raw.length < len || (!salted && raw.length > len)) {
     return false;
   }
@@ -396,36 +398,4 @@ function randomCryptSalt(length: number): string {
   let out = "";
   for (const byte of bytes) out += CRYPT_ALPHABET[byte & 0x3f];
   return out;
-}
-
-function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
-  return out;
-}
-
-function fromHex(text: string): Uint8Array | undefined {
-  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) return undefined;
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  }
-  return out;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array | undefined {
-  try {
-    const binary = atob(text);
-    const out = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-    return out;
-  } catch {
-    return undefined;
-  }
 }

@@ -7,7 +7,7 @@
  */
 
 import { Pop3Error } from "../errors.ts";
-import { toCrlf } from "../storage/memory_storage.ts";
+import { toCrlf } from "../_util/crlf.ts";
 import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
 import { ensureMailbox, toBytes, toNumber } from "./_sql.ts";
 import type { PgClient, PgMailbox } from "./types.ts";

@@ -13,6 +13,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { byMbox } from "../_helpers/by_mbox.ts";
 import {
   MAILDIR_LOCK_NAME,
   MaildirStorage,
@@ -44,12 +45,14 @@ async function maildir(name: string): Promise<string> {
 function startChild(
   mbox: string,
   mode = "--hold",
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; line: string }> {
   const args = "Deno" in globalThis
     ? ["run", "-A", CHILD, root, mbox, mode]
     : [CHILD, root, mbox, mode];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
   });
   // Some runtimes set signalCode as soon as kill() is called, so only the
   // "exit" event says the process is gone.
@@ -82,8 +85,8 @@ function exited(child: ChildProcess): Promise<void> {
 describe("MaildirStorage lock", () => {
   it("excludes a second session in the same process and a second instance", async () => {
     await maildir("same");
-    const a = new MaildirStorage({ root });
-    const b = new MaildirStorage({ root });
+    const a = byMbox(new MaildirStorage({ root }));
+    const b = byMbox(new MaildirStorage({ root }));
     assert.equal(await a.lock("same"), true);
     assert.equal(await a.lock("same"), false);
     assert.equal(await b.lock("same"), false);
@@ -96,7 +99,7 @@ describe("MaildirStorage lock", () => {
 
   it("excludes another process, and is free again once it unlocks", async () => {
     await maildir("cross");
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("cross"), true);
     const busy = await startChild("cross");
     assert.equal(busy.line, "busy");
@@ -119,7 +122,7 @@ describe("MaildirStorage lock", () => {
       const [pid, host] = text.split("\n");
       assert.equal(Number(pid), child.pid);
       assert.equal(host, hostname());
-      const storage = new MaildirStorage({ root });
+      const storage = byMbox(new MaildirStorage({ root }));
       assert.equal(await storage.lock("crash"), false);
       child.kill("SIGKILL");
       await exited(child);
@@ -138,10 +141,39 @@ describe("MaildirStorage lock", () => {
     }
   });
 
+  it("MaildirStorage does not steal the live lock of another container with the same host name and pid", async () => {
+    // Two containers on shared storage, same host name, both pid 1: here
+    // the child claims this process's pid under another host key.
+    await maildir("twin");
+    const { child, line } = await startChild("twin", "--hold", {
+      POP3D_TEST_PID: String(process.pid),
+      POP3D_TEST_HOSTKEY: "other-container-boot/pid:[1]",
+    });
+    try {
+      assert.equal(line, "locked 1");
+      const text = await readFile(
+        join(root, "twin", MAILDIR_LOCK_NAME),
+        "utf8",
+      );
+      assert.equal(Number(text.split("\n")[0]), process.pid);
+      assert.equal(text.split("\n")[1], hostname());
+      const storage = byMbox(new MaildirStorage({ root }));
+      assert.equal(await storage.lock("twin"), false);
+      // The lock file is still the child's.
+      assert.equal(
+        await readFile(join(root, "twin", MAILDIR_LOCK_NAME), "utf8"),
+        text,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await exited(child);
+    }
+  });
+
   it("treats another host's lock as held until it is older than staleLockMs", async () => {
     const dir = await maildir("remote");
     const lockPath = join(dir, MAILDIR_LOCK_NAME);
-    const storage = new MaildirStorage({ root, staleLockMs: 60_000 });
+    const storage = byMbox(new MaildirStorage({ root, staleLockMs: 60_000 }));
     await writeFile(lockPath, `1\nother-host.example\n${Date.now()}\nabc\n`);
     assert.equal(await storage.lock("remote"), false);
     await writeFile(
@@ -159,7 +191,7 @@ describe("MaildirStorage lock", () => {
     const dir = await maildir("garbage");
     const lockPath = join(dir, MAILDIR_LOCK_NAME);
     await writeFile(lockPath, "");
-    const storage = new MaildirStorage({ root, staleLockMs: 60_000 });
+    const storage = byMbox(new MaildirStorage({ root, staleLockMs: 60_000 }));
     assert.equal(await storage.lock("garbage"), false);
     const { utimes } = await import("node:fs/promises");
     const old = new Date(Date.now() - 120_000);
@@ -170,7 +202,7 @@ describe("MaildirStorage lock", () => {
 
   it("does not remove a lock it does not own on unlock", async () => {
     const dir = await maildir("owner");
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("owner"), true);
     const foreign = `1\nother-host.example\n${Date.now()}\nforeign\n`;
     await writeFile(join(dir, MAILDIR_LOCK_NAME), foreign);
