@@ -3,6 +3,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PgWirePool } from "../_helpers/pg_wire.ts";
+import { byMbox } from "../_helpers/by_mbox.ts";
 import { type TestDatabase, testDatabase } from "../_helpers/pg_server.ts";
 import { createSchema } from "../../src/postgres/schema.ts";
 import {
@@ -43,12 +44,18 @@ describe("PostgreSQL backend", { skip }, () => {
     let db: PgWirePool;
     let n = 0;
     const storages: PostgresStorage[] = [];
+    /** A storage driven through by-mbox calls, plus its own methods. */
     function storage(
       options: ConstructorParameters<typeof PostgresStorage>[1] = {},
-    ): PostgresStorage {
+    ) {
       const s = new PostgresStorage(db, options);
       storages.push(s);
-      return s;
+      return Object.assign(byMbox(s, (m: PgMailbox) => m.id), {
+        deliver: s.deliver.bind(s),
+        mailbox: s.mailbox.bind(s),
+        close: s.close.bind(s),
+        owner: s.owner,
+      });
     }
     async function box(): Promise<PgMailbox> {
       return await storage().mailbox(`box${++n}`);
