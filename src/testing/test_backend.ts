@@ -7,130 +7,41 @@
 
 import { MemoryAuth } from "../auth/memory_auth.ts";
 import type { Pop3dAuth } from "../auth/types.ts";
-import { Pop3Error, type ResponseCode } from "../errors.ts";
+import { Pop3Error } from "../errors.ts";
 import {
   type DeliverOptions,
   MemoryStorage,
   type StoredMessage,
 } from "../storage/memory_storage.ts";
+import { openCallbackMaildrop } from "../storage/callback_maildrop.ts";
+import type {
+  MaildropHandle,
+  MaildropStore,
+  OpenMaildropContext,
+} from "../storage/maildrop_handle.ts";
 import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
-import { InjectedFaultError } from "./injected_fault_error.ts";
+import {
+  type RecordingEntry,
+  recordingStream,
+  type Retrieval,
+  type RetrievalStatus,
+} from "./recording_stream.ts";
+import {
+  type BackendMethod,
+  checkFault,
+  type FaultEntry,
+  type FaultOptions,
+  hitFaults,
+  type InjectedFault,
+} from "./test_fault.ts";
 
-/** The auth and storage callbacks a {@linkcode TestBackend} answers. */
-export type BackendMethod =
-  | "exists"
-  | "lookup"
-  | "lock"
-  | "unlock"
-  | "stat"
-  | "size"
-  | "get"
-  | "uidl"
-  | "dele";
-
-const METHODS: readonly BackendMethod[] = [
-  "exists",
-  "lookup",
-  "lock",
-  "unlock",
-  "stat",
-  "size",
-  "get",
-  "uidl",
-  "dele",
-];
-const MESSAGE_METHODS: ReadonlySet<BackendMethod> = new Set([
-  "size",
-  "get",
-  "uidl",
-  "dele",
-]);
-const CODES: ReadonlySet<string> = new Set<ResponseCode>([
-  "IN-USE",
-  "LOGIN-DELAY",
-  "AUTH",
-  "SYS/TEMP",
-  "SYS/PERM",
-]);
-const MAX_DELAY = 2_147_483_647;
-const CHUNK = 64 * 1024;
-
-/**
- * A fault for {@linkcode TestBackend.inject}: which calls it hits and what
- * it does to them. Give `on` and at least one effect (`delay`, `error`,
- * `refuse` or `dropAfter`). A fault never changes stored messages.
- */
-export interface FaultOptions {
-  /** The callback or callbacks to hit. */
-  on: BackendMethod | readonly BackendMethod[];
-  /**
-   * Only calls for this user: the user name for `exists` and `lookup`, the
-   * user's maildrop for the storage callbacks. Default: every user.
-   */
-  user?: string;
-  /** Only calls about the message with this unique id (`size` of one message, `get`, `uidl`, `dele`). */
-  uid?: string;
-  /** Only calls about this message number (as the session numbers it). */
-  msgId?: number;
-  /**
-   * How many matching calls the fault hits before it goes inactive.
-   *
-   * @default {Infinity}
-   */
-  times?: number;
-  /** Milliseconds to wait before answering (or failing). */
-  delay?: number;
-  /**
-   * Fail the call: a response code throws `Pop3Error(message, code)`, which
-   * the client sees as `-ERR [CODE] message`; an `Error` is thrown as it is
-   * (the server reports it to `onError` and answers `-ERR [SYS/TEMP]`).
-   */
-  error?: ResponseCode | Error;
-  /** Text of the `-ERR` reply when `error` is a response code. */
-  message?: string;
-  /** `lock` only: answer `false`, so the client gets `-ERR [IN-USE]`. */
-  refuse?: boolean;
-  /**
-   * `get` only: the message stream fails after this many octets, and the
-   * server closes the connection without the terminating `.` line.
-   */
-  dropAfter?: number;
-}
-
-/** A fault added by {@linkcode TestBackend.inject}. */
-export interface InjectedFault {
-  /** How many calls it has hit. */
-  readonly hits: number;
-  /** `false` once removed, or once `times` calls were hit. */
-  readonly active: boolean;
-  /** Stops it from hitting further calls; calls already delayed go on. */
-  remove(): void;
-}
-
-/** What became of the message stream of one `get` call. */
-export type RetrievalStatus =
-  /** The server has not finished reading it (or never started). */
-  | "open"
-  /** The server read it to its end: RETR, or TOP with enough lines. */
-  | "complete"
-  /** The server stopped reading early: TOP, or the client went away. */
-  | "cancelled"
-  /** A `dropAfter` fault cut it off. */
-  | "dropped";
-
-/** One `get` call: the server opened a message for RETR or TOP. */
-export interface Retrieval {
-  /** The maildrop. */
-  readonly mbox: string;
-  /** The message number the session used. */
-  readonly msgId: number;
-  /** The message's unique id. */
-  readonly uid: string;
-  /** Octets the server has read from the stream. */
-  readonly octets: number;
-  /** What became of the stream. */
-  readonly status: RetrievalStatus;
-}
+export type {
+  BackendMethod,
+  FaultOptions,
+  InjectedFault,
+  Retrieval,
+  RetrievalStatus,
+};
 
 /** One message removed by a `dele` call (after the client's QUIT). */
 export interface Deletion {
@@ -165,133 +76,6 @@ export interface TestBackendOptions {
   readFile?:
     | ((path: string) => string | Uint8Array | Promise<string | Uint8Array>)
     | null;
-}
-
-interface FaultEntry {
-  readonly on: ReadonlySet<BackendMethod>;
-  readonly user: string | undefined;
-  readonly uid: string | undefined;
-  readonly msgId: number | undefined;
-  readonly delay: number;
-  readonly error: ResponseCode | Error | undefined;
-  readonly message: string | undefined;
-  readonly refuse: boolean;
-  readonly dropAfter: number | undefined;
-  left: number;
-  hits: number;
-  removed: boolean;
-}
-
-interface Effect {
-  delay: number;
-  error?: FaultEntry;
-  refuse: boolean;
-  dropAfter: number | undefined;
-}
-
-interface RetrievalEntry {
-  mbox: string;
-  msgId: number;
-  uid: string;
-  octets: number;
-  status: RetrievalStatus;
-}
-
-function nonNegativeInteger(name: string, value: unknown, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new TypeError(`Fault "${name}" must be an integer`);
-  }
-  if (value < 0 || value > max) {
-    throw new RangeError(`Fault "${name}" must be between 0 and ${max}`);
-  }
-  return value;
-}
-
-function checkFault(options: FaultOptions): FaultEntry {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("Fault must be an object");
-  }
-  const list = typeof options.on === "string" ? [options.on] : options.on;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new TypeError('Fault "on" must name one or more callbacks');
-  }
-  for (const m of list) {
-    if (!METHODS.includes(m)) {
-      throw new TypeError(`Fault "on" has an unknown callback: "${m}"`);
-    }
-  }
-  const on = new Set<BackendMethod>(list);
-  const { user, uid, msgId, error, message, dropAfter } = options;
-  const refuse = options.refuse ?? false;
-  if (user !== undefined && typeof user !== "string") {
-    throw new TypeError('Fault "user" must be a string');
-  }
-  if (uid !== undefined && typeof uid !== "string") {
-    throw new TypeError('Fault "uid" must be a string');
-  }
-  if (msgId !== undefined) nonNegativeInteger("msgId", msgId, 2 ** 31);
-  if (
-    (uid !== undefined || msgId !== undefined) &&
-    [...on].some((m) => !MESSAGE_METHODS.has(m))
-  ) {
-    throw new TypeError(
-      'Fault "uid" and "msgId" apply only to "size", "get", "uidl" and "dele"',
-    );
-  }
-  const times = options.times ?? Infinity;
-  if (times !== Infinity) nonNegativeInteger("times", times, 2 ** 31);
-  const delay = nonNegativeInteger("delay", options.delay ?? 0, MAX_DELAY);
-  if (error !== undefined && !(error instanceof Error) && !CODES.has(error)) {
-    throw new TypeError(
-      `Fault "error" must be a response code or an Error, got ${
-        JSON.stringify(error)
-      }`,
-    );
-  }
-  if (message !== undefined && typeof message !== "string") {
-    throw new TypeError('Fault "message" must be a string');
-  }
-  if (message !== undefined && /[\r\n\0]/.test(message)) {
-    throw new TypeError('Fault "message" must not contain CR, LF or NUL');
-  }
-  if (typeof refuse !== "boolean") {
-    throw new TypeError('Fault "refuse" must be a boolean');
-  }
-  if (refuse && (on.size !== 1 || !on.has("lock"))) {
-    throw new TypeError('Fault "refuse" applies only to "lock"');
-  }
-  if (dropAfter !== undefined) {
-    nonNegativeInteger("dropAfter", dropAfter, Number.MAX_SAFE_INTEGER);
-    if (on.size !== 1 || !on.has("get")) {
-      throw new TypeError('Fault "dropAfter" applies only to "get"');
-    }
-  }
-  const effects = (error !== undefined ? 1 : 0) + (refuse ? 1 : 0) +
-    (dropAfter !== undefined ? 1 : 0);
-  if (effects > 1) {
-    throw new TypeError(
-      'Fault can have only one of "error", "refuse" and "dropAfter"',
-    );
-  }
-  if (effects === 0 && delay === 0) {
-    throw new TypeError(
-      'Fault needs an effect: "delay", "error", "refuse" or "dropAfter"',
-    );
-  }
-  return {
-    on,
-    user,
-    uid,
-    msgId,
-    delay,
-    error,
-    message,
-    refuse,
-    dropAfter,
-    left: times,
-    hits: 0,
-    removed: false,
-  };
 }
 
 /**
@@ -334,11 +118,12 @@ function checkFault(options: FaultOptions): FaultEntry {
  * console.assert(backend.deleted("alice").length === 0);
  * ```
  */
-export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
+export class TestBackend
+  implements Pop3dAuth<string>, Pop3dStorage<string>, MaildropStore<string> {
   #auth = new MemoryAuth();
   #store = new MemoryStorage();
   #faults: FaultEntry[] = [];
-  #retrievals: RetrievalEntry[] = [];
+  #retrievals: RecordingEntry[] = [];
   #deletions: Deletion[] = [];
   #calls: BackendCall[] = [];
   #sleepers = new Set<() => void>();
@@ -571,7 +356,32 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
     return this.#intercept("lookup", name, [], () => this.#auth.lookup(name));
   }
 
-  // ---- Pop3dStorage --------------------------------------------------------
+  // ---- MaildropStore and Pop3dStorage --------------------------------------
+
+  /**
+   * Opens a maildrop for one session through this backend's own callbacks
+   * (`lock`, `stat`, `size` now; `size`, `uidl`, `get`, `dele`, `unlock`
+   * as the session asks), so that every call is logged in
+   * {@linkcode TestBackend.calls} and every fault applies.
+   *
+   * @example
+   * ```ts
+   * import { TestBackend } from "@x/pop3d/testing";
+   * const backend = new TestBackend();
+   * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
+   * const signal = new AbortController().signal;
+   * const handle = await backend.openMaildrop("alice", { user: "alice", signal });
+   * console.assert(handle?.count === 1);
+   * await handle?.close();
+   * console.assert(backend.calls().map((c) => c.method).join() === "lock,stat,size,unlock");
+   * ```
+   */
+  openMaildrop(
+    mbox: string,
+    context: OpenMaildropContext,
+  ): Promise<MaildropHandle | null> {
+    return openCallbackMaildrop(this, mbox, context);
+  }
 
   /** Storage callback: takes the maildrop's lock. */
   lock(mbox: string): boolean | Promise<boolean> {
@@ -618,7 +428,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
     return this.#intercept("get", mbox, [msgId], (dropAfter) => {
       const message = this.#store.messages(mbox)[msgId - 1];
       if (!message) throw new RangeError(`No message ${msgId}`);
-      const entry: RetrievalEntry = {
+      const entry: RecordingEntry = {
         mbox,
         msgId,
         uid: message.uid,
@@ -659,28 +469,6 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
 
   // ---- fault machinery -----------------------------------------------------
 
-  #matches(
-    f: FaultEntry,
-    method: BackendMethod,
-    name: string,
-    msgIds: readonly number[],
-  ): boolean {
-    if (f.removed || f.left <= 0 || !f.on.has(method)) return false;
-    if (f.user !== undefined) {
-      const target = method === "exists" || method === "lookup"
-        ? f.user
-        : this.#mboxOf(f.user);
-      if (target !== name) return false;
-    }
-    if (f.msgId !== undefined && !msgIds.includes(f.msgId)) return false;
-    if (f.uid !== undefined) {
-      if (msgIds.length === 0) return false;
-      const messages = this.#store.messages(name);
-      if (!msgIds.some((id) => messages[id - 1]?.uid === f.uid)) return false;
-    }
-    return true;
-  }
-
   #mboxOf(user: string): string {
     return this.#auth.exists(user) ? this.#auth.lookup(user)[1] : user;
   }
@@ -692,23 +480,13 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
     answer: (dropAfter: number | undefined) => T,
     refused?: () => T,
   ): T | Promise<T> {
-    const effect: Effect = { delay: 0, refuse: false, dropAfter: undefined };
-    let faulted = false;
-    for (const f of this.#faults) {
-      if (!this.#matches(f, method, name, msgIds)) continue;
-      faulted = true;
-      f.left--;
-      f.hits++;
-      effect.delay += f.delay;
-      if (effect.error || effect.refuse || effect.dropAfter !== undefined) {
-        continue;
-      }
-      if (f.error !== undefined) effect.error = f;
-      else if (f.refuse) effect.refuse = true;
-      else if (f.dropAfter !== undefined) effect.dropAfter = f.dropAfter;
-    }
+    const effect = hitFaults(this.#faults, { method, name, msgIds }, {
+      mboxOf: (user) => this.#mboxOf(user),
+      uidOf: (mbox, n) => this.#store.messages(mbox)[n - 1]?.uid,
+    });
+    const faulted = effect !== undefined;
     this.#calls.push({ method, name, msgIds: [...msgIds], faulted });
-    if (!faulted) return answer(undefined);
+    if (effect === undefined) return answer(undefined);
     const act = (): T => {
       const source = effect.error;
       if (source) {
@@ -737,36 +515,4 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
       this.#sleepers.add(wake);
     });
   }
-}
-
-/** A pull-only stream of a copy of `bytes` that keeps `entry` up to date. */
-function recordingStream(
-  bytes: Uint8Array,
-  entry: RetrievalEntry,
-  dropAfter: number | undefined,
-): ReadableStream<Uint8Array> {
-  const limit = Math.min(dropAfter ?? bytes.length, bytes.length);
-  let at = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (at < limit) {
-        const end = Math.min(limit, at + CHUNK);
-        controller.enqueue(bytes.slice(at, end));
-        entry.octets = at = end;
-      } else if (dropAfter !== undefined) {
-        entry.status = "dropped";
-        controller.error(
-          new InjectedFaultError(
-            `Message ${entry.msgId} dropped after ${limit} octets`,
-          ),
-        );
-      } else {
-        entry.status = "complete";
-        controller.close();
-      }
-    },
-    cancel() {
-      if (entry.status === "open") entry.status = "cancelled";
-    },
-  }, { highWaterMark: 0 });
 }

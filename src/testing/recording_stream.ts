@@ -1,0 +1,76 @@
+/**
+ * The message streams {@linkcode TestBackend} hands out for `get`, which
+ * record how far the server read them.
+ *
+ * @module
+ */
+
+import { InjectedFaultError } from "./injected_fault_error.ts";
+
+const CHUNK = 64 * 1024;
+
+/** What became of the message stream of one `get` call. */
+export type RetrievalStatus =
+  /** The server has not finished reading it (or never started). */
+  | "open"
+  /** The server read it to its end: RETR, or TOP with enough lines. */
+  | "complete"
+  /** The server stopped reading early: TOP, or the client went away. */
+  | "cancelled"
+  /** A `dropAfter` fault cut it off. */
+  | "dropped";
+
+/** One `get` call: the server opened a message for RETR or TOP. */
+export interface Retrieval {
+  /** The maildrop. */
+  readonly mbox: string;
+  /** The message number the session used. */
+  readonly msgId: number;
+  /** The message's unique id. */
+  readonly uid: string;
+  /** Octets the server has read from the stream. */
+  readonly octets: number;
+  /** What became of the stream. */
+  readonly status: RetrievalStatus;
+}
+
+/** The record of one retrieval, updated as the stream is read. */
+export interface RecordingEntry {
+  mbox: string;
+  msgId: number;
+  uid: string;
+  octets: number;
+  status: RetrievalStatus;
+}
+
+/** A pull-only stream of a copy of `bytes` that keeps `entry` up to date. */
+export function recordingStream(
+  bytes: Uint8Array,
+  entry: RecordingEntry,
+  dropAfter: number | undefined,
+): ReadableStream<Uint8Array> {
+  const limit = Math.min(dropAfter ?? bytes.length, bytes.length);
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at < limit) {
+        const end = Math.min(limit, at + CHUNK);
+        controller.enqueue(bytes.slice(at, end));
+        entry.octets = at = end;
+      } else if (dropAfter !== undefined) {
+        entry.status = "dropped";
+        controller.error(
+          new InjectedFaultError(
+            `Message ${entry.msgId} dropped after ${limit} octets`,
+          ),
+        );
+      } else {
+        entry.status = "complete";
+        controller.close();
+      }
+    },
+    cancel() {
+      if (entry.status === "open") entry.status = "cancelled";
+    },
+  }, { highWaterMark: 0 });
+}
