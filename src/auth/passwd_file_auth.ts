@@ -7,7 +7,19 @@
 import type { Pop3dAuth } from "./types.ts";
 import { passwordScheme, verifyPassword } from "./password_scheme.ts";
 import { normalizePath, resolveInside } from "../_util/path.ts";
-import type { MaildirFs } from "../maildir/maildir_fs.ts";
+import { randomHex } from "../_util/random.ts";
+import { type HashGate, hashGate } from "./hash_gate.ts";
+
+/**
+ * The file access of {@linkcode PasswdFileAuth}: the file's version and
+ * its bytes. Methods return `undefined` for a missing file.
+ */
+export interface PasswdFileFs {
+  /** The file's modification time and size. */
+  stat(path: string): Promise<{ mtimeMs: number; size: number } | undefined>;
+  /** The whole file. */
+  readFile(path: string): Promise<Uint8Array | undefined>;
+}
 
 /** Options for {@linkcode PasswdFileAuth}. */
 export interface PasswdFileAuthOptions {
@@ -28,7 +40,13 @@ export interface PasswdFileAuthOptions {
    */
   checkIntervalMs?: number;
   /** File access; the default (Node's fs/promises API) when omitted. */
-  fs?: Pick<MaildirFs, "stat" | "readFile">;
+  fs?: PasswdFileFs;
+  /**
+   * Password hashes that may run at once; more wait in line, so that a
+   * flood of PASS cannot pin the CPU. Default: a bound of 2 shared by every
+   * backend in the process that has no own bound.
+   */
+  maxConcurrentHashes?: number;
   /**
    * Receives one message per skipped line, with its 1-based line number.
    * Messages never contain passwords or hashes.
@@ -119,7 +137,11 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
   #path: string;
   #mailRoot: string;
   #interval: number;
-  #fs: Pick<MaildirFs, "stat" | "readFile"> | undefined;
+  #fs: PasswdFileFs | undefined;
+  #gate: HashGate;
+  // The stored hash an unknown user's password is checked against: one of
+  // the file's own, of its most common scheme, so that it costs the same.
+  #template = DUMMY_HASH;
   #onWarning: (message: string, line: number) => void;
   #onError: (error: unknown) => void;
   #users: Map<string, PasswdEntry> | undefined;
@@ -153,6 +175,7 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
     this.#mailRoot = normalizePath(options.mailRoot);
     this.#interval = interval;
     this.#fs = options.fs;
+    this.#gate = hashGate(options.maxConcurrentHashes);
     this.#onWarning = options.onWarning ?? (() => {});
     this.#onError = options.onError ?? (() => {});
   }
@@ -188,8 +211,10 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
   }
 
   /**
-   * Verifies a password against the user's entry. Unknown users take as
-   * long as known ones.
+   * Verifies a password against the user's entry. An unknown user's
+   * password is checked the same way against a hash of the file's most
+   * common scheme and cost, so that it takes as long as a typical known
+   * user's. Slow hashes run at most `maxConcurrentHashes` at once.
    *
    * @param name The user name.
    * @param password The password the client sent.
@@ -197,11 +222,11 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
    */
   async authenticate(name: string, password: string): Promise<boolean> {
     const entry = (await this.#current()).get(name);
-    if (entry === undefined) {
-      await verifyPassword(password, DUMMY_HASH);
-      return false;
-    }
-    return await verifyPassword(password, entry.password);
+    const stored = entry?.password ?? this.#template;
+    const ok = isPlain(passwordScheme(stored))
+      ? await verifyPassword(password, stored)
+      : await this.#gate.run(() => verifyPassword(password, stored));
+    return entry !== undefined && ok;
   }
 
   /**
@@ -259,6 +284,7 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
         this.#mailRoot,
         this.#onWarning,
       );
+      this.#template = templateHash(this.#users);
       this.#version = version;
     } catch (error) {
       if (this.#users === undefined) throw error;
@@ -400,8 +426,35 @@ function mailLocation(
 }
 
 function placeholder(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  let out = "!";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
-  return out;
+  return `!${randomHex(32)}`;
+}
+
+function isPlain(scheme: string | undefined): boolean {
+  return scheme === "PLAIN" || scheme === "CLEAR" || scheme === "CLEARTEXT";
+}
+
+/**
+ * A stored password of the file's most common scheme and cost (ties: the
+ * first seen; plaintext as a random one), or the built-in dummy for an
+ * empty file.
+ */
+function templateHash(users: ReadonlyMap<string, PasswdEntry>): string {
+  const seen = new Map<string, { hash: string; count: number }>();
+  let best: { hash: string; count: number } | undefined;
+  for (const entry of users.values()) {
+    const plain = isPlain(entry.scheme);
+    const kind = plain ? "PLAIN" : `${entry.scheme}:${costOf(entry.password)}`;
+    const hash = plain ? `{PLAIN}${placeholder()}` : entry.password;
+    const slot = seen.get(kind) ?? { hash, count: 0 };
+    slot.count++;
+    seen.set(kind, slot);
+    if (best === undefined || slot.count > best.count) best = slot;
+  }
+  return best?.hash ?? DUMMY_HASH;
+}
+
+/** The cost part of a stored hash (`rounds=N`, PBKDF2 iterations), if any. */
+function costOf(stored: string): string {
+  return /rounds=(\d+)/.exec(stored)?.[1] ??
+    /^\{PBKDF2\}\$1\$[^$]*\$(\d+)\$/.exec(stored)?.[1] ?? "";
 }

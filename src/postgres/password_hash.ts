@@ -138,3 +138,25 @@ export async function verifyPassword(
   const key = await derive(password, salt, iterations);
   return timingSafeEqual(key, expected);
 }
+
+/**
+ * A well-formed hash that no password matches in practice (random salt and
+ * key), with `iterations` rounds: checking a password against it costs what
+ * a real check of that cost does. For users that do not exist.
+ *
+ * @param iterations PBKDF2 iterations, as for {@linkcode hashPassword}.
+ * @returns A `$pbkdf2-sha256$` string.
+ *
+ * @example
+ * ```ts
+ * import { dummyPasswordHash, verifyPassword } from "./password_hash.ts";
+ * console.assert(!(await verifyPassword(dummyPasswordHash(1000), "x")));
+ * ```
+ */
+export function dummyPasswordHash(
+  iterations: number = DEFAULT_PBKDF2_ITERATIONS,
+): string {
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const key = crypto.getRandomValues(new Uint8Array(KEY_BITS / 8));
+  return `${PREFIX}${iterations}$${encodeBase64(salt)}$${encodeBase64(key)}`;
+}

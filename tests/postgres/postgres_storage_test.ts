@@ -4,6 +4,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PgWirePool } from "../_helpers/pg_wire.ts";
 import { byMbox } from "../_helpers/by_mbox.ts";
+import { probeDeriveBits } from "../_helpers/derive_probe.ts";
+import { DEFAULT_PBKDF2_ITERATIONS } from "../../src/postgres/password_hash.ts";
 import { type TestDatabase, testDatabase } from "../_helpers/pg_server.ts";
 import { createSchema } from "../../src/postgres/schema.ts";
 import {
@@ -331,6 +333,28 @@ describe("PostgreSQL backend", { skip }, () => {
       assert.notEqual((await auth.lookup("pa-plain"))[0], "pw one");
       assert.deepEqual((await auth.lookup("pa-plain"))[1], plain);
       await assert.rejects(auth.lookup("nobody"), RangeError);
+    });
+
+    it("PostgresAuth PASS timing oracle: an unknown user costs a default PBKDF2, bounded under a flood", async () => {
+      const auth = new PostgresAuth(db, { maxConcurrentHashes: 1 });
+      await auth.addUser("oracle", "secret", { hash: true });
+      const probe = probeDeriveBits();
+      try {
+        const results = await Promise.all([
+          auth.authenticate("oracle", "wrong"),
+          auth.authenticate("no-such-user", "wrong"),
+          auth.authenticate("no-such-user-2", "secret"),
+        ]);
+        assert.deepEqual(results, [false, false, false]);
+        assert.deepEqual(probe.iterations, [
+          DEFAULT_PBKDF2_ITERATIONS,
+          DEFAULT_PBKDF2_ITERATIONS,
+          DEFAULT_PBKDF2_ITERATIONS,
+        ]);
+        assert.equal(probe.peak, 1);
+      } finally {
+        probe.restore();
+      }
     });
 
     it("PostgresAuth with plaintextPasswords returns plaintext but never a hash", async () => {
