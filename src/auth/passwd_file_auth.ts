@@ -97,7 +97,8 @@ const DUMMY_HASH =
  *
  * @example Serving a passwd-file's users
  * ```ts ignore
- * import { MaildirStorage, PasswdFileAuth, Pop3d } from "@x/pop3d";
+ * import { Pop3d } from "@x/pop3d";
+ * import { MaildirStorage, PasswdFileAuth } from "@x/pop3d/maildir";
  *
  * const auth = new PasswdFileAuth({ path: "/etc/pop3d.passwd", mailRoot: "/var/mail" });
  * const storage = new MaildirStorage({ root: "/var/mail" });
@@ -106,7 +107,7 @@ const DUMMY_HASH =
  *
  * @example Checking a password (with an in-memory file through `fs`)
  * ```ts
- * import { PasswdFileAuth } from "@x/pop3d";
+ * import { PasswdFileAuth } from "@x/pop3d/maildir";
  *
  * const text = new TextEncoder().encode("alice:{PLAIN}secret::::::\n");
  * const auth = new PasswdFileAuth({
@@ -304,7 +305,7 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
  *
  * @example
  * ```ts
- * import { parsePasswdFile } from "@x/pop3d";
+ * import { parsePasswdFile } from "@x/pop3d/maildir";
  * const users = parsePasswdFile("bob:{PLAIN}pw\nbad line\n", "/var/mail", () => {});
  * console.assert(users.get("bob")?.mailbox === "bob" && users.size === 1);
  * ```

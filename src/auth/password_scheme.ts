@@ -4,7 +4,7 @@
  *
  * @example Hashing and verifying a password
  * ```ts
- * import { hashPassword, verifyPassword } from "@x/pop3d";
+ * import { hashPassword, verifyPassword } from "@x/pop3d/maildir";
  *
  * const stored = await hashPassword("secret");
  * console.assert(stored.startsWith("{SHA512-CRYPT}$6$"));
@@ -80,7 +80,7 @@ const DEFAULT_ROUNDS = 5000;
  *
  * @example
  * ```ts
- * import { passwordScheme } from "@x/pop3d";
+ * import { passwordScheme } from "@x/pop3d/maildir";
  * console.assert(passwordScheme("{plain}pw") === "PLAIN");
  * console.assert(passwordScheme("{ARGON2ID}x") === undefined);
  * ```
@@ -105,7 +105,7 @@ export function passwordScheme(stored: string): string | undefined {
  *
  * @example Verifying a hash from `doveadm pw -s SSHA256 -p secret`
  * ```ts
- * import { verifyPassword } from "@x/pop3d";
+ * import { verifyPassword } from "@x/pop3d/maildir";
  * const stored = "{SSHA256}iO0mSIaZdbNq7ZS5Ny+gCYT0YmgY8IRNbgGc6578Ec55hdEe";
  * console.assert(await verifyPassword("secret", stored));
  * ```
@@ -148,7 +148,7 @@ export async function verifyPassword(
  *
  * @example
  * ```ts
- * import { hashPassword, verifyPassword } from "@x/pop3d";
+ * import { hashPassword, verifyPassword } from "@x/pop3d/maildir";
  * const stored = await hashPassword("pw", { scheme: "PBKDF2" });
  * console.assert(stored.startsWith("{PBKDF2}$1$"));
  * console.assert(await verifyPassword("pw", stored));

@@ -29,7 +29,7 @@ export interface MaildirFileInfo {
  *
  * @example A read-only wrapper that refuses every change
  * ```ts
- * import type { MaildirFs } from "@x/pop3d";
+ * import type { MaildirFs } from "@x/pop3d/maildir";
  *
  * function readOnly(fs: MaildirFs): MaildirFs {
  *   const refuse = () => Promise.reject(new Error("Read-only"));

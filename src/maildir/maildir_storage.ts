@@ -7,6 +7,7 @@
 
 import { Pop3Error } from "../errors.ts";
 import type {
+  MaildropHandle,
   MaildropStore,
   OpenMaildropContext,
 } from "../storage/maildrop_handle.ts";
@@ -189,7 +190,7 @@ export class MaildirStorage implements MaildropStore<string> {
   async openMaildrop(
     mbox: string,
     _context?: OpenMaildropContext,
-  ): Promise<MaildirMaildrop | null> {
+  ): Promise<MaildropHandle | null> {
     const fs = await this.#getFs();
     const [dir, exists] = await this.#confine(fs, this.path(mbox));
     // One key per real directory; a missing Maildir (create: false) is an

@@ -69,7 +69,7 @@ export interface DenoPostgresClient {
  * @example node-postgres
  * ```ts ignore
  * import pg from "npm:pg";
- * import { fromPg, PostgresStorage } from "@x/pop3d";
+ * import { fromPg, PostgresStorage } from "@x/pop3d/postgres";
  * const db = fromPg(new pg.Pool({ connectionString: "postgres://pop3d@db/mail" }));
  * const storage = new PostgresStorage(db);
  * ```
@@ -120,7 +120,7 @@ function fromPostgresJsSql(sql: PostgresJsSql): PgQueryable {
  * @example postgres.js
  * ```ts ignore
  * import postgres from "npm:postgres";
- * import { fromPostgresJs, PostgresStorage } from "@x/pop3d";
+ * import { fromPostgresJs, PostgresStorage } from "@x/pop3d/postgres";
  * const db = fromPostgresJs(postgres("postgres://pop3d@db/mail"));
  * const storage = new PostgresStorage(db);
  * ```
@@ -145,7 +145,7 @@ export function fromPostgresJs(sql: PostgresJsRootSql): PgClient {
  * @example Deno postgres
  * ```ts ignore
  * import { Pool } from "jsr:@db/postgres";
- * import { fromDenoPostgres, PostgresStorage } from "@x/pop3d";
+ * import { fromDenoPostgres, PostgresStorage } from "@x/pop3d/postgres";
  * const db = fromDenoPostgres(new Pool("postgres://pop3d@db/mail", 8, true));
  * const storage = new PostgresStorage(db);
  * ```

@@ -60,7 +60,7 @@ export interface PgAddUserOptions {
  *
  * @example Users in PostgreSQL
  * ```ts ignore
- * import { PostgresAuth } from "@x/pop3d";
+ * import { PostgresAuth } from "@x/pop3d/postgres";
  * const auth = new PostgresAuth(db);
  * await auth.addUser("alice", "secret", { hash: true });
  * console.assert(await auth.authenticate("alice", "secret"));

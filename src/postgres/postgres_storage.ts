@@ -7,6 +7,7 @@
  */
 
 import type {
+  MaildropHandle,
   MaildropStore,
   OpenMaildropContext,
 } from "../storage/maildrop_handle.ts";
@@ -194,7 +195,7 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
   async openMaildrop(
     mbox: PgMailbox,
     _context?: OpenMaildropContext,
-  ): Promise<PgMaildrop | null> {
+  ): Promise<MaildropHandle | null> {
     const started = performance.now();
     const { rows } = await this.#db.query(
       `INSERT INTO pop3d_leases AS l (mailbox_id, owner, token, expires_at)

@@ -99,7 +99,8 @@ export interface TestBackendOptions {
  *
  * @example Testing a client against a server on a random port
  * ```ts
- * import { Pop3d, TestBackend } from "@x/pop3d";
+ * import { Pop3d } from "@x/pop3d";
+ * import { TestBackend } from "@x/pop3d/testing";
  *
  * const backend = new TestBackend();
  * backend.addUser("alice", "secret");
@@ -235,7 +236,7 @@ export class TestBackend
    *
    * @example Common faults
    * ```ts
-   * import { TestBackend } from "@x/pop3d";
+   * import { TestBackend } from "@x/pop3d/testing";
    * const backend = new TestBackend().addUser("alice", "secret");
    * backend.inject({ on: "get", user: "alice", delay: 2000 }); // slow RETR
    * backend.inject({ on: "get", msgId: 2, dropAfter: 100 }); // cut off
@@ -279,7 +280,7 @@ export class TestBackend
    *
    * @example
    * ```ts
-   * import { TestBackend } from "@x/pop3d";
+   * import { TestBackend } from "@x/pop3d/testing";
    * const backend = new TestBackend();
    * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
    * await new Response(await backend.get("alice", 1) as ReadableStream).text();
@@ -321,7 +322,7 @@ export class TestBackend
    *
    * @example Between tests
    * ```ts
-   * import { TestBackend } from "@x/pop3d";
+   * import { TestBackend } from "@x/pop3d/testing";
    * const backend = new TestBackend().addUser("alice", "secret");
    * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
    * backend.reset();

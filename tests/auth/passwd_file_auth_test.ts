@@ -3,10 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  parsePasswdFile,
-  PasswdFileAuth,
-} from "../../src/auth/passwd_file_auth.ts";
+import { parsePasswdFile, PasswdFileAuth } from "../../maildir.ts";
 import { probeDeriveBits } from "../_helpers/derive_probe.ts";
 
 // From `doveadm pw -s SHA512-CRYPT -p secret` and `doveadm pw -s PBKDF2 -p secret`.

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { byMbox } from "../_helpers/by_mbox.ts";
-import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
+import { MaildirStorage } from "../../maildir.ts";
 import type { MessageSource } from "../../src/storage/types.ts";
 
 const LDA = "/usr/lib/dovecot/dovecot-lda";

@@ -16,8 +16,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Pop3d } from "../../src/server/pop3d.ts";
-import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
-import { PasswdFileAuth } from "../../src/auth/passwd_file_auth.ts";
+import { MaildirStorage, PasswdFileAuth } from "../../maildir.ts";
 import { pop3Connect } from "../_helpers/net_client.ts";
 
 // `doveadm pw -s SHA512-CRYPT -p secret` and `doveadm pw -s PBKDF2 -p secret`.

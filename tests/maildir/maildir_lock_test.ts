@@ -14,10 +14,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { byMbox } from "../_helpers/by_mbox.ts";
-import {
-  MAILDIR_LOCK_NAME,
-  MaildirStorage,
-} from "../../src/maildir/maildir_storage.ts";
+import { MAILDIR_LOCK_NAME, MaildirStorage } from "../../maildir.ts";
 
 const CHILD = fileURLToPath(new URL("./_lock_child.ts", import.meta.url));
 

@@ -14,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { byMbox } from "../_helpers/by_mbox.ts";
-import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
+import { MaildirStorage } from "../../maildir.ts";
 import type { MessageSource } from "../../src/storage/types.ts";
 import { Pop3Error } from "../../src/errors.ts";
 import { nodeFs } from "../../src/runtime/node_fs.ts";

@@ -7,12 +7,12 @@ import { byMbox } from "../_helpers/by_mbox.ts";
 import { probeDeriveBits } from "../_helpers/derive_probe.ts";
 import { DEFAULT_PBKDF2_ITERATIONS } from "../../src/postgres/password_hash.ts";
 import { type TestDatabase, testDatabase } from "../_helpers/pg_server.ts";
-import { createSchema } from "../../src/postgres/schema.ts";
+import { createSchema } from "../../postgres.ts";
 import {
   LeaseLostError,
+  PostgresAuth,
   PostgresStorage,
-} from "../../src/postgres/postgres_storage.ts";
-import { PostgresAuth } from "../../src/postgres/postgres_auth.ts";
+} from "../../postgres.ts";
 import { Pop3Error } from "../../src/errors.ts";
 import type { PgMailbox } from "../../src/postgres/types.ts";
 
