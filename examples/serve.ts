@@ -18,10 +18,10 @@
  */
 
 import {
+  type MaildropStore,
   MemoryAuth,
   MemoryStorage,
   Pop3d,
-  type MaildropStore,
   type Pop3dAuth,
   type Pop3dStorage,
 } from "../mod.ts";
