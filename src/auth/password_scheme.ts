@@ -17,6 +17,7 @@
 
 import { decodeBase64Lenient, encodeBase64 } from "../_util/base64.ts";
 import { fromHex, toHex } from "../_util/hex.ts";
+import { pbkdf2 } from "../_util/pbkdf2.ts";
 import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 
 /** The schemes {@linkcode hashPassword} can write. */
@@ -247,29 +248,12 @@ async function verifyPbkdf2(pw: Uint8Array, data: string): Promise<boolean> {
   return timingSafeEqual(derived, expected);
 }
 
-async function pbkdf2Sha1(
+function pbkdf2Sha1(
   pw: Uint8Array,
   salt: Uint8Array,
   rounds: number,
 ): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    pw as Uint8Array<ArrayBuffer>,
-    "PBKDF2",
-    false,
-    ["deriveBits"],
-  );
-  const bits = await crypto.subtle.deriveBits(
-    {
-      name: "PBKDF2",
-      hash: "SHA-1",
-      salt: salt as Uint8Array<ArrayBuffer>,
-      iterations: rounds,
-    },
-    key,
-    160,
-  );
-  return new Uint8Array(bits);
+  return pbkdf2("SHA-1", pw, salt, rounds, 160);
 }
 
 async function sha(hash: string, data: Uint8Array): Promise<Uint8Array> {

@@ -7,6 +7,7 @@
  */
 
 import { decodeBase64, encodeBase64 } from "../_util/base64.ts";
+import { pbkdf2 } from "../_util/pbkdf2.ts";
 import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 
 const encoder = new TextEncoder();
@@ -29,29 +30,18 @@ export interface PgHashPasswordOptions {
   iterations?: number;
 }
 
-async function derive(
+function derive(
   password: string,
   salt: Uint8Array,
   iterations: number,
 ): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey(
-    "raw",
+  return pbkdf2(
+    "SHA-256",
     encoder.encode(password),
-    "PBKDF2",
-    false,
-    ["deriveBits"],
-  );
-  const bits = await crypto.subtle.deriveBits(
-    {
-      name: "PBKDF2",
-      hash: "SHA-256",
-      salt: salt as Uint8Array<ArrayBuffer>,
-      iterations,
-    },
-    key,
+    salt,
+    iterations,
     KEY_BITS,
   );
-  return new Uint8Array(bits);
 }
 
 /**
