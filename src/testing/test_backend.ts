@@ -7,7 +7,6 @@
 
 import { MemoryAuth } from "../auth/memory_auth.ts";
 import type { Pop3dAuth } from "../auth/types.ts";
-import { Pop3Error } from "../errors.ts";
 import {
   type DeliverOptions,
   MemoryStorage,
@@ -21,51 +20,29 @@ import type {
 } from "../storage/maildrop_handle.ts";
 import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
 import {
+  type BackendCall,
+  type Deletion,
   type RecordingEntry,
   recordingStream,
   type Retrieval,
   type RetrievalStatus,
-} from "./recording_stream.ts";
+} from "./test_record.ts";
 import {
   type BackendMethod,
-  checkFault,
-  type FaultEntry,
+  FaultBox,
   type FaultOptions,
-  hitFaults,
   type InjectedFault,
 } from "./test_fault.ts";
 
 export type {
+  BackendCall,
   BackendMethod,
+  Deletion,
   FaultOptions,
   InjectedFault,
   Retrieval,
   RetrievalStatus,
 };
-
-/** One message removed by a `dele` call (after the client's QUIT). */
-export interface Deletion {
-  /** The maildrop. */
-  readonly mbox: string;
-  /** The message number the session used. */
-  readonly msgId: number;
-  /** The message's unique id. */
-  readonly uid: string;
-  /** The message's bytes, as stored. */
-  readonly bytes: Uint8Array;
-}
-
-/** One call of an auth or storage callback, in order. */
-export interface BackendCall {
-  /** The callback. */
-  readonly method: BackendMethod;
-  /** The user name (`exists`, `lookup`) or the maildrop (storage callbacks). */
-  readonly name: string;
-  /** The message numbers of the call, if any. */
-  readonly msgIds: readonly number[];
-  /** Whether an injected fault hit the call. */
-  readonly faulted: boolean;
-}
 
 /** Options for {@linkcode TestBackend}. */
 export interface TestBackendOptions {
@@ -123,11 +100,13 @@ export class TestBackend
   implements Pop3dAuth<string>, Pop3dStorage<string>, MaildropStore<string> {
   #auth = new MemoryAuth();
   #store = new MemoryStorage();
-  #faults: FaultEntry[] = [];
+  #faults = new FaultBox({
+    mboxOf: (user: string) => this.#mboxOf(user),
+    uidOf: (mbox: string, n: number) => this.#store.messages(mbox)[n - 1]?.uid,
+  });
   #retrievals: RecordingEntry[] = [];
   #deletions: Deletion[] = [];
   #calls: BackendCall[] = [];
-  #sleepers = new Set<() => void>();
   readonly #readFile: TestBackendOptions["readFile"];
 
   /**
@@ -246,20 +225,7 @@ export class TestBackend
    * ```
    */
   inject(fault: FaultOptions): InjectedFault {
-    const entry = checkFault(fault);
-    this.#faults.push(entry);
-    return {
-      get hits() {
-        return entry.hits;
-      },
-      get active() {
-        return !entry.removed && entry.left > 0;
-      },
-      remove: () => {
-        entry.removed = true;
-        this.#faults = this.#faults.filter((f) => f !== entry);
-      },
-    };
+    return this.#faults.add(fault);
   }
 
   /**
@@ -268,9 +234,7 @@ export class TestBackend
    * server waits for callbacks in flight, even with `"kill"`.
    */
   clearFaults(): void {
-    for (const f of this.#faults) f.removed = true;
-    this.#faults = [];
-    for (const wake of [...this.#sleepers]) wake();
+    this.#faults.clear();
   }
 
   // ---- inspection ----------------------------------------------------------
@@ -481,39 +445,12 @@ export class TestBackend
     answer: (dropAfter: number | undefined) => T,
     refused?: () => T,
   ): T | Promise<T> {
-    const effect = hitFaults(this.#faults, { method, name, msgIds }, {
-      mboxOf: (user) => this.#mboxOf(user),
-      uidOf: (mbox, n) => this.#store.messages(mbox)[n - 1]?.uid,
-    });
-    const faulted = effect !== undefined;
-    this.#calls.push({ method, name, msgIds: [...msgIds], faulted });
-    if (effect === undefined) return answer(undefined);
-    const act = (): T => {
-      const source = effect.error;
-      if (source) {
-        const error = source.error!;
-        if (error instanceof Error) throw error;
-        throw new Pop3Error(
-          source.message ?? `Injected fault in "${method}"`,
-          error,
-        );
-      }
-      if (effect.refuse && refused) return refused();
-      return answer(effect.dropAfter);
-    };
-    if (effect.delay === 0) return act();
-    return this.#sleep(effect.delay).then(act);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.#sleepers.add(wake);
-    });
+    return this.#faults.intercept(
+      { method, name, msgIds },
+      (faulted) =>
+        this.#calls.push({ method, name, msgIds: [...msgIds], faulted }),
+      answer,
+      refused,
+    );
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ResponseCode } from "../errors.ts";
+import { Pop3Error, type ResponseCode } from "../errors.ts";
 
 /** The auth and storage callbacks a {@linkcode TestBackend} answers. */
 export type BackendMethod =
@@ -276,4 +276,86 @@ function matches(f: FaultEntry, call: FaultCall, lookup: FaultLookup): boolean {
     if (!msgIds.some((id) => lookup.uidOf(name, id) === f.uid)) return false;
   }
   return true;
+}
+
+/**
+ * The faults of one {@linkcode TestBackend}: added, matched against each
+ * call, applied (delay, error, refusal, drop) and cleared.
+ */
+export class FaultBox {
+  #faults: FaultEntry[] = [];
+  readonly #sleepers = new Set<() => void>();
+  readonly #lookup: FaultLookup;
+
+  constructor(lookup: FaultLookup) {
+    this.#lookup = lookup;
+  }
+
+  /** Checks and adds a fault. */
+  add(options: FaultOptions): InjectedFault {
+    const entry = checkFault(options);
+    this.#faults.push(entry);
+    return {
+      get hits() {
+        return entry.hits;
+      },
+      get active() {
+        return !entry.removed && entry.left > 0;
+      },
+      remove: () => {
+        entry.removed = true;
+        this.#faults = this.#faults.filter((f) => f !== entry);
+      },
+    };
+  }
+
+  /** Removes every fault and ends every pending delay now. */
+  clear(): void {
+    for (const f of this.#faults) f.removed = true;
+    this.#faults = [];
+    for (const wake of [...this.#sleepers]) wake();
+  }
+
+  /**
+   * Answers a call through the faults that match it: `record` learns
+   * whether one did; `answer` gives the real result (with a `dropAfter`),
+   * `refused` the result of a refusal.
+   */
+  intercept<T>(
+    call: FaultCall,
+    record: (faulted: boolean) => void,
+    answer: (dropAfter: number | undefined) => T,
+    refused?: () => T,
+  ): T | Promise<T> {
+    const effect = hitFaults(this.#faults, call, this.#lookup);
+    record(effect !== undefined);
+    if (effect === undefined) return answer(undefined);
+    const act = (): T => {
+      const source = effect.error;
+      if (source) {
+        const error = source.error!;
+        if (error instanceof Error) throw error;
+        throw new Pop3Error(
+          source.message ?? `Injected fault in "${call.method}"`,
+          error,
+        );
+      }
+      if (effect.refuse && refused) return refused();
+      return answer(effect.dropAfter);
+    };
+    if (effect.delay === 0) return act();
+    return this.#sleep(effect.delay).then(act);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+    });
+  }
 }

@@ -1,13 +1,39 @@
 /**
- * The message streams {@linkcode TestBackend} hands out for `get`, which
- * record how far the server read them.
+ * What {@linkcode TestBackend} records: its calls, what the server deleted,
+ * and the message streams it hands out for `get`, which record how far the
+ * server read them.
  *
  * @module
  */
 
 import { InjectedFaultError } from "./injected_fault_error.ts";
+import type { BackendMethod } from "./test_fault.ts";
 
 const CHUNK = 64 * 1024;
+
+/** One message removed by a `dele` call (after the client's QUIT). */
+export interface Deletion {
+  /** The maildrop. */
+  readonly mbox: string;
+  /** The message number the session used. */
+  readonly msgId: number;
+  /** The message's unique id. */
+  readonly uid: string;
+  /** The message's bytes, as stored. */
+  readonly bytes: Uint8Array;
+}
+
+/** One call of an auth or storage callback, in order. */
+export interface BackendCall {
+  /** The callback. */
+  readonly method: BackendMethod;
+  /** The user name (`exists`, `lookup`) or the maildrop (storage callbacks). */
+  readonly name: string;
+  /** The message numbers of the call, if any. */
+  readonly msgIds: readonly number[];
+  /** Whether an injected fault hit the call. */
+  readonly faulted: boolean;
+}
 
 /** What became of the message stream of one `get` call. */
 export type RetrievalStatus =
