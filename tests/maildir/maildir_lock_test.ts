@@ -7,6 +7,7 @@ import {
   readFile,
   rm,
   stat,
+  symlink,
   writeFile,
 } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
@@ -92,6 +93,34 @@ describe("MaildirStorage lock", () => {
     assert.equal(await b.lock("same"), true);
     await b.unlock("same");
     await assert.rejects(stat(join(root, "same", MAILDIR_LOCK_NAME)));
+  });
+
+  it("MaildirStorage locks one Maildir once under every name: alice, ./alice, an absolute path, a link", async () => {
+    await maildir("names");
+    await symlink(join(root, "names"), join(root, "names-link"));
+    const storage = new MaildirStorage({ root });
+    const signal = new AbortController().signal;
+    const open = (mbox: string) =>
+      storage.openMaildrop(mbox, { user: "alice", signal });
+    const held = await open("names");
+    assert.ok(held);
+    for (const other of ["./names", join(root, "names"), "names-link"]) {
+      assert.equal(await open(other), null, other);
+    }
+    await held.close();
+    // A Maildir that does not exist (create: false) has no lock file: the
+    // in-process lock alone excludes, by the resolved path.
+    const strict = new MaildirStorage({ root, create: false });
+    const absent = await strict.openMaildrop("absent", { user: "a", signal });
+    assert.equal(absent?.count, 0);
+    assert.equal(
+      await strict.openMaildrop("./absent", { user: "a", signal }),
+      null,
+    );
+    await absent?.close();
+    const again = await strict.openMaildrop("./absent", { user: "a", signal });
+    assert.ok(again);
+    await again.close();
   });
 
   it("excludes another process, and is free again once it unlocks", async () => {
