@@ -180,16 +180,17 @@ export class MaildirStorage implements MaildropStore<string> {
    * Takes the Maildir's lock file and a snapshot of its messages.
    *
    * @param mbox The storage reference.
-   * @param _context The session's user and abort signal.
+   * @param context The session's user and abort signal.
    * @returns The session's handle, or `null` when another session or
-   *   process holds the lock.
+   *   process holds the lock, or the session was killed meanwhile (then
+   *   nothing stays locked).
    * @throws {RangeError} When the reference escapes the root.
    * @throws {Pop3Error} `SYS/PERM` when `cur/`, `new/` or `tmp/` is not a
    *   real directory.
    */
   async openMaildrop(
     mbox: string,
-    _context?: OpenMaildropContext,
+    context?: OpenMaildropContext,
   ): Promise<MaildropHandle | null> {
     const fs = await this.#getFs();
     const [dir, exists] = await this.#confine(fs, this.path(mbox));
@@ -209,6 +210,11 @@ export class MaildirStorage implements MaildropStore<string> {
           LOCKED.delete(key);
           return null;
         }
+      }
+      if (context?.signal.aborted) {
+        LOCKED.delete(key);
+        await lock?.release();
+        return null;
       }
       const cache = this.#sizeCache.get(key) ?? new Map();
       this.#sizeCache.set(key, cache);

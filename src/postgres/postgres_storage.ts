@@ -188,13 +188,14 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
    * messages and starts renewing the lease.
    *
    * @param mbox The mailbox reference from {@linkcode PostgresAuth.lookup}.
-   * @param _context The session's user and abort signal.
+   * @param context The session's user and abort signal.
    * @returns The session's handle, or `null` when another session anywhere
-   *   holds a live lease.
+   *   holds a live lease, or the session was killed meanwhile (then the
+   *   lease is given back).
    */
   async openMaildrop(
     mbox: PgMailbox,
-    _context?: OpenMaildropContext,
+    context?: OpenMaildropContext,
   ): Promise<MaildropHandle | null> {
     const started = performance.now();
     const { rows } = await this.#db.query(
@@ -218,6 +219,10 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
       renewMs: this.#renewMs,
       onError: this.#onError,
     };
+    if (context?.signal.aborted) {
+      await PgMaildrop.release(lease);
+      return null;
+    }
     let list;
     try {
       list = await this.#db.query(

@@ -123,6 +123,25 @@ describe("MaildirStorage lock", () => {
     await again.close();
   });
 
+  it("MaildirStorage.openMaildrop for a session killed meanwhile leaves nothing locked", async () => {
+    await maildir("killed");
+    const storage = new MaildirStorage({ root });
+    const aborted = new AbortController();
+    aborted.abort();
+    assert.equal(
+      await storage.openMaildrop("killed", {
+        user: "a",
+        signal: aborted.signal,
+      }),
+      null,
+    );
+    await assert.rejects(stat(join(root, "killed", MAILDIR_LOCK_NAME)));
+    const signal = new AbortController().signal;
+    const handle = await storage.openMaildrop("killed", { user: "a", signal });
+    assert.equal(handle?.count, 1);
+    await handle?.close();
+  });
+
   it("excludes another process, and is free again once it unlocks", async () => {
     await maildir("cross");
     const storage = byMbox(new MaildirStorage({ root }));
