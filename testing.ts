@@ -29,14 +29,16 @@
  */
 
 export { TestBackend } from "./src/testing/test_backend.ts";
+export type { TestBackendOptions } from "./src/testing/test_backend.ts";
 export type {
-  BackendCall,
   BackendMethod,
-  Deletion,
   FaultOptions,
   InjectedFault,
+} from "./src/testing/test_fault.ts";
+export type {
+  BackendCall,
+  Deletion,
   Retrieval,
   RetrievalStatus,
-  TestBackendOptions,
-} from "./src/testing/test_backend.ts";
+} from "./src/testing/test_record.ts";
 export { InjectedFaultError } from "./src/testing/injected_fault_error.ts";

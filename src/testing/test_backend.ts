@@ -34,16 +34,6 @@ import {
   type InjectedFault,
 } from "./test_fault.ts";
 
-export type {
-  BackendCall,
-  BackendMethod,
-  Deletion,
-  FaultOptions,
-  InjectedFault,
-  Retrieval,
-  RetrievalStatus,
-};
-
 /** Options for {@linkcode TestBackend}. */
 export interface TestBackendOptions {
   /**
