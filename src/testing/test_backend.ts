@@ -22,10 +22,9 @@ import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
 import {
   type BackendCall,
   type Deletion,
-  type RecordingEntry,
   recordingStream,
   type Retrieval,
-  type RetrievalStatus,
+  TestRecords,
 } from "./test_record.ts";
 import {
   type BackendMethod,
@@ -94,9 +93,7 @@ export class TestBackend
     mboxOf: (user: string) => this.#mboxOf(user),
     uidOf: (mbox: string, n: number) => this.#store.messages(mbox)[n - 1]?.uid,
   });
-  #retrievals: RecordingEntry[] = [];
-  #deletions: Deletion[] = [];
-  #calls: BackendCall[] = [];
+  #records = new TestRecords();
   readonly #readFile: TestBackendOptions["readFile"];
 
   /**
@@ -242,22 +239,17 @@ export class TestBackend
    * ```
    */
   retrievals(mbox?: string): Retrieval[] {
-    return this.#retrievals
-      .filter((r) => mbox === undefined || r.mbox === mbox)
-      .map((r) => ({ ...r }));
+    return this.#records.retrievals(mbox);
   }
 
   /** Unique ids of the messages the server read to their end, each once, in order. */
   retrieved(mbox: string): string[] {
-    const uids = this.#retrievals
-      .filter((r) => r.mbox === mbox && r.status === "complete")
-      .map((r) => r.uid);
-    return [...new Set(uids)];
+    return this.#records.retrieved(mbox);
   }
 
   /** Every message the server deleted, oldest first, optionally for one maildrop. */
   deletions(mbox?: string): Deletion[] {
-    return this.#deletions.filter((d) => mbox === undefined || d.mbox === mbox);
+    return this.#records.deletions(mbox);
   }
 
   /** Unique ids of the messages the server deleted from a maildrop, in order. */
@@ -267,7 +259,7 @@ export class TestBackend
 
   /** Every auth and storage call, oldest first. */
   calls(): BackendCall[] {
-    return [...this.#calls];
+    return this.#records.calls();
   }
 
   /**
@@ -288,9 +280,7 @@ export class TestBackend
     this.clearFaults();
     this.#auth = new MemoryAuth();
     this.#store = new MemoryStorage();
-    this.#retrievals = [];
-    this.#deletions = [];
-    this.#calls = [];
+    this.#records = new TestRecords();
   }
 
   // ---- Pop3dAuth -----------------------------------------------------------
@@ -383,14 +373,7 @@ export class TestBackend
     return this.#intercept("get", mbox, [msgId], (dropAfter) => {
       const message = this.#store.messages(mbox)[msgId - 1];
       if (!message) throw new RangeError(`No message ${msgId}`);
-      const entry: RecordingEntry = {
-        mbox,
-        msgId,
-        uid: message.uid,
-        octets: 0,
-        status: "open",
-      };
-      this.#retrievals.push(entry);
+      const entry = this.#records.retrieval(mbox, msgId, message.uid);
       return recordingStream(message.bytes, entry, dropAfter);
     });
   }
@@ -418,7 +401,7 @@ export class TestBackend
         return m ? [{ mbox, msgId, uid: m.uid, bytes: m.bytes }] : [];
       });
       this.#store.dele(mbox, msgIds);
-      this.#deletions.push(...gone);
+      this.#records.deleted(...gone);
     });
   }
 
@@ -438,7 +421,7 @@ export class TestBackend
     return this.#faults.intercept(
       { method, name, msgIds },
       (faulted) =>
-        this.#calls.push({ method, name, msgIds: [...msgIds], faulted }),
+        this.#records.call({ method, name, msgIds: [...msgIds], faulted }),
       answer,
       refused,
     );

@@ -100,3 +100,58 @@ export function recordingStream(
     },
   }, { highWaterMark: 0 });
 }
+
+/** What a {@linkcode TestBackend} saw, oldest first. */
+export class TestRecords {
+  readonly #retrievals: RecordingEntry[] = [];
+  readonly #deletions: Deletion[] = [];
+  readonly #calls: BackendCall[] = [];
+
+  /** Records a call. */
+  call(call: BackendCall): void {
+    this.#calls.push(call);
+  }
+
+  /** Starts the record of a `get`, for {@linkcode recordingStream}. */
+  retrieval(mbox: string, msgId: number, uid: string): RecordingEntry {
+    const entry: RecordingEntry = {
+      mbox,
+      msgId,
+      uid,
+      octets: 0,
+      status: "open",
+    };
+    this.#retrievals.push(entry);
+    return entry;
+  }
+
+  /** Records deleted messages. */
+  deleted(...gone: Deletion[]): void {
+    this.#deletions.push(...gone);
+  }
+
+  /** Copies of the retrievals, optionally of one maildrop. */
+  retrievals(mbox?: string): Retrieval[] {
+    return this.#retrievals
+      .filter((r) => mbox === undefined || r.mbox === mbox)
+      .map((r) => ({ ...r }));
+  }
+
+  /** Unique ids of the messages read to their end, each once, in order. */
+  retrieved(mbox: string): string[] {
+    const uids = this.#retrievals
+      .filter((r) => r.mbox === mbox && r.status === "complete")
+      .map((r) => r.uid);
+    return [...new Set(uids)];
+  }
+
+  /** The deletions, optionally of one maildrop. */
+  deletions(mbox?: string): Deletion[] {
+    return this.#deletions.filter((d) => mbox === undefined || d.mbox === mbox);
+  }
+
+  /** A copy of the call log. */
+  calls(): BackendCall[] {
+    return [...this.#calls];
+  }
+}
