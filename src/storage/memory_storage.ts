@@ -45,7 +45,7 @@ export interface DeliverOptions {
  * const storage = new MemoryStorage();
  * storage.deliver("alice", "Subject: hi\n\nHello\n");
  * console.assert(storage.stat("alice") === 1);
- * console.assert(storage.size("alice", 1) === 24);
+ * console.assert(storage.size("alice", 1) === 22);
  * ```
  */
 export class MemoryStorage
