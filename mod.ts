@@ -3,6 +3,14 @@
  * of Tcllib's `pop3d`: `up`, `down`, `destroy`, `configure`, `cget`,
  * `conn.list()`, `conn.state(id)`, and auth and storage callbacks.
  *
+ * This entry point holds the server, its types and errors, the in-memory
+ * backends, `tlsSocket` and the in-memory transport. Other backends have
+ * their own entry points, so that this one loads none of their code:
+ *
+ * - `@x/pop3d/maildir`: `MaildirStorage`, `PasswdFileAuth`, password schemes
+ * - `@x/pop3d/postgres`: `PostgresStorage`, `PostgresAuth`, driver adapters
+ * - `@x/pop3d/testing`: `TestBackend`, for testing mail clients
+ *
  * @example A server with one user and one message
  * ```ts
  * import { MemoryAuth, MemoryStorage, Pop3d } from "@x/pop3d";
@@ -57,47 +65,11 @@ export type { TlsSocketOptions } from "./src/transport/tls_socket.ts";
 export { Pop3Error, Pop3SyntaxError } from "./src/errors.ts";
 export type { ResponseCode } from "./src/errors.ts";
 export { MemoryAuth } from "./src/auth/memory_auth.ts";
-export { MemoryStorage, toCrlf } from "./src/storage/memory_storage.ts";
+export { MemoryStorage } from "./src/storage/memory_storage.ts";
 export type {
   DeliverOptions,
   StoredMessage,
 } from "./src/storage/memory_storage.ts";
-export { TestBackend } from "./src/testing/test_backend.ts";
-export type {
-  BackendCall,
-  BackendMethod,
-  Deletion,
-  FaultOptions,
-  InjectedFault,
-  Retrieval,
-  RetrievalStatus,
-  TestBackendOptions,
-} from "./src/testing/test_backend.ts";
-export { InjectedFaultError } from "./src/testing/injected_fault_error.ts";
-export {
-  MAILDIR_LOCK_NAME,
-  MaildirStorage,
-} from "./src/maildir/maildir_storage.ts";
-export type { MaildirStorageOptions } from "./src/maildir/maildir_storage.ts";
-export type { MaildirFileInfo, MaildirFs } from "./src/maildir/maildir_fs.ts";
-export {
-  parsePasswdFile,
-  PasswdFileAuth,
-} from "./src/auth/passwd_file_auth.ts";
-export type {
-  PasswdEntry,
-  PasswdFileAuthOptions,
-} from "./src/auth/passwd_file_auth.ts";
-export {
-  hashPassword,
-  PASSWORD_SCHEMES,
-  passwordScheme,
-  verifyPassword,
-} from "./src/auth/password_scheme.ts";
-export type {
-  HashPasswordOptions,
-  HashScheme,
-} from "./src/auth/password_scheme.ts";
 export { memoryConnPair, memoryListener } from "./src/transport/memory.ts";
 export type {
   MemoryClient,
@@ -105,45 +77,6 @@ export type {
   MemoryListener,
   MemoryListenerOptions,
 } from "./src/transport/memory.ts";
-export {
-  createSchema,
-  POSTGRES_SCHEMA,
-  POSTGRES_SCHEMA_STATEMENTS,
-} from "./src/postgres/schema.ts";
-export {
-  LeaseLostError,
-  PostgresStorage,
-} from "./src/postgres/postgres_storage.ts";
-export type {
-  PgDeliverOptions,
-  PgDelivery,
-  PostgresStorageOptions,
-} from "./src/postgres/postgres_storage.ts";
-export { PostgresAuth } from "./src/postgres/postgres_auth.ts";
-export type {
-  PgAddUserOptions,
-  PostgresAuthOptions,
-} from "./src/postgres/postgres_auth.ts";
-export type { PgHashPasswordOptions } from "./src/postgres/password_hash.ts";
-export {
-  fromDenoPostgres,
-  fromPg,
-  fromPostgresJs,
-} from "./src/postgres/adapters.ts";
-export type {
-  DenoPostgresClient,
-  DenoPostgresPool,
-  NodePgPool,
-  NodePgPoolClient,
-  PostgresJsRootSql,
-  PostgresJsSql,
-} from "./src/postgres/adapters.ts";
-export type {
-  PgClient,
-  PgMailbox,
-  PgQueryable,
-  PgResult,
-} from "./src/postgres/types.ts";
 export type {
   MaildropHandle,
   MaildropStore,

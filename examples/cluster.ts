@@ -23,17 +23,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { Pop3d } from "../mod.ts";
 import {
   createSchema,
   fromPg,
   fromPostgresJs,
   type NodePgPool,
   type PgClient,
-  Pop3d,
   PostgresAuth,
   type PostgresJsRootSql,
   PostgresStorage,
-} from "../mod.ts";
+} from "../postgres.ts";
 import { PgWirePool } from "../tests/_helpers/pg_wire.ts";
 
 const args = process.argv.slice(2);

@@ -18,14 +18,14 @@
  */
 
 import {
-  MaildirStorage,
+  type MaildropStore,
   MemoryAuth,
   MemoryStorage,
-  PasswdFileAuth,
   Pop3d,
   type Pop3dAuth,
   type Pop3dStorage,
 } from "../mod.ts";
+import { MaildirStorage, PasswdFileAuth } from "../maildir.ts";
 
 type Host = {
   Deno?: {
@@ -64,7 +64,7 @@ if ((maildir === undefined) !== (passwd === undefined)) {
 }
 
 let auth: Pop3dAuth<string>;
-let storage: Pop3dStorage<string>;
+let storage: Pop3dStorage<string> | MaildropStore<string>;
 let hint: string;
 if (maildir !== undefined && passwd !== undefined) {
   auth = new PasswdFileAuth({

@@ -14,7 +14,8 @@
 import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
-import { InjectedFaultError, Pop3d, TestBackend } from "../mod.ts";
+import { Pop3d } from "../mod.ts";
+import { InjectedFaultError, TestBackend } from "../testing.ts";
 
 // ---- the client under test ----------------------------------------------
 

@@ -66,3 +66,29 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
 }
+
+/**
+ * Decodes base64 as `atob` accepts it (padding optional, ASCII whitespace
+ * ignored), for stored password hashes written by other programs; SASL on
+ * the wire uses the strict {@linkcode decodeBase64}.
+ *
+ * @param text The base64 text.
+ * @returns The bytes, or `undefined` when `atob` refuses the text.
+ *
+ * @example
+ * ```ts
+ * import { decodeBase64Lenient } from "./base64.ts";
+ * console.assert(decodeBase64Lenient("dXNlcg")?.length === 4);
+ * ```
+ */
+export function decodeBase64Lenient(text: string): Uint8Array | undefined {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
+  }
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}

@@ -6,8 +6,24 @@
 
 import type { Pop3dAuth } from "./types.ts";
 import { passwordScheme, verifyPassword } from "./password_scheme.ts";
-import { normalizePath, resolveInside } from "../_util/path.ts";
-import type { MaildirFs } from "../maildir/maildir_fs.ts";
+import { normalizePath } from "../_util/path.ts";
+import { parsePasswdFile, type PasswdEntry } from "./passwd_file_parser.ts";
+
+export { parsePasswdFile };
+export type { PasswdEntry };
+import { randomHex } from "../_util/random.ts";
+import { type HashGate, hashGate } from "./hash_gate.ts";
+
+/**
+ * The file access of {@linkcode PasswdFileAuth}: the file's version and
+ * its bytes. Methods return `undefined` for a missing file.
+ */
+export interface PasswdFileFs {
+  /** The file's modification time and size. */
+  stat(path: string): Promise<{ mtimeMs: number; size: number } | undefined>;
+  /** The whole file. */
+  readFile(path: string): Promise<Uint8Array | undefined>;
+}
 
 /** Options for {@linkcode PasswdFileAuth}. */
 export interface PasswdFileAuthOptions {
@@ -28,7 +44,13 @@ export interface PasswdFileAuthOptions {
    */
   checkIntervalMs?: number;
   /** File access; the default (Node's fs/promises API) when omitted. */
-  fs?: Pick<MaildirFs, "stat" | "readFile">;
+  fs?: PasswdFileFs;
+  /**
+   * Password hashes that may run at once; more wait in line, so that a
+   * flood of PASS cannot pin the CPU. Default: a bound of 2 shared by every
+   * backend in the process that has no own bound.
+   */
+  maxConcurrentHashes?: number;
   /**
    * Receives one message per skipped line, with its 1-based line number.
    * Messages never contain passwords or hashes.
@@ -39,24 +61,6 @@ export interface PasswdFileAuthOptions {
    * users stay in effect). The first read's errors reject the call instead.
    */
   onError?: (error: unknown) => void;
-}
-
-/** One parsed line of a passwd-file. */
-export interface PasswdEntry {
-  /** The user name (first field). */
-  user: string;
-  /** The password field, `{SCHEME}data` or a bare crypt string. */
-  password: string;
-  /** The scheme of {@linkcode PasswdEntry.password}, upper case. */
-  scheme: string;
-  /** The Maildir path relative to the mail root. */
-  mailbox: string;
-  /** The home directory field (may be empty). */
-  home: string;
-  /** The extra fields (`key=value`, space separated), by key. */
-  extra: ReadonlyMap<string, string>;
-  /** The 1-based line number. */
-  line: number;
 }
 
 const DUMMY_HASH =
@@ -79,7 +83,8 @@ const DUMMY_HASH =
  *
  * @example Serving a passwd-file's users
  * ```ts ignore
- * import { MaildirStorage, PasswdFileAuth, Pop3d } from "@x/pop3d";
+ * import { Pop3d } from "@x/pop3d";
+ * import { MaildirStorage, PasswdFileAuth } from "@x/pop3d/maildir";
  *
  * const auth = new PasswdFileAuth({ path: "/etc/pop3d.passwd", mailRoot: "/var/mail" });
  * const storage = new MaildirStorage({ root: "/var/mail" });
@@ -88,7 +93,7 @@ const DUMMY_HASH =
  *
  * @example Checking a password (with an in-memory file through `fs`)
  * ```ts
- * import { PasswdFileAuth } from "@x/pop3d";
+ * import { PasswdFileAuth } from "@x/pop3d/maildir";
  *
  * const text = new TextEncoder().encode("alice:{PLAIN}secret::::::\n");
  * const auth = new PasswdFileAuth({
@@ -119,7 +124,11 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
   #path: string;
   #mailRoot: string;
   #interval: number;
-  #fs: Pick<MaildirFs, "stat" | "readFile"> | undefined;
+  #fs: PasswdFileFs | undefined;
+  #gate: HashGate;
+  // The stored hash an unknown user's password is checked against: one of
+  // the file's own, of its most common scheme, so that it costs the same.
+  #template = DUMMY_HASH;
   #onWarning: (message: string, line: number) => void;
   #onError: (error: unknown) => void;
   #users: Map<string, PasswdEntry> | undefined;
@@ -153,6 +162,7 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
     this.#mailRoot = normalizePath(options.mailRoot);
     this.#interval = interval;
     this.#fs = options.fs;
+    this.#gate = hashGate(options.maxConcurrentHashes);
     this.#onWarning = options.onWarning ?? (() => {});
     this.#onError = options.onError ?? (() => {});
   }
@@ -188,8 +198,10 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
   }
 
   /**
-   * Verifies a password against the user's entry. Unknown users take as
-   * long as known ones.
+   * Verifies a password against the user's entry. An unknown user's
+   * password is checked the same way against a hash of the file's most
+   * common scheme and cost, so that it takes as long as a typical known
+   * user's. Slow hashes run at most `maxConcurrentHashes` at once.
    *
    * @param name The user name.
    * @param password The password the client sent.
@@ -197,11 +209,11 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
    */
   async authenticate(name: string, password: string): Promise<boolean> {
     const entry = (await this.#current()).get(name);
-    if (entry === undefined) {
-      await verifyPassword(password, DUMMY_HASH);
-      return false;
-    }
-    return await verifyPassword(password, entry.password);
+    const stored = entry?.password ?? this.#template;
+    const ok = isPlain(passwordScheme(stored))
+      ? await verifyPassword(password, stored)
+      : await this.#gate.run(() => verifyPassword(password, stored));
+    return entry !== undefined && ok;
   }
 
   /**
@@ -259,6 +271,7 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
         this.#mailRoot,
         this.#onWarning,
       );
+      this.#template = templateHash(this.#users);
       this.#version = version;
     } catch (error) {
       if (this.#users === undefined) throw error;
@@ -267,141 +280,36 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
   }
 }
 
-/**
- * Parses the text of a passwd-file. Unusable lines go to `onWarning` and
- * are skipped; the first line of a duplicated user wins.
- *
- * @param text The file's content.
- * @param mailRoot The Maildir root that every mailbox must lie inside.
- * @param onWarning Receives a message and the 1-based line number.
- * @returns The usable entries by user name.
- *
- * @example
- * ```ts
- * import { parsePasswdFile } from "@x/pop3d";
- * const users = parsePasswdFile("bob:{PLAIN}pw\nbad line\n", "/var/mail", () => {});
- * console.assert(users.get("bob")?.mailbox === "bob" && users.size === 1);
- * ```
- */
-export function parsePasswdFile(
-  text: string,
-  mailRoot: string,
-  onWarning: (message: string, line: number) => void,
-): Map<string, PasswdEntry> {
-  const users = new Map<string, PasswdEntry>();
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = i + 1;
-    const content = lines[i].replace(/\r$/, "");
-    if (content.trim() === "" || content.trimStart().startsWith("#")) continue;
-    const result = parseLine(content, line, mailRoot);
-    if (typeof result === "string") {
-      onWarning(`Skipping passwd-file line ${line}: ${result}`, line);
-    } else if (users.has(result.user)) {
-      onWarning(
-        `Skipping passwd-file line ${line}: user "${result.user}" appears on line ${
-          users.get(result.user)?.line
-        } already`,
-        line,
-      );
-    } else {
-      users.set(result.user, result);
-    }
-  }
-  return users;
-}
-
-function parseLine(
-  content: string,
-  line: number,
-  mailRoot: string,
-): PasswdEntry | string {
-  const fields = content.split(":");
-  // A crypt or PBKDF2 hash contains no ":", but a {PLAIN} password may:
-  // Dovecot splits on ":" as well, so such passwords cannot be stored.
-  if (fields.length < 2) return "expected at least user:password";
-  const [user, password] = fields;
-  const home = fields[5] ?? "";
-  const extraText = fields.slice(7).join(":");
-  if (user === "") return "the user name is empty";
-  if (!/^[^\s/\\\0]+$/.test(user) || user === "." || user === "..") {
-    return "the user name contains a space, slash or backslash";
-  }
-  if (password === "") return `user "${user}" has an empty password`;
-  const scheme = passwordScheme(password);
-  if (scheme === undefined) {
-    const name = /^\{([^}]*)\}/.exec(password)?.[1] ?? "CRYPT";
-    return `user "${user}" has an unsupported password scheme "${name}"`;
-  }
-  const extra = new Map<string, string>();
-  for (const field of extraText.split(/\s+/)) {
-    if (field === "") continue;
-    const eq = field.indexOf("=");
-    extra.set(
-      eq === -1 ? field : field.slice(0, eq),
-      eq === -1 ? "" : field.slice(eq + 1),
-    );
-  }
-  let mailbox = user;
-  const mail = extra.get("userdb_mail") ?? extra.get("mail");
-  if (mail !== undefined && mail !== "") {
-    const location = mailLocation(mail, user, home);
-    if (typeof location !== "string") {
-      return `user "${user}": ${location.error}`;
-    }
-    mailbox = location;
-  }
-  const path = resolveInside(mailRoot, mailbox);
-  if (path === undefined) {
-    return `the mailbox of user "${user}" lies outside the mail root`;
-  }
-  mailbox = path.slice(
-    mailRoot === "." ? 0 : mailRoot.length + (mailRoot === "/" ? 0 : 1),
-  );
-  return { user, password, scheme, mailbox, home, extra, line };
-}
-
-/** Expands `maildir:PATH[:OPTIONS]` with `~`, `%u`, `%n`, `%d`. */
-function mailLocation(
-  mail: string,
-  user: string,
-  home: string,
-): string | { error: string } {
-  const match = /^maildir:([^:]+)/i.exec(mail);
-  if (match === null) {
-    return { error: "only maildir: mail locations are supported" };
-  }
-  const at = user.indexOf("@");
-  const vars: Record<string, string> = {
-    u: user,
-    user,
-    n: at === -1 ? user : user.slice(0, at),
-    username: at === -1 ? user : user.slice(0, at),
-    d: at === -1 ? "" : user.slice(at + 1),
-    domain: at === -1 ? "" : user.slice(at + 1),
-    h: home,
-    home,
-    "%": "%",
-  };
-  let bad = false;
-  let path = match[1].replace(/%(?:\{(\w+)\}|(.))/g, (_, long, short) => {
-    const value = vars[long ?? short];
-    if (value === undefined) bad = true;
-    return value ?? "";
-  });
-  if (bad) return { error: "the mail location uses an unknown %variable" };
-  if (path === "~" || path.startsWith("~/")) {
-    if (home === "") {
-      return { error: "the mail location uses ~ without a home" };
-    }
-    path = home + path.slice(1);
-  }
-  return path;
-}
-
 function placeholder(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  let out = "!";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
-  return out;
+  return `!${randomHex(32)}`;
+}
+
+function isPlain(scheme: string | undefined): boolean {
+  return scheme === "PLAIN" || scheme === "CLEAR" || scheme === "CLEARTEXT";
+}
+
+/**
+ * A stored password of the file's most common scheme and cost (ties: the
+ * first seen; plaintext as a random one), or the built-in dummy for an
+ * empty file.
+ */
+function templateHash(users: ReadonlyMap<string, PasswdEntry>): string {
+  const seen = new Map<string, { hash: string; count: number }>();
+  let best: { hash: string; count: number } | undefined;
+  for (const entry of users.values()) {
+    const plain = isPlain(entry.scheme);
+    const kind = plain ? "PLAIN" : `${entry.scheme}:${costOf(entry.password)}`;
+    const hash = plain ? `{PLAIN}${placeholder()}` : entry.password;
+    const slot = seen.get(kind) ?? { hash, count: 0 };
+    slot.count++;
+    seen.set(kind, slot);
+    if (best === undefined || slot.count > best.count) best = slot;
+  }
+  return best?.hash ?? DUMMY_HASH;
+}
+
+/** The cost part of a stored hash (`rounds=N`, PBKDF2 iterations), if any. */
+function costOf(stored: string): string {
+  return /rounds=(\d+)/.exec(stored)?.[1] ??
+    /^\{PBKDF2\}\$1\$[^$]*\$(\d+)\$/.exec(stored)?.[1] ?? "";
 }

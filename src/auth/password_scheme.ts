@@ -4,7 +4,7 @@
  *
  * @example Hashing and verifying a password
  * ```ts
- * import { hashPassword, verifyPassword } from "@x/pop3d";
+ * import { hashPassword, verifyPassword } from "@x/pop3d/maildir";
  *
  * const stored = await hashPassword("secret");
  * console.assert(stored.startsWith("{SHA512-CRYPT}$6$"));
@@ -15,6 +15,9 @@
  * @module
  */
 
+import { decodeBase64Lenient, encodeBase64 } from "../_util/base64.ts";
+import { fromHex, toHex } from "../_util/hex.ts";
+import { pbkdf2 } from "../_util/pbkdf2.ts";
 import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 
 /** The schemes {@linkcode hashPassword} can write. */
@@ -78,7 +81,7 @@ const DEFAULT_ROUNDS = 5000;
  *
  * @example
  * ```ts
- * import { passwordScheme } from "@x/pop3d";
+ * import { passwordScheme } from "@x/pop3d/maildir";
  * console.assert(passwordScheme("{plain}pw") === "PLAIN");
  * console.assert(passwordScheme("{ARGON2ID}x") === undefined);
  * ```
@@ -103,7 +106,7 @@ export function passwordScheme(stored: string): string | undefined {
  *
  * @example Verifying a hash from `doveadm pw -s SSHA256 -p secret`
  * ```ts
- * import { verifyPassword } from "@x/pop3d";
+ * import { verifyPassword } from "@x/pop3d/maildir";
  * const stored = "{SSHA256}iO0mSIaZdbNq7ZS5Ny+gCYT0YmgY8IRNbgGc6578Ec55hdEe";
  * console.assert(await verifyPassword("secret", stored));
  * ```
@@ -146,7 +149,7 @@ export async function verifyPassword(
  *
  * @example
  * ```ts
- * import { hashPassword, verifyPassword } from "@x/pop3d";
+ * import { hashPassword, verifyPassword } from "@x/pop3d/maildir";
  * const stored = await hashPassword("pw", { scheme: "PBKDF2" });
  * console.assert(stored.startsWith("{PBKDF2}$1$"));
  * console.assert(await verifyPassword("pw", stored));
@@ -184,7 +187,7 @@ export async function hashPassword(
       const salt = crypto.getRandomValues(new Uint8Array(8));
       const hash = scheme === "SSHA256" ? "SHA-256" : "SHA-512";
       const digest = await sha(hash, concat([pw, salt]));
-      return `{${scheme}}${toBase64(concat([digest, salt]))}`;
+      return `{${scheme}}${encodeBase64(concat([digest, salt]))}`;
     }
     case "PBKDF2": {
       const salt = randomCryptSalt(16);
@@ -224,7 +227,7 @@ async function verifyDigest(
   const spec = DIGESTS.get(base);
   if (spec === undefined) return false;
   const [hash, salted, len] = spec;
-  const raw = encoding === "HEX" ? fromHex(data) : fromBase64(data);
+  const raw = encoding === "HEX" ? fromHex(data) : decodeBase64Lenient(data);
   if (raw === undefined || raw.length < len || (!salted && raw.length > len)) {
     return false;
   }
@@ -245,29 +248,12 @@ async function verifyPbkdf2(pw: Uint8Array, data: string): Promise<boolean> {
   return timingSafeEqual(derived, expected);
 }
 
-async function pbkdf2Sha1(
+function pbkdf2Sha1(
   pw: Uint8Array,
   salt: Uint8Array,
   rounds: number,
 ): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    pw as Uint8Array<ArrayBuffer>,
-    "PBKDF2",
-    false,
-    ["deriveBits"],
-  );
-  const bits = await crypto.subtle.deriveBits(
-    {
-      name: "PBKDF2",
-      hash: "SHA-1",
-      salt: salt as Uint8Array<ArrayBuffer>,
-      iterations: rounds,
-    },
-    key,
-    160,
-  );
-  return new Uint8Array(bits);
+  return pbkdf2("SHA-1", pw, salt, rounds, 160);
 }
 
 async function sha(hash: string, data: Uint8Array): Promise<Uint8Array> {
@@ -396,36 +382,4 @@ function randomCryptSalt(length: number): string {
   let out = "";
   for (const byte of bytes) out += CRYPT_ALPHABET[byte & 0x3f];
   return out;
-}
-
-function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
-  return out;
-}
-
-function fromHex(text: string): Uint8Array | undefined {
-  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) return undefined;
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  }
-  return out;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array | undefined {
-  try {
-    const binary = atob(text);
-    const out = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-    return out;
-  } catch {
-    return undefined;
-  }
 }

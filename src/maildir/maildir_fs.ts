@@ -29,7 +29,7 @@ export interface MaildirFileInfo {
  *
  * @example A read-only wrapper that refuses every change
  * ```ts
- * import type { MaildirFs } from "@x/pop3d";
+ * import type { MaildirFs } from "@x/pop3d/maildir";
  *
  * function readOnly(fs: MaildirFs): MaildirFs {
  *   const refuse = () => Promise.reject(new Error("Read-only"));
@@ -76,4 +76,12 @@ export interface MaildirFs {
   pid(): number;
   /** Tells whether a process with this id runs on this host. */
   isProcessAlive(pid: number): boolean;
+  /**
+   * Identifies this boot of this host and this process's pid namespace
+   * (Linux: the boot id and `/proc/self/ns/pid`), or `undefined` when the
+   * host cannot tell. Only locks written under the same key have pids that
+   * {@linkcode MaildirFs.isProcessAlive} can judge; other locks become
+   * stale by age alone.
+   */
+  hostKey?(): string | undefined;
 }

@@ -5,13 +5,8 @@
  * @module
  */
 
+import { fromHex } from "../_util/hex.ts";
 import type { PgMailbox, PgQueryable } from "./types.ts";
-
-const HEX: Record<string, number> = {};
-for (let i = 0; i < 16; i++) {
-  HEX[i.toString(16)] = i;
-  HEX[i.toString(16).toUpperCase()] = i;
-}
 
 /** A column value as a safe integer (drivers return int8 as string or bigint). */
 export function toNumber(value: unknown, what: string): number {
@@ -32,11 +27,8 @@ export function toNumber(value: unknown, what: string): number {
 export function toBytes(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) return value;
   if (typeof value === "string" && value.startsWith("\\x")) {
-    const out = new Uint8Array((value.length - 2) >> 1);
-    for (let i = 0, j = 2; i < out.length; i++, j += 2) {
-      out[i] = (HEX[value[j]] << 4) | HEX[value[j + 1]];
-    }
-    return out;
+    const out = fromHex(value.slice(2));
+    if (out !== undefined) return out;
   }
   throw new TypeError("Database returned a bytea value that is not bytes");
 }

@@ -69,7 +69,7 @@ export interface DenoPostgresClient {
  * @example node-postgres
  * ```ts ignore
  * import pg from "npm:pg";
- * import { fromPg, PostgresStorage } from "@x/pop3d";
+ * import { fromPg, PostgresStorage } from "@x/pop3d/postgres";
  * const db = fromPg(new pg.Pool({ connectionString: "postgres://pop3d@db/mail" }));
  * const storage = new PostgresStorage(db);
  * ```
@@ -84,18 +84,15 @@ export function fromPg(pool: NodePgPool): PgClient {
     ...wrap(pool),
     async transaction(fn) {
       const client = await pool.connect();
-      let broken: unknown;
+      let broken = false;
       try {
-        await client.query("BEGIN");
-        try {
-          const result = await fn(wrap(client));
-          await client.query("COMMIT");
-          return result;
-        } catch (error) {
-          await client.query("ROLLBACK").catch((e) => broken = e);
-          throw error;
-        }
+        return await inTransaction(
+          (sql) => client.query(sql),
+          () => fn(wrap(client)),
+          () => broken = true,
+        );
       } finally {
+        // A connection whose ROLLBACK failed is destroyed, not reused.
         client.release(broken ? true : undefined);
       }
     },
@@ -120,7 +117,7 @@ function fromPostgresJsSql(sql: PostgresJsSql): PgQueryable {
  * @example postgres.js
  * ```ts ignore
  * import postgres from "npm:postgres";
- * import { fromPostgresJs, PostgresStorage } from "@x/pop3d";
+ * import { fromPostgresJs, PostgresStorage } from "@x/pop3d/postgres";
  * const db = fromPostgresJs(postgres("postgres://pop3d@db/mail"));
  * const storage = new PostgresStorage(db);
  * ```
@@ -145,7 +142,7 @@ export function fromPostgresJs(sql: PostgresJsRootSql): PgClient {
  * @example Deno postgres
  * ```ts ignore
  * import { Pool } from "jsr:@db/postgres";
- * import { fromDenoPostgres, PostgresStorage } from "@x/pop3d";
+ * import { fromDenoPostgres, PostgresStorage } from "@x/pop3d/postgres";
  * const db = fromDenoPostgres(new Pool("postgres://pop3d@db/mail", 8, true));
  * const storage = new PostgresStorage(db);
  * ```
@@ -168,18 +165,34 @@ export function fromDenoPostgres(pool: DenoPostgresPool): PgClient {
     async transaction(fn) {
       const client = await pool.connect();
       try {
-        await client.queryObject("BEGIN");
-        try {
-          const result = await fn(on(client));
-          await client.queryObject("COMMIT");
-          return result;
-        } catch (error) {
-          await client.queryObject("ROLLBACK").catch(() => {});
-          throw error;
-        }
+        return await inTransaction(
+          (sql) => client.queryObject(sql),
+          () => fn(on(client)),
+          () => {},
+        );
       } finally {
         client.release();
       }
     },
   };
+}
+
+/**
+ * Runs `body` between BEGIN and COMMIT on one connection; when it throws,
+ * ROLLBACK (a failed ROLLBACK goes to `rollbackFailed`) and rethrow.
+ */
+async function inTransaction<T>(
+  exec: (sql: string) => Promise<unknown>,
+  body: () => Promise<T>,
+  rollbackFailed: (error: unknown) => void,
+): Promise<T> {
+  await exec("BEGIN");
+  try {
+    const result = await body();
+    await exec("COMMIT");
+    return result;
+  } catch (error) {
+    await exec("ROLLBACK").catch(rollbackFailed);
+    throw error;
+  }
 }

@@ -7,6 +7,7 @@
  */
 
 import { decodeBase64, encodeBase64 } from "../_util/base64.ts";
+import { pbkdf2 } from "../_util/pbkdf2.ts";
 import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
 
 const encoder = new TextEncoder();
@@ -29,29 +30,18 @@ export interface PgHashPasswordOptions {
   iterations?: number;
 }
 
-async function derive(
+function derive(
   password: string,
   salt: Uint8Array,
   iterations: number,
 ): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey(
-    "raw",
+  return pbkdf2(
+    "SHA-256",
     encoder.encode(password),
-    "PBKDF2",
-    false,
-    ["deriveBits"],
-  );
-  const bits = await crypto.subtle.deriveBits(
-    {
-      name: "PBKDF2",
-      hash: "SHA-256",
-      salt: salt as Uint8Array<ArrayBuffer>,
-      iterations,
-    },
-    key,
+    salt,
+    iterations,
     KEY_BITS,
   );
-  return new Uint8Array(bits);
 }
 
 /**
@@ -137,4 +127,26 @@ export async function verifyPassword(
   if (!salt || !expected || expected.length !== KEY_BITS / 8) return false;
   const key = await derive(password, salt, iterations);
   return timingSafeEqual(key, expected);
+}
+
+/**
+ * A well-formed hash that no password matches in practice (random salt and
+ * key), with `iterations` rounds: checking a password against it costs what
+ * a real check of that cost does. For users that do not exist.
+ *
+ * @param iterations PBKDF2 iterations, as for {@linkcode hashPassword}.
+ * @returns A `$pbkdf2-sha256$` string.
+ *
+ * @example
+ * ```ts
+ * import { dummyPasswordHash, verifyPassword } from "./password_hash.ts";
+ * console.assert(!(await verifyPassword(dummyPasswordHash(1000), "x")));
+ * ```
+ */
+export function dummyPasswordHash(
+  iterations: number = DEFAULT_PBKDF2_ITERATIONS,
+): string {
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const key = crypto.getRandomValues(new Uint8Array(KEY_BITS / 8));
+  return `${PREFIX}${iterations}$${encodeBase64(salt)}$${encodeBase64(key)}`;
 }

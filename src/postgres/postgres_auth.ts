@@ -6,9 +6,10 @@
 
 import type { Pop3dAuth } from "../auth/types.ts";
 import { toHex } from "../_util/hex.ts";
-import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
+import { type HashGate, hashGate } from "../auth/hash_gate.ts";
 import { ensureMailbox, toNumber } from "./_sql.ts";
 import {
+  dummyPasswordHash,
   hashPassword,
   isPasswordHash,
   type PgHashPasswordOptions,
@@ -26,6 +27,12 @@ export interface PostgresAuthOptions {
    * @default {false}
    */
   plaintextPasswords?: boolean;
+  /**
+   * PBKDF2 hashes that may run at once; more wait in line, so that a flood
+   * of PASS cannot pin the CPU. Default: a bound of 2 shared by every
+   * backend in the process that has no own bound.
+   */
+  maxConcurrentHashes?: number;
 }
 
 /** Options for {@linkcode PostgresAuth.addUser}. */
@@ -53,7 +60,7 @@ export interface PgAddUserOptions {
  *
  * @example Users in PostgreSQL
  * ```ts ignore
- * import { PostgresAuth } from "@x/pop3d";
+ * import { PostgresAuth } from "@x/pop3d/postgres";
  * const auth = new PostgresAuth(db);
  * await auth.addUser("alice", "secret", { hash: true });
  * console.assert(await auth.authenticate("alice", "secret"));
@@ -61,6 +68,9 @@ export interface PgAddUserOptions {
  */
 export class PostgresAuth implements Pop3dAuth<PgMailbox> {
   readonly #db: PgQueryable;
+  readonly #gate: HashGate;
+  // Checked for users that do not exist: the cost of a default hash.
+  readonly #dummy = dummyPasswordHash();
   /** Whether `lookup` returns stored plaintext passwords. */
   readonly plaintextPasswords: boolean;
 
@@ -77,6 +87,7 @@ export class PostgresAuth implements Pop3dAuth<PgMailbox> {
     }
     this.#db = db;
     this.plaintextPasswords = options.plaintextPasswords === true;
+    this.#gate = hashGate(options.maxConcurrentHashes);
   }
 
   /**
@@ -171,7 +182,10 @@ export class PostgresAuth implements Pop3dAuth<PgMailbox> {
   }
 
   /**
-   * Checks a user's password against the stored plaintext or hash.
+   * Checks a user's password against the stored plaintext or hash. A user
+   * that does not exist is checked against a hash of the default cost, so
+   * that it takes as long as a user with a default hash. PBKDF2 runs at
+   * most `maxConcurrentHashes` at once.
    *
    * @param name The user name.
    * @param password The password to check.
@@ -182,10 +196,10 @@ export class PostgresAuth implements Pop3dAuth<PgMailbox> {
       "SELECT password FROM pop3d_users WHERE name = $1::text",
       [name],
     );
-    if (rows.length === 0) {
-      timingSafeEqual(password, "\u0000no-such-user\u0000");
-      return false;
-    }
-    return await verifyPassword(String(rows[0].password), password);
+    const stored = rows.length === 0 ? this.#dummy : String(rows[0].password);
+    const ok = isPasswordHash(stored)
+      ? await this.#gate.run(() => verifyPassword(stored, password))
+      : await verifyPassword(stored, password);
+    return rows.length !== 0 && ok;
   }
 }

@@ -1,19 +1,29 @@
 /**
  * Maildrops in PostgreSQL, with a cluster-wide mailbox lock: a lease row per
  * mailbox, renewed while the session lives, and a fencing token checked by
- * `dele`.
+ * every delete.
  *
  * @module
  */
 
-import { Pop3Error } from "../errors.ts";
-import { toCrlf } from "../storage/memory_storage.ts";
-import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
-import { ensureMailbox, toBytes, toNumber } from "./_sql.ts";
+import type {
+  MaildropHandle,
+  MaildropStore,
+  OpenMaildropContext,
+} from "../storage/maildrop_handle.ts";
+import { toNumber } from "./_sql.ts";
+import {
+  deliverMessage,
+  type PgDeliverOptions,
+  type PgDelivery,
+} from "./postgres_deliver.ts";
+import { LEASE_INTERVAL, LeaseLostError } from "./postgres_lease.ts";
+import { PgMaildrop } from "./postgres_maildrop.ts";
+import { ensureMailbox } from "./_sql.ts";
 import type { PgClient, PgMailbox } from "./types.ts";
 
-const encoder = new TextEncoder();
-const UID_PATTERN = /^[!-~]{1,70}$/;
+export { LeaseLostError };
+export type { PgDeliverOptions, PgDelivery };
 
 /** Options for {@linkcode PostgresStorage}. */
 export interface PostgresStorageOptions {
@@ -48,59 +58,6 @@ export interface PostgresStorageOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Options for {@linkcode PostgresStorage.deliver}. */
-export interface PgDeliverOptions {
-  /** Unique id for UIDL (1 to 70 characters from `!` to `~`); default: the row id. */
-  uid?: string;
-}
-
-/** A delivered message, as {@linkcode PostgresStorage.deliver} reports it. */
-export interface PgDelivery {
-  /** Row id in `pop3d_messages`; later deliveries get larger ids. */
-  readonly id: number;
-  /** The UIDL. */
-  readonly uid: string;
-  /** Size in octets with CRLF line ends, as RETR sends it. */
-  readonly size: number;
-}
-
-/**
- * The mailbox lock was lost: another instance took the lease after it
- * expired (this instance was paused, partitioned or too slow to renew).
- * `dele` throws it and deletes nothing.
- *
- * @example
- * ```ts
- * import { LeaseLostError } from "./postgres_storage.ts";
- * const error = new LeaseLostError("alice");
- * console.assert(error.name === "LeaseLostError");
- * ```
- */
-export class LeaseLostError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param mailbox The mailbox name.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(mailbox: string, options?: ErrorOptions) {
-    super(`Lost the lock lease of mailbox "${mailbox}"`, options);
-    this.name = "LeaseLostError";
-  }
-}
-
-interface Held {
-  readonly token: string;
-  readonly ids: number[];
-  readonly uids: string[];
-  readonly sizes: number[];
-  readonly total: number;
-  /** `performance.now()` before which the lease surely has not expired. */
-  validUntil: number;
-  lost: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
 function checkMs(name: string, value: number, min: number): number {
   if (!Number.isSafeInteger(value) || value < min) {
     throw new RangeError(
@@ -110,36 +67,16 @@ function checkMs(name: string, value: number, min: number): number {
   return value;
 }
 
-/** Inserts CR before every LF not preceded by CR; `prev` is the byte before. */
-function crlfPiece(piece: Uint8Array, prev: number): Uint8Array {
-  let bare = 0;
-  for (let i = piece.indexOf(10); i !== -1; i = piece.indexOf(10, i + 1)) {
-    if ((i === 0 ? prev : piece[i - 1]) !== 13) bare++;
-  }
-  if (bare === 0) return piece;
-  const out = new Uint8Array(piece.length + bare);
-  let at = 0;
-  for (let i = 0; i < piece.length; i++) {
-    if (piece[i] === 10 && (i === 0 ? prev : piece[i - 1]) !== 13) {
-      out[at++] = 13;
-    }
-    out[at++] = piece[i];
-  }
-  return out;
-}
-
-const LEASE_INTERVAL = "$3::integer * interval '1 millisecond'";
-
 /**
  * Maildrops in PostgreSQL (see {@linkcode POSTGRES_SCHEMA}), shared by any
  * number of {@linkcode Pop3d} instances on one database.
  *
- * - `lock` takes the mailbox's lease row when it is free or expired, with a
- *   new fencing token from the sequence `pop3d_fence`, and snapshots the
- *   message list: numbers stay stable while new mail arrives.
- * - While locked, a timer renews the lease every `renewMs`; `unlock` stops
- *   it and deletes the lease row.
- * - `dele` runs one transaction that first renews the lease *only if it
+ * - `openMaildrop` takes the mailbox's lease row when it is free or expired,
+ *   with a new fencing token from the sequence `pop3d_fence`, and snapshots
+ *   the message list: numbers stay stable while new mail arrives.
+ * - While open, a timer renews the lease every `renewMs`; the handle's
+ *   `close` stops it and deletes the lease row.
+ * - A delete runs one transaction that first renews the lease *only if it
  *   still carries this session's token* (locking the row against a takeover)
  *   and then deletes the messages: all go, or none and it throws
  *   {@linkcode LeaseLostError}.
@@ -150,7 +87,8 @@ const LEASE_INTERVAL = "$3::integer * interval '1 millisecond'";
  *
  * @example Serving mail from PostgreSQL
  * ```ts ignore
- * import { createSchema, PostgresAuth, PostgresStorage, Pop3d } from "@x/pop3d";
+ * import { Pop3d } from "@x/pop3d";
+ * import { createSchema, PostgresAuth, PostgresStorage } from "@x/pop3d/postgres";
  *
  * await createSchema(db); // db: a PgClient, see fromPg / fromPostgresJs
  * const auth = new PostgresAuth(db);
@@ -161,14 +99,16 @@ const LEASE_INTERVAL = "$3::integer * interval '1 millisecond'";
  * await server.up();
  * ```
  */
-export class PostgresStorage implements Pop3dStorage<PgMailbox> {
+export class PostgresStorage implements MaildropStore<PgMailbox> {
   readonly #db: PgClient;
   readonly #leaseMs: number;
   readonly #renewMs: number;
   readonly #owner: string;
   readonly #chunkSize: number;
   readonly #onError: (error: unknown) => void;
-  readonly #held = new Map<number, Held>();
+  // Open handles, for close() at shutdown (not consulted for locking: the
+  // lease row is the lock).
+  readonly #open = new Set<PgMaildrop>();
 
   /**
    * Creates the storage; run {@linkcode createSchema} once beforehand.
@@ -235,96 +175,12 @@ export class PostgresStorage implements Pop3dStorage<PgMailbox> {
    * @returns The new message's id, uid and size.
    * @throws {TypeError} For a bad message or uid.
    */
-  async deliver(
+  deliver(
     mailbox: string | PgMailbox,
     message: string | Uint8Array | ReadableStream<Uint8Array>,
     options: PgDeliverOptions = {},
   ): Promise<PgDelivery> {
-    if (options.uid !== undefined && !UID_PATTERN.test(options.uid)) {
-      throw new TypeError(
-        'Message uid must be 1 to 70 characters from "!" to "~"',
-      );
-    }
-    let source: ReadableStream<Uint8Array> | Uint8Array;
-    if (typeof message === "string") source = toCrlf(encoder.encode(message));
-    else if (message instanceof Uint8Array) source = toCrlf(message);
-    else if (message instanceof ReadableStream) source = message;
-    else {
-      throw new TypeError(
-        "Message must be a string, a Uint8Array or a ReadableStream",
-      );
-    }
-    const chunkSize = this.#chunkSize;
-    return await this.#db.transaction(async (tx) => {
-      const box = typeof mailbox === "string"
-        ? await ensureMailbox(tx, mailbox)
-        : mailbox;
-      const { rows } = await tx.query(
-        `WITH n AS (
-           SELECT nextval(pg_get_serial_sequence('pop3d_messages', 'id')) AS id
-         )
-         INSERT INTO pop3d_messages (id, mailbox_id, uid, size)
-         SELECT n.id, $1::bigint, COALESCE($2::text, n.id::text), $3::bigint
-         FROM n RETURNING id, uid`,
-        [
-          box.id,
-          options.uid ?? null,
-          source instanceof Uint8Array ? source.length : 0,
-        ],
-      );
-      const id = toNumber(rows[0]?.id, "message id");
-      const uid = String(rows[0]?.uid);
-      let seq = 0;
-      const put = (data: Uint8Array) =>
-        tx.query(
-          `INSERT INTO pop3d_chunks (message_id, seq, data)
-           VALUES ($1::bigint, $2::integer, $3::bytea)`,
-          [id, seq++, data],
-        );
-      if (source instanceof Uint8Array) {
-        for (let at = 0; at < source.length; at += chunkSize) {
-          await put(source.subarray(at, at + chunkSize));
-        }
-        return { id, uid, size: source.length };
-      }
-      let size = 0;
-      let prev = -1;
-      let buffer = new Uint8Array(chunkSize);
-      let filled = 0;
-      const reader = source.getReader();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          if (!(value instanceof Uint8Array)) {
-            throw new TypeError("Message stream must yield Uint8Array chunks");
-          }
-          if (value.length === 0) continue;
-          let piece = crlfPiece(value, prev);
-          prev = value[value.length - 1];
-          size += piece.length;
-          while (piece.length > 0) {
-            const n = Math.min(piece.length, chunkSize - filled);
-            buffer.set(piece.subarray(0, n), filled);
-            filled += n;
-            piece = piece.subarray(n);
-            if (filled === chunkSize) {
-              await put(buffer);
-              buffer = new Uint8Array(chunkSize);
-              filled = 0;
-            }
-          }
-        }
-      } finally {
-        reader.releaseLock();
-      }
-      if (filled > 0) await put(buffer.subarray(0, filled));
-      await tx.query(
-        "UPDATE pop3d_messages SET size = $2::bigint WHERE id = $1::bigint",
-        [id, size],
-      );
-      return { id, uid, size };
-    });
+    return deliverMessage(this.#db, this.#chunkSize, mailbox, message, options);
   }
 
   /**
@@ -332,10 +188,15 @@ export class PostgresStorage implements Pop3dStorage<PgMailbox> {
    * messages and starts renewing the lease.
    *
    * @param mbox The mailbox reference from {@linkcode PostgresAuth.lookup}.
-   * @returns `false` when another session anywhere holds a live lease.
+   * @param context The session's user and abort signal.
+   * @returns The session's handle, or `null` when another session anywhere
+   *   holds a live lease, or the session was killed meanwhile (then the
+   *   lease is given back).
    */
-  async lock(mbox: PgMailbox): Promise<boolean> {
-    if (this.#held.has(mbox.id)) return false;
+  async openMaildrop(
+    mbox: PgMailbox,
+    context?: OpenMaildropContext,
+  ): Promise<MaildropHandle | null> {
     const started = performance.now();
     const { rows } = await this.#db.query(
       `INSERT INTO pop3d_leases AS l (mailbox_id, owner, token, expires_at)
@@ -348,8 +209,20 @@ export class PostgresStorage implements Pop3dStorage<PgMailbox> {
        RETURNING token`,
       [mbox.id, this.#owner, this.#leaseMs],
     );
-    if (rows.length === 0) return false;
+    if (rows.length === 0) return null;
     const token = String(rows[0].token);
+    const lease = {
+      db: this.#db,
+      mbox,
+      token,
+      leaseMs: this.#leaseMs,
+      renewMs: this.#renewMs,
+      onError: this.#onError,
+    };
+    if (context?.signal.aborted) {
+      await PgMaildrop.release(lease);
+      return null;
+    }
     let list;
     try {
       list = await this.#db.query(
@@ -358,239 +231,27 @@ export class PostgresStorage implements Pop3dStorage<PgMailbox> {
         [mbox.id],
       );
     } catch (error) {
-      await this.#release(mbox.id, token).catch(() => {});
+      await PgMaildrop.release(lease).catch(() => {});
       throw error;
     }
-    const held: Held = {
-      token,
-      ids: [],
-      uids: [],
-      sizes: [],
-      total: 0,
+    const handle = new PgMaildrop(lease, {
+      ids: list.rows.map((row) => toNumber(row.id, "message id")),
+      uids: list.rows.map((row) => String(row.uid)),
+      sizes: list.rows.map((row) => toNumber(row.size, "message size")),
       validUntil: started + this.#leaseMs,
-      lost: false,
-      timer: undefined,
-    };
-    let total = 0;
-    for (const row of list.rows) {
-      held.ids.push(toNumber(row.id, "message id"));
-      held.uids.push(String(row.uid));
-      const size = toNumber(row.size, "message size");
-      held.sizes.push(size);
-      total += size;
-    }
-    (held as { total: number }).total = total;
-    this.#held.set(mbox.id, held);
-    this.#schedule(mbox, held);
-    return true;
+      closed: () => this.#open.delete(handle),
+    });
+    this.#open.add(handle);
+    return handle;
   }
 
   /**
-   * Stops renewing and deletes the lease row (only if it is still ours).
-   *
-   * @param mbox The mailbox reference.
-   */
-  async unlock(mbox: PgMailbox): Promise<void> {
-    const held = this.#held.get(mbox.id);
-    if (!held) return;
-    this.#held.delete(mbox.id);
-    clearTimeout(held.timer);
-    held.timer = undefined;
-    await this.#release(mbox.id, held.token);
-  }
-
-  /**
-   * Stops every renewal timer and releases every lease this instance holds,
-   * for a graceful shutdown after the server has stopped.
+   * Closes every handle still open (stops its renewals and releases its
+   * lease), for a graceful shutdown after the server has stopped.
    */
   async close(): Promise<void> {
-    const held = [...this.#held.entries()];
-    this.#held.clear();
-    for (const [, h] of held) clearTimeout(h.timer);
-    await Promise.all(
-      held.map(([id, h]) => this.#release(id, h.token).catch(this.#onError)),
-    );
-  }
-
-  /**
-   * Number of messages in the snapshot taken at lock time.
-   *
-   * @param mbox The locked mailbox.
-   */
-  stat(mbox: PgMailbox): number {
-    return this.#locked(mbox).ids.length;
-  }
-
-  /**
-   * Size of one message, or of the snapshot, in octets with CRLF.
-   *
-   * @param mbox The locked mailbox.
-   * @param msgId A message number, or none for the total.
-   * @throws {RangeError} For a message number outside the snapshot.
-   */
-  size(mbox: PgMailbox, msgId?: number): number {
-    const held = this.#locked(mbox);
-    if (msgId === undefined) return held.total;
-    return held.sizes[this.#index(held, msgId)];
-  }
-
-  /**
-   * The message's UIDL, stored at delivery.
-   *
-   * @param mbox The locked mailbox.
-   * @param msgId A message number.
-   * @throws {RangeError} For a message number outside the snapshot.
-   */
-  uidl(mbox: PgMailbox, msgId: number): string {
-    const held = this.#locked(mbox);
-    return held.uids[this.#index(held, msgId)];
-  }
-
-  /**
-   * Streams a message one chunk row at a time.
-   *
-   * @param mbox The locked mailbox.
-   * @param msgId A message number.
-   * @returns A stream of the message bytes.
-   * @throws {Pop3Error} `SYS/TEMP` when the lease may be lost or the message is gone.
-   */
-  async get(mbox: PgMailbox, msgId: number): Promise<MessageSource> {
-    const held = this.#locked(mbox);
-    const i = this.#index(held, msgId);
-    this.#checkLive(mbox, held);
-    const id = held.ids[i];
-    const size = held.sizes[i];
-    const db = this.#db;
-    const chunk = async (seq: number) => {
-      const { rows } = await db.query(
-        `SELECT data FROM pop3d_chunks
-         WHERE message_id = $1::bigint AND seq = $2::integer`,
-        [id, seq],
-      );
-      return rows.length === 0 ? undefined : toBytes(rows[0].data);
-    };
-    if (size === 0) return new Uint8Array(0);
-    const first = await chunk(0);
-    if (!first) {
-      throw new Pop3Error(`Message ${msgId} no longer exists`, "SYS/TEMP");
-    }
-    let sent = 0;
-    let seq = 0;
-    let next: Uint8Array | undefined = first;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        if (next === undefined) {
-          if (held.lost || performance.now() > held.validUntil) {
-            throw new LeaseLostError(mbox.name);
-          }
-          next = await chunk(seq);
-          if (!next) throw new Error(`Message ${id} is missing chunk ${seq}`);
-        }
-        seq++;
-        sent += next.length;
-        if (sent > size) throw new Error(`Message ${id} is longer than stored`);
-        controller.enqueue(next);
-        next = undefined;
-        if (sent === size) controller.close();
-      },
-    }, { highWaterMark: 0 });
-  }
-
-  /**
-   * Deletes messages in one transaction, only while this session's fencing
-   * token is still the lease's: all of them, or none.
-   *
-   * @param mbox The locked mailbox.
-   * @param msgIds Message numbers from the snapshot.
-   * @throws {LeaseLostError} When another session took the lease; nothing is deleted.
-   */
-  async dele(mbox: PgMailbox, msgIds: readonly number[]): Promise<void> {
-    const held = this.#held.get(mbox.id);
-    if (!held || held.lost || performance.now() > held.validUntil) {
-      if (held) held.lost = true;
-      throw new LeaseLostError(mbox.name);
-    }
-    const ids = msgIds.map((n) => held.ids[this.#index(held, n)]);
-    if (ids.length === 0) return;
-    await this.#db.transaction(async (tx) => {
-      const fence = await tx.query(
-        `UPDATE pop3d_leases SET expires_at = clock_timestamp() + ${LEASE_INTERVAL}
-         WHERE mailbox_id = $1::bigint AND token = $2::bigint
-         RETURNING token`,
-        [mbox.id, held.token, this.#leaseMs],
-      );
-      if (fence.rows.length === 0) {
-        held.lost = true;
-        throw new LeaseLostError(mbox.name);
-      }
-      await tx.query(
-        `DELETE FROM pop3d_messages
-         WHERE mailbox_id = $1::bigint AND id = ANY($2::bigint[])`,
-        [mbox.id, ids],
-      );
-    });
-  }
-
-  #locked(mbox: PgMailbox): Held {
-    const held = this.#held.get(mbox?.id);
-    if (!held) {
-      throw new Error(`Mailbox "${mbox?.name}" is not locked by this instance`);
-    }
-    return held;
-  }
-
-  #index(held: Held, msgId: number): number {
-    if (!Number.isInteger(msgId) || msgId < 1 || msgId > held.ids.length) {
-      throw new RangeError(`No message ${msgId}`);
-    }
-    return msgId - 1;
-  }
-
-  #checkLive(mbox: PgMailbox, held: Held): void {
-    if (held.lost || performance.now() > held.validUntil) {
-      held.lost = true;
-      throw new Pop3Error(
-        `Lost the lock of mailbox "${mbox.name}"; log in again`,
-        "SYS/TEMP",
-      );
-    }
-  }
-
-  #schedule(mbox: PgMailbox, held: Held): void {
-    held.timer = setTimeout(() => this.#renew(mbox, held), this.#renewMs);
-  }
-
-  async #renew(mbox: PgMailbox, held: Held): Promise<void> {
-    held.timer = undefined;
-    const started = performance.now();
-    try {
-      const { rows } = await this.#db.query(
-        `UPDATE pop3d_leases SET expires_at = clock_timestamp() + ${LEASE_INTERVAL}
-         WHERE mailbox_id = $1::bigint AND token = $2::bigint
-         RETURNING token`,
-        [mbox.id, held.token, this.#leaseMs],
-      );
-      if (this.#held.get(mbox.id) !== held) return;
-      if (rows.length === 0) {
-        held.lost = true;
-        this.#onError(new LeaseLostError(mbox.name));
-        return;
-      }
-      held.validUntil = started + this.#leaseMs;
-    } catch (error) {
-      if (this.#held.get(mbox.id) !== held) return;
-      this.#onError(error);
-    }
-    if (!held.lost && this.#held.get(mbox.id) === held) {
-      this.#schedule(mbox, held);
-    }
-  }
-
-  async #release(mailboxId: number, token: string): Promise<void> {
-    await this.#db.query(
-      `DELETE FROM pop3d_leases
-       WHERE mailbox_id = $1::bigint AND token = $2::bigint`,
-      [mailboxId, token],
-    );
+    const open = [...this.#open];
+    this.#open.clear();
+    await Promise.all(open.map((h) => h.close().catch(this.#onError)));
   }
 }

@@ -83,7 +83,7 @@ export const POSTGRES_SCHEMA: string = POSTGRES_SCHEMA_STATEMENTS.map((s) =>
  *
  * @example Creating the schema
  * ```ts ignore
- * import { createSchema } from "@x/pop3d";
+ * import { createSchema } from "@x/pop3d/postgres";
  * await createSchema(db);
  * ```
  */

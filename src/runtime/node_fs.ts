@@ -6,7 +6,7 @@
  */
 
 import * as fsp from "node:fs/promises";
-import { constants } from "node:fs";
+import { constants, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
 import type { MaildirFileInfo, MaildirFs } from "../maildir/maildir_fs.ts";
@@ -60,7 +60,25 @@ export function nodeFs(): MaildirFs {
     hostname: () => hostname(),
     pid: () => process.pid,
     isProcessAlive,
+    hostKey,
   };
+}
+
+let cachedHostKey: string | null | undefined;
+
+/** Boot id + pid namespace on Linux; `undefined` elsewhere. */
+function hostKey(): string | undefined {
+  if (cachedHostKey === undefined) {
+    try {
+      const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8")
+        .trim();
+      const ns = readlinkSync("/proc/self/ns/pid");
+      cachedHostKey = /^[\x21-\x7e]+$/.test(boot + ns) ? `${boot}/${ns}` : null;
+    } catch {
+      cachedHostKey = null;
+    }
+  }
+  return cachedHostKey ?? undefined;
 }
 
 function toInfo(s: {

@@ -7,6 +7,7 @@
 import type { Pop3dAuth } from "../auth/types.ts";
 import { parseCidr } from "./address_key.ts";
 import type { Pop3dStorage } from "../storage/types.ts";
+import type { MaildropStore } from "../storage/maildrop_handle.ts";
 import type { SocketFactory, TlsOptions } from "../transport/types.ts";
 import type { Pop3dEvent } from "./events.ts";
 import type { Pop3dLogger, TranscriptEntry } from "./monitor.ts";
@@ -30,8 +31,12 @@ export interface Pop3dOptions<M = unknown> {
   hostname?: string;
   /** Decides who may log in and which maildrop they get. Without it, every login is rejected. */
   auth?: Pop3dAuth<M> | null;
-  /** Serves the maildrops. Without it, every maildrop is empty. */
-  storage?: Pop3dStorage<M> | null;
+  /**
+   * Serves the maildrops: the seed's by-mbox callbacks, or a store that
+   * opens per-session handles (`openMaildrop`, as the built-in backends
+   * do). Without it, every maildrop is empty.
+   */
+  storage?: Pop3dStorage<M> | MaildropStore<M> | null;
   /** Opens the listening socket (the seed's `-socket`). Default: the host runtime's TCP listener. */
   socket?: SocketFactory | null;
   /** TLS credentials for STLS (advertised only when the transport can upgrade). */
@@ -365,6 +370,10 @@ export function validateOption(name: string, value: unknown): void {
     case "auth":
       return methods(name, value, ["exists", "lookup"]);
     case "storage":
+      if (
+        typeof (value as { openMaildrop?: unknown } | null)?.openMaildrop ===
+          "function"
+      ) return;
       return methods(name, value, [
         "dele",
         "lock",

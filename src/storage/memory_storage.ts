@@ -4,6 +4,13 @@
  * @module
  */
 
+import { toCrlf } from "../_util/crlf.ts";
+import { checkUid } from "../_util/uid.ts";
+import type {
+  MaildropHandle,
+  MaildropStore,
+  OpenMaildropContext,
+} from "./maildrop_handle.ts";
 import type { MessageSource, Pop3dStorage } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -23,35 +30,14 @@ export interface DeliverOptions {
 }
 
 /**
- * Converts bare LF line ends to CRLF, leaving CRLF as it is.
- *
- * @example
- * ```ts
- * import { toCrlf } from "@x/pop3d";
- * const out = toCrlf(new TextEncoder().encode("a\nb\r\n"));
- * console.assert(new TextDecoder().decode(out) === "a\r\nb\r\n");
- * ```
- */
-export function toCrlf(bytes: Uint8Array): Uint8Array {
-  let bare = 0;
-  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) {
-    if (i === 0 || bytes[i - 1] !== 13) bare++;
-  }
-  if (bare === 0) return bytes;
-  const out = new Uint8Array(bytes.length + bare);
-  let at = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 10 && (i === 0 || bytes[i - 1] !== 13)) out[at++] = 13;
-    out[at++] = bytes[i];
-  }
-  return out;
-}
-
-/**
  * Maildrops kept in memory, keyed by name (the storage reference that
  * {@linkcode MemoryAuth} hands out). Messages are stored with CRLF line
  * ends, so sizes are exact on the wire. Mail delivered while a session holds
  * the lock is appended and never renumbers that session's messages.
+ *
+ * The server opens a maildrop with {@linkcode MemoryStorage.openMaildrop}
+ * (lock + snapshot); the seed's by-mbox callbacks (`lock`, `stat`, ...)
+ * stay, for code that wraps them, and share the same locks.
  *
  * @example
  * ```ts
@@ -59,10 +45,11 @@ export function toCrlf(bytes: Uint8Array): Uint8Array {
  * const storage = new MemoryStorage();
  * storage.deliver("alice", "Subject: hi\n\nHello\n");
  * console.assert(storage.stat("alice") === 1);
- * console.assert(storage.size("alice", 1) === 24);
+ * console.assert(storage.size("alice", 1) === 22);
  * ```
  */
-export class MemoryStorage implements Pop3dStorage<string> {
+export class MemoryStorage
+  implements Pop3dStorage<string>, MaildropStore<string> {
   #boxes = new Map<string, StoredMessage[]>();
   #locks = new Set<string>();
   #nextUid = 1;
@@ -91,12 +78,9 @@ export class MemoryStorage implements Pop3dStorage<string> {
     if (typeof message === "string") bytes = encoder.encode(message);
     else if (message instanceof Uint8Array) bytes = message.slice();
     else throw new TypeError("Message must be a string or a Uint8Array");
-    const uid = options.uid ?? `${this.#uidPrefix}.${this.#nextUid++}`;
-    if (!/^[!-~]{1,70}$/.test(uid)) {
-      throw new TypeError(
-        'Message uid must be 1 to 70 characters from "!" to "~"',
-      );
-    }
+    const uid = checkUid(
+      options.uid ?? `${this.#uidPrefix}.${this.#nextUid++}`,
+    );
     const box = this.#box(mbox);
     if (box.some((m) => m.uid === uid)) {
       throw new TypeError(`Duplicate message uid: "${uid}"`);
@@ -119,6 +103,40 @@ export class MemoryStorage implements Pop3dStorage<string> {
   clear(mbox?: string): void {
     if (mbox === undefined) this.#boxes.clear();
     else this.#boxes.delete(mbox);
+  }
+
+  /**
+   * Locks a maildrop and takes its snapshot, for one session; `null` when
+   * another session holds it. The handle's `close` releases the lock.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStorage } from "@x/pop3d";
+   * const storage = new MemoryStorage();
+   * storage.deliver("alice", "Subject: a\r\n\r\nA\r\n");
+   * const signal = new AbortController().signal;
+   * const handle = storage.openMaildrop("alice", { user: "alice", signal });
+   * console.assert(handle?.count === 1);
+   * console.assert(storage.openMaildrop("alice", { user: "alice", signal }) === null);
+   * handle?.close();
+   * ```
+   */
+  openMaildrop(
+    mbox: string,
+    _context?: OpenMaildropContext,
+  ): MaildropHandle | null {
+    if (!this.lock(mbox)) return null;
+    return new MemoryMaildrop(
+      this.messages(mbox),
+      (doomed) => this.#remove(mbox, doomed),
+      () => this.unlock(mbox),
+    );
+  }
+
+  /** Removes these messages (by identity) from a maildrop. */
+  #remove(mbox: string, doomed: ReadonlySet<StoredMessage>): void {
+    const box = this.#boxes.get(mbox);
+    if (box) this.#boxes.set(mbox, box.filter((m) => !doomed.has(m)));
   }
 
   /** Takes the maildrop's lock; `false` when another session holds it. */
@@ -172,6 +190,57 @@ export class MemoryStorage implements Pop3dStorage<string> {
   #message(box: StoredMessage[], msgId: number): StoredMessage {
     const message = box[msgId - 1];
     if (!message) throw new RangeError(`No message ${msgId}`);
+    return message;
+  }
+}
+
+/** One session's view of a memory maildrop: the snapshot taken at open. */
+class MemoryMaildrop implements MaildropHandle {
+  readonly count: number;
+  readonly octets: number;
+  readonly #snapshot: readonly StoredMessage[];
+  readonly #remove: (doomed: ReadonlySet<StoredMessage>) => void;
+  #unlock: (() => void) | undefined;
+
+  constructor(
+    snapshot: readonly StoredMessage[],
+    remove: (doomed: ReadonlySet<StoredMessage>) => void,
+    unlock: () => void,
+  ) {
+    this.#snapshot = snapshot;
+    this.#remove = remove;
+    this.#unlock = unlock;
+    this.count = snapshot.length;
+    this.octets = snapshot.reduce((n, m) => n + m.bytes.length, 0);
+  }
+
+  size(n: number): number {
+    return this.#message(n).bytes.length;
+  }
+
+  uid(n: number): string {
+    return this.#message(n).uid;
+  }
+
+  get(n: number): MessageSource {
+    return this.#message(n).bytes;
+  }
+
+  delete(ids: readonly number[]): readonly number[] {
+    const doomed = new Set(ids.map((n) => this.#message(n)));
+    this.#remove(doomed);
+    return ids;
+  }
+
+  close(): void {
+    const unlock = this.#unlock;
+    this.#unlock = undefined;
+    unlock?.();
+  }
+
+  #message(n: number): StoredMessage {
+    const message = Number.isInteger(n) ? this.#snapshot[n - 1] : undefined;
+    if (!message) throw new RangeError(`No message ${n}`);
     return message;
   }
 }

@@ -13,7 +13,7 @@
  *
  * @example Telling injected faults from real errors in `onError`
  * ```ts
- * import { InjectedFaultError } from "@x/pop3d";
+ * import { InjectedFaultError } from "@x/pop3d/testing";
  *
  * const unexpected: unknown[] = [];
  * const onError = (error: unknown) => {

@@ -7,154 +7,31 @@
 
 import { MemoryAuth } from "../auth/memory_auth.ts";
 import type { Pop3dAuth } from "../auth/types.ts";
-import { Pop3Error, type ResponseCode } from "../errors.ts";
 import {
   type DeliverOptions,
   MemoryStorage,
   type StoredMessage,
 } from "../storage/memory_storage.ts";
+import { openCallbackMaildrop } from "../storage/callback_maildrop.ts";
+import type {
+  MaildropHandle,
+  MaildropStore,
+  OpenMaildropContext,
+} from "../storage/maildrop_handle.ts";
 import type { MessageSource, Pop3dStorage } from "../storage/types.ts";
-import { InjectedFaultError } from "./injected_fault_error.ts";
-
-/** The auth and storage callbacks a {@linkcode TestBackend} answers. */
-export type BackendMethod =
-  | "exists"
-  | "lookup"
-  | "lock"
-  | "unlock"
-  | "stat"
-  | "size"
-  | "get"
-  | "uidl"
-  | "dele";
-
-const METHODS: readonly BackendMethod[] = [
-  "exists",
-  "lookup",
-  "lock",
-  "unlock",
-  "stat",
-  "size",
-  "get",
-  "uidl",
-  "dele",
-];
-const MESSAGE_METHODS: ReadonlySet<BackendMethod> = new Set([
-  "size",
-  "get",
-  "uidl",
-  "dele",
-]);
-const CODES: ReadonlySet<string> = new Set<ResponseCode>([
-  "IN-USE",
-  "LOGIN-DELAY",
-  "AUTH",
-  "SYS/TEMP",
-  "SYS/PERM",
-]);
-const MAX_DELAY = 2_147_483_647;
-const CHUNK = 64 * 1024;
-
-/**
- * A fault for {@linkcode TestBackend.inject}: which calls it hits and what
- * it does to them. Give `on` and at least one effect (`delay`, `error`,
- * `refuse` or `dropAfter`). A fault never changes stored messages.
- */
-export interface FaultOptions {
-  /** The callback or callbacks to hit. */
-  on: BackendMethod | readonly BackendMethod[];
-  /**
-   * Only calls for this user: the user name for `exists` and `lookup`, the
-   * user's maildrop for the storage callbacks. Default: every user.
-   */
-  user?: string;
-  /** Only calls about the message with this unique id (`size` of one message, `get`, `uidl`, `dele`). */
-  uid?: string;
-  /** Only calls about this message number (as the session numbers it). */
-  msgId?: number;
-  /**
-   * How many matching calls the fault hits before it goes inactive.
-   *
-   * @default {Infinity}
-   */
-  times?: number;
-  /** Milliseconds to wait before answering (or failing). */
-  delay?: number;
-  /**
-   * Fail the call: a response code throws `Pop3Error(message, code)`, which
-   * the client sees as `-ERR [CODE] message`; an `Error` is thrown as it is
-   * (the server reports it to `onError` and answers `-ERR [SYS/TEMP]`).
-   */
-  error?: ResponseCode | Error;
-  /** Text of the `-ERR` reply when `error` is a response code. */
-  message?: string;
-  /** `lock` only: answer `false`, so the client gets `-ERR [IN-USE]`. */
-  refuse?: boolean;
-  /**
-   * `get` only: the message stream fails after this many octets, and the
-   * server closes the connection without the terminating `.` line.
-   */
-  dropAfter?: number;
-}
-
-/** A fault added by {@linkcode TestBackend.inject}. */
-export interface InjectedFault {
-  /** How many calls it has hit. */
-  readonly hits: number;
-  /** `false` once removed, or once `times` calls were hit. */
-  readonly active: boolean;
-  /** Stops it from hitting further calls; calls already delayed go on. */
-  remove(): void;
-}
-
-/** What became of the message stream of one `get` call. */
-export type RetrievalStatus =
-  /** The server has not finished reading it (or never started). */
-  | "open"
-  /** The server read it to its end: RETR, or TOP with enough lines. */
-  | "complete"
-  /** The server stopped reading early: TOP, or the client went away. */
-  | "cancelled"
-  /** A `dropAfter` fault cut it off. */
-  | "dropped";
-
-/** One `get` call: the server opened a message for RETR or TOP. */
-export interface Retrieval {
-  /** The maildrop. */
-  readonly mbox: string;
-  /** The message number the session used. */
-  readonly msgId: number;
-  /** The message's unique id. */
-  readonly uid: string;
-  /** Octets the server has read from the stream. */
-  readonly octets: number;
-  /** What became of the stream. */
-  readonly status: RetrievalStatus;
-}
-
-/** One message removed by a `dele` call (after the client's QUIT). */
-export interface Deletion {
-  /** The maildrop. */
-  readonly mbox: string;
-  /** The message number the session used. */
-  readonly msgId: number;
-  /** The message's unique id. */
-  readonly uid: string;
-  /** The message's bytes, as stored. */
-  readonly bytes: Uint8Array;
-}
-
-/** One call of an auth or storage callback, in order. */
-export interface BackendCall {
-  /** The callback. */
-  readonly method: BackendMethod;
-  /** The user name (`exists`, `lookup`) or the maildrop (storage callbacks). */
-  readonly name: string;
-  /** The message numbers of the call, if any. */
-  readonly msgIds: readonly number[];
-  /** Whether an injected fault hit the call. */
-  readonly faulted: boolean;
-}
+import {
+  type BackendCall,
+  type Deletion,
+  recordingStream,
+  type Retrieval,
+  TestRecords,
+} from "./test_record.ts";
+import {
+  type BackendMethod,
+  FaultBox,
+  type FaultOptions,
+  type InjectedFault,
+} from "./test_fault.ts";
 
 /** Options for {@linkcode TestBackend}. */
 export interface TestBackendOptions {
@@ -165,133 +42,6 @@ export interface TestBackendOptions {
   readFile?:
     | ((path: string) => string | Uint8Array | Promise<string | Uint8Array>)
     | null;
-}
-
-interface FaultEntry {
-  readonly on: ReadonlySet<BackendMethod>;
-  readonly user: string | undefined;
-  readonly uid: string | undefined;
-  readonly msgId: number | undefined;
-  readonly delay: number;
-  readonly error: ResponseCode | Error | undefined;
-  readonly message: string | undefined;
-  readonly refuse: boolean;
-  readonly dropAfter: number | undefined;
-  left: number;
-  hits: number;
-  removed: boolean;
-}
-
-interface Effect {
-  delay: number;
-  error?: FaultEntry;
-  refuse: boolean;
-  dropAfter: number | undefined;
-}
-
-interface RetrievalEntry {
-  mbox: string;
-  msgId: number;
-  uid: string;
-  octets: number;
-  status: RetrievalStatus;
-}
-
-function nonNegativeInteger(name: string, value: unknown, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new TypeError(`Fault "${name}" must be an integer`);
-  }
-  if (value < 0 || value > max) {
-    throw new RangeError(`Fault "${name}" must be between 0 and ${max}`);
-  }
-  return value;
-}
-
-function checkFault(options: FaultOptions): FaultEntry {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("Fault must be an object");
-  }
-  const list = typeof options.on === "string" ? [options.on] : options.on;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new TypeError('Fault "on" must name one or more callbacks');
-  }
-  for (const m of list) {
-    if (!METHODS.includes(m)) {
-      throw new TypeError(`Fault "on" has an unknown callback: "${m}"`);
-    }
-  }
-  const on = new Set<BackendMethod>(list);
-  const { user, uid, msgId, error, message, dropAfter } = options;
-  const refuse = options.refuse ?? false;
-  if (user !== undefined && typeof user !== "string") {
-    throw new TypeError('Fault "user" must be a string');
-  }
-  if (uid !== undefined && typeof uid !== "string") {
-    throw new TypeError('Fault "uid" must be a string');
-  }
-  if (msgId !== undefined) nonNegativeInteger("msgId", msgId, 2 ** 31);
-  if (
-    (uid !== undefined || msgId !== undefined) &&
-    [...on].some((m) => !MESSAGE_METHODS.has(m))
-  ) {
-    throw new TypeError(
-      'Fault "uid" and "msgId" apply only to "size", "get", "uidl" and "dele"',
-    );
-  }
-  const times = options.times ?? Infinity;
-  if (times !== Infinity) nonNegativeInteger("times", times, 2 ** 31);
-  const delay = nonNegativeInteger("delay", options.delay ?? 0, MAX_DELAY);
-  if (error !== undefined && !(error instanceof Error) && !CODES.has(error)) {
-    throw new TypeError(
-      `Fault "error" must be a response code or an Error, got ${
-        JSON.stringify(error)
-      }`,
-    );
-  }
-  if (message !== undefined && typeof message !== "string") {
-    throw new TypeError('Fault "message" must be a string');
-  }
-  if (message !== undefined && /[\r\n\0]/.test(message)) {
-    throw new TypeError('Fault "message" must not contain CR, LF or NUL');
-  }
-  if (typeof refuse !== "boolean") {
-    throw new TypeError('Fault "refuse" must be a boolean');
-  }
-  if (refuse && (on.size !== 1 || !on.has("lock"))) {
-    throw new TypeError('Fault "refuse" applies only to "lock"');
-  }
-  if (dropAfter !== undefined) {
-    nonNegativeInteger("dropAfter", dropAfter, Number.MAX_SAFE_INTEGER);
-    if (on.size !== 1 || !on.has("get")) {
-      throw new TypeError('Fault "dropAfter" applies only to "get"');
-    }
-  }
-  const effects = (error !== undefined ? 1 : 0) + (refuse ? 1 : 0) +
-    (dropAfter !== undefined ? 1 : 0);
-  if (effects > 1) {
-    throw new TypeError(
-      'Fault can have only one of "error", "refuse" and "dropAfter"',
-    );
-  }
-  if (effects === 0 && delay === 0) {
-    throw new TypeError(
-      'Fault needs an effect: "delay", "error", "refuse" or "dropAfter"',
-    );
-  }
-  return {
-    on,
-    user,
-    uid,
-    msgId,
-    delay,
-    error,
-    message,
-    refuse,
-    dropAfter,
-    left: times,
-    hits: 0,
-    removed: false,
-  };
 }
 
 /**
@@ -315,7 +65,8 @@ function checkFault(options: FaultOptions): FaultEntry {
  *
  * @example Testing a client against a server on a random port
  * ```ts
- * import { Pop3d, TestBackend } from "@x/pop3d";
+ * import { Pop3d } from "@x/pop3d";
+ * import { TestBackend } from "@x/pop3d/testing";
  *
  * const backend = new TestBackend();
  * backend.addUser("alice", "secret");
@@ -334,14 +85,15 @@ function checkFault(options: FaultOptions): FaultEntry {
  * console.assert(backend.deleted("alice").length === 0);
  * ```
  */
-export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
+export class TestBackend
+  implements Pop3dAuth<string>, Pop3dStorage<string>, MaildropStore<string> {
   #auth = new MemoryAuth();
   #store = new MemoryStorage();
-  #faults: FaultEntry[] = [];
-  #retrievals: RetrievalEntry[] = [];
-  #deletions: Deletion[] = [];
-  #calls: BackendCall[] = [];
-  #sleepers = new Set<() => void>();
+  #faults = new FaultBox({
+    mboxOf: (user: string) => this.#mboxOf(user),
+    uidOf: (mbox: string, n: number) => this.#store.messages(mbox)[n - 1]?.uid,
+  });
+  #records = new TestRecords();
   readonly #readFile: TestBackendOptions["readFile"];
 
   /**
@@ -450,7 +202,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
    *
    * @example Common faults
    * ```ts
-   * import { TestBackend } from "@x/pop3d";
+   * import { TestBackend } from "@x/pop3d/testing";
    * const backend = new TestBackend().addUser("alice", "secret");
    * backend.inject({ on: "get", user: "alice", delay: 2000 }); // slow RETR
    * backend.inject({ on: "get", msgId: 2, dropAfter: 100 }); // cut off
@@ -460,20 +212,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
    * ```
    */
   inject(fault: FaultOptions): InjectedFault {
-    const entry = checkFault(fault);
-    this.#faults.push(entry);
-    return {
-      get hits() {
-        return entry.hits;
-      },
-      get active() {
-        return !entry.removed && entry.left > 0;
-      },
-      remove: () => {
-        entry.removed = true;
-        this.#faults = this.#faults.filter((f) => f !== entry);
-      },
-    };
+    return this.#faults.add(fault);
   }
 
   /**
@@ -482,9 +221,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
    * server waits for callbacks in flight, even with `"kill"`.
    */
   clearFaults(): void {
-    for (const f of this.#faults) f.removed = true;
-    this.#faults = [];
-    for (const wake of [...this.#sleepers]) wake();
+    this.#faults.clear();
   }
 
   // ---- inspection ----------------------------------------------------------
@@ -494,7 +231,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
    *
    * @example
    * ```ts
-   * import { TestBackend } from "@x/pop3d";
+   * import { TestBackend } from "@x/pop3d/testing";
    * const backend = new TestBackend();
    * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
    * await new Response(await backend.get("alice", 1) as ReadableStream).text();
@@ -502,22 +239,17 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
    * ```
    */
   retrievals(mbox?: string): Retrieval[] {
-    return this.#retrievals
-      .filter((r) => mbox === undefined || r.mbox === mbox)
-      .map((r) => ({ ...r }));
+    return this.#records.retrievals(mbox);
   }
 
   /** Unique ids of the messages the server read to their end, each once, in order. */
   retrieved(mbox: string): string[] {
-    const uids = this.#retrievals
-      .filter((r) => r.mbox === mbox && r.status === "complete")
-      .map((r) => r.uid);
-    return [...new Set(uids)];
+    return this.#records.retrieved(mbox);
   }
 
   /** Every message the server deleted, oldest first, optionally for one maildrop. */
   deletions(mbox?: string): Deletion[] {
-    return this.#deletions.filter((d) => mbox === undefined || d.mbox === mbox);
+    return this.#records.deletions(mbox);
   }
 
   /** Unique ids of the messages the server deleted from a maildrop, in order. */
@@ -527,7 +259,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
 
   /** Every auth and storage call, oldest first. */
   calls(): BackendCall[] {
-    return [...this.#calls];
+    return this.#records.calls();
   }
 
   /**
@@ -536,7 +268,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
    *
    * @example Between tests
    * ```ts
-   * import { TestBackend } from "@x/pop3d";
+   * import { TestBackend } from "@x/pop3d/testing";
    * const backend = new TestBackend().addUser("alice", "secret");
    * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
    * backend.reset();
@@ -548,9 +280,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
     this.clearFaults();
     this.#auth = new MemoryAuth();
     this.#store = new MemoryStorage();
-    this.#retrievals = [];
-    this.#deletions = [];
-    this.#calls = [];
+    this.#records = new TestRecords();
   }
 
   // ---- Pop3dAuth -----------------------------------------------------------
@@ -571,7 +301,32 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
     return this.#intercept("lookup", name, [], () => this.#auth.lookup(name));
   }
 
-  // ---- Pop3dStorage --------------------------------------------------------
+  // ---- MaildropStore and Pop3dStorage --------------------------------------
+
+  /**
+   * Opens a maildrop for one session through this backend's own callbacks
+   * (`lock`, `stat`, `size` now; `size`, `uidl`, `get`, `dele`, `unlock`
+   * as the session asks), so that every call is logged in
+   * {@linkcode TestBackend.calls} and every fault applies.
+   *
+   * @example
+   * ```ts
+   * import { TestBackend } from "@x/pop3d/testing";
+   * const backend = new TestBackend();
+   * backend.deliver("alice", "Subject: x\r\n\r\nHi\r\n");
+   * const signal = new AbortController().signal;
+   * const handle = await backend.openMaildrop("alice", { user: "alice", signal });
+   * console.assert(handle?.count === 1);
+   * await handle?.close();
+   * console.assert(backend.calls().map((c) => c.method).join() === "lock,stat,size,unlock");
+   * ```
+   */
+  openMaildrop(
+    mbox: string,
+    context: OpenMaildropContext,
+  ): Promise<MaildropHandle | null> {
+    return openCallbackMaildrop(this, mbox, context);
+  }
 
   /** Storage callback: takes the maildrop's lock. */
   lock(mbox: string): boolean | Promise<boolean> {
@@ -618,14 +373,7 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
     return this.#intercept("get", mbox, [msgId], (dropAfter) => {
       const message = this.#store.messages(mbox)[msgId - 1];
       if (!message) throw new RangeError(`No message ${msgId}`);
-      const entry: RetrievalEntry = {
-        mbox,
-        msgId,
-        uid: message.uid,
-        octets: 0,
-        status: "open",
-      };
-      this.#retrievals.push(entry);
+      const entry = this.#records.retrieval(mbox, msgId, message.uid);
       return recordingStream(message.bytes, entry, dropAfter);
     });
   }
@@ -653,33 +401,11 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
         return m ? [{ mbox, msgId, uid: m.uid, bytes: m.bytes }] : [];
       });
       this.#store.dele(mbox, msgIds);
-      this.#deletions.push(...gone);
+      this.#records.deleted(...gone);
     });
   }
 
   // ---- fault machinery -----------------------------------------------------
-
-  #matches(
-    f: FaultEntry,
-    method: BackendMethod,
-    name: string,
-    msgIds: readonly number[],
-  ): boolean {
-    if (f.removed || f.left <= 0 || !f.on.has(method)) return false;
-    if (f.user !== undefined) {
-      const target = method === "exists" || method === "lookup"
-        ? f.user
-        : this.#mboxOf(f.user);
-      if (target !== name) return false;
-    }
-    if (f.msgId !== undefined && !msgIds.includes(f.msgId)) return false;
-    if (f.uid !== undefined) {
-      if (msgIds.length === 0) return false;
-      const messages = this.#store.messages(name);
-      if (!msgIds.some((id) => messages[id - 1]?.uid === f.uid)) return false;
-    }
-    return true;
-  }
 
   #mboxOf(user: string): string {
     return this.#auth.exists(user) ? this.#auth.lookup(user)[1] : user;
@@ -692,81 +418,12 @@ export class TestBackend implements Pop3dAuth<string>, Pop3dStorage<string> {
     answer: (dropAfter: number | undefined) => T,
     refused?: () => T,
   ): T | Promise<T> {
-    const effect: Effect = { delay: 0, refuse: false, dropAfter: undefined };
-    let faulted = false;
-    for (const f of this.#faults) {
-      if (!this.#matches(f, method, name, msgIds)) continue;
-      faulted = true;
-      f.left--;
-      f.hits++;
-      effect.delay += f.delay;
-      if (effect.error || effect.refuse || effect.dropAfter !== undefined) {
-        continue;
-      }
-      if (f.error !== undefined) effect.error = f;
-      else if (f.refuse) effect.refuse = true;
-      else if (f.dropAfter !== undefined) effect.dropAfter = f.dropAfter;
-    }
-    this.#calls.push({ method, name, msgIds: [...msgIds], faulted });
-    if (!faulted) return answer(undefined);
-    const act = (): T => {
-      const source = effect.error;
-      if (source) {
-        const error = source.error!;
-        if (error instanceof Error) throw error;
-        throw new Pop3Error(
-          source.message ?? `Injected fault in "${method}"`,
-          error,
-        );
-      }
-      if (effect.refuse && refused) return refused();
-      return answer(effect.dropAfter);
-    };
-    if (effect.delay === 0) return act();
-    return this.#sleep(effect.delay).then(act);
+    return this.#faults.intercept(
+      { method, name, msgIds },
+      (faulted) =>
+        this.#records.call({ method, name, msgIds: [...msgIds], faulted }),
+      answer,
+      refused,
+    );
   }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.#sleepers.add(wake);
-    });
-  }
-}
-
-/** A pull-only stream of a copy of `bytes` that keeps `entry` up to date. */
-function recordingStream(
-  bytes: Uint8Array,
-  entry: RetrievalEntry,
-  dropAfter: number | undefined,
-): ReadableStream<Uint8Array> {
-  const limit = Math.min(dropAfter ?? bytes.length, bytes.length);
-  let at = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (at < limit) {
-        const end = Math.min(limit, at + CHUNK);
-        controller.enqueue(bytes.slice(at, end));
-        entry.octets = at = end;
-      } else if (dropAfter !== undefined) {
-        entry.status = "dropped";
-        controller.error(
-          new InjectedFaultError(
-            `Message ${entry.msgId} dropped after ${limit} octets`,
-          ),
-        );
-      } else {
-        entry.status = "complete";
-        controller.close();
-      }
-    },
-    cancel() {
-      if (entry.status === "open") entry.status = "cancelled";
-    },
-  }, { highWaterMark: 0 });
 }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { PasswdFileAuth } from "../../src/auth/passwd_file_auth.ts";
+import { PasswdFileAuth } from "../../maildir.ts";
 
 const SCRIPT = fileURLToPath(
   new URL("../../examples/adduser.ts", import.meta.url),

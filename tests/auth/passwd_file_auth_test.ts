@@ -3,10 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  parsePasswdFile,
-  PasswdFileAuth,
-} from "../../src/auth/passwd_file_auth.ts";
+import { parsePasswdFile, PasswdFileAuth } from "../../maildir.ts";
+import { probeDeriveBits } from "../_helpers/derive_probe.ts";
 
 // From `doveadm pw -s SHA512-CRYPT -p secret` and `doveadm pw -s PBKDF2 -p secret`.
 const SHA512 =
@@ -22,7 +20,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function setup(text: string, options: { checkIntervalMs?: number } = {}) {
+async function setup(
+  text: string,
+  options: { checkIntervalMs?: number; maxConcurrentHashes?: number } = {},
+) {
   const path = join(dir, `passwd-${crypto.randomUUID()}`);
   await writeFile(path, text);
   const warnings: [string, number][] = [];
@@ -30,12 +31,69 @@ async function setup(text: string, options: { checkIntervalMs?: number } = {}) {
     path,
     mailRoot: join(dir, "mail"),
     checkIntervalMs: options.checkIntervalMs ?? 0,
+    maxConcurrentHashes: options.maxConcurrentHashes,
     onWarning: (message, line) => warnings.push([message, line]),
   });
   return { path, auth, warnings };
 }
 
 describe("PasswdFileAuth", () => {
+  it("PasswdFileAuth PASS timing oracle: an unknown user costs the same hash as a known one", async () => {
+    const { auth } = await setup(
+      `alice:${PBKDF2}\nbob:${PBKDF2.replace("4fPrGsc", "9xQrGsc")}\n`,
+    );
+    await auth.exists("alice"); // load the file outside the probe
+    const probe = probeDeriveBits();
+    try {
+      assert.equal(await auth.authenticate("alice", "wrong"), false);
+      const known = [...probe.iterations];
+      assert.equal(await auth.authenticate("mallory", "wrong"), false);
+      assert.equal(await auth.authenticate("mallory", "secret"), false);
+      const unknown = probe.iterations.slice(known.length);
+      assert.deepEqual(known, [5000]);
+      assert.deepEqual(unknown, [5000, 5000]);
+    } finally {
+      probe.restore();
+    }
+  });
+
+  it("PasswdFileAuth PASS flood: at most maxConcurrentHashes hashes run at once, the rest wait", async () => {
+    const { auth } = await setup(`alice:${PBKDF2}\n`, {
+      maxConcurrentHashes: 2,
+    });
+    await auth.exists("alice");
+    const probe = probeDeriveBits();
+    try {
+      const results = await Promise.all(
+        Array.from(
+          { length: 12 },
+          (_, i) =>
+            auth.authenticate(
+              i % 2 ? "alice" : `nobody${i}`,
+              i === 1 ? "secret" : "x",
+            ),
+        ),
+      );
+      assert.equal(probe.iterations.length, 12);
+      assert.ok(probe.peak <= 2, `peak ${probe.peak}`);
+      assert.deepEqual(
+        results.map((r, i) => r ? i : -1).filter((i) => i >= 0),
+        [1],
+      );
+    } finally {
+      probe.restore();
+    }
+    assert.throws(
+      () =>
+        new PasswdFileAuth({
+          path: "p",
+          mailRoot: "m",
+          maxConcurrentHashes: 0,
+        }),
+      RangeError,
+    );
+  });
+
   it("authenticates hashed and plain users from a Dovecot passwd-file", async () => {
     const { auth, warnings } = await setup(
       [

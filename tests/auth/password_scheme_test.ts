@@ -6,7 +6,7 @@ import {
   type HashScheme,
   passwordScheme,
   verifyPassword,
-} from "../../src/auth/password_scheme.ts";
+} from "../../maildir.ts";
 
 // Captured from `doveadm pw -s <SCHEME> -p secret` (Dovecot 2.3.19.1).
 const DOVEADM_SECRET = [

@@ -7,7 +7,8 @@ import { chown, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
+import { byMbox } from "../_helpers/by_mbox.ts";
+import { MaildirStorage } from "../../maildir.ts";
 import type { MessageSource } from "../../src/storage/types.ts";
 
 const LDA = "/usr/lib/dovecot/dovecot-lda";
@@ -89,7 +90,7 @@ describe("MaildirStorage on a Maildir written by dovecot-lda", {
     assert.equal(delivered.length, 3);
     for (const name of delivered) assert.match(name, /,S=\d+,W=\d+$/);
 
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("alice"), true);
     assert.equal(storage.stat("alice"), 3);
     const encoder = new TextEncoder();
@@ -120,7 +121,7 @@ describe("MaildirStorage on a Maildir written by dovecot-lda", {
     deliver("Subject: four\n\nlater\n");
     const cur = await readdir(join(root, "alice", "cur"));
     assert.equal(cur.filter((name) => name.endsWith(":2,S")).length, 3);
-    const again = new MaildirStorage({ root });
+    const again = byMbox(new MaildirStorage({ root }));
     assert.equal(await again.lock("alice"), true);
     assert.equal(again.stat("alice"), 4);
     assert.deepEqual([1, 2, 3].map((id) => again.uidl("alice", id)), uidls);

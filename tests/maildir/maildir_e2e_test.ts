@@ -9,6 +9,7 @@ import {
   readdir,
   readFile,
   rm,
+  symlink,
   writeFile,
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,14 +17,14 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Pop3d } from "../../src/server/pop3d.ts";
-import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
-import { PasswdFileAuth } from "../../src/auth/passwd_file_auth.ts";
+import { MaildirStorage, PasswdFileAuth } from "../../maildir.ts";
 import { pop3Connect } from "../_helpers/net_client.ts";
 
 // `doveadm pw -s SHA512-CRYPT -p secret` and `doveadm pw -s PBKDF2 -p secret`.
 const PASSWD = [
   "alice:{SHA512-CRYPT}$6$y7iG4i0SnXO7vM1k$x/VMV7KM3fwl/ECrjr8JREm/mFNGdCoYhEh1Wa9oTCAve.SSu02AJZUZdzfG.3x2P104jGNECIKfK4KtvdG2g/::::::",
   "bob:{PBKDF2}$1$4fPrGsc.pLxWWNX0$5000$d8ba11b7f4b9604732545aa949e85cff2ad0df56::::::",
+  "carol:{PLAIN}secret::::::",
   "",
 ].join("\n");
 
@@ -139,7 +140,10 @@ before(async () => {
       path: join(root, "passwd"),
       mailRoot: join(root, "mail"),
     }),
-    storage: new MaildirStorage({ root: join(root, "mail") }),
+    storage: new MaildirStorage({
+      root: join(root, "mail"),
+      onError: (error) => errors.push(error),
+    }),
     authFailureDelay: 0,
     authPenalty: false,
     onError: (error) => errors.push(error),
@@ -249,6 +253,30 @@ describe("Pop3d with MaildirStorage and PasswdFileAuth", {
     } finally {
       child.kill("SIGKILL");
       await exited;
+    }
+  });
+
+  it("Pop3d answers -ERR [SYS/PERM] to a user whose Maildir cur/ links out of the root, and lists nothing outside", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "pop3d-outside-"));
+    try {
+      await writeFile(join(outside, "1700000000.secret:2,"), "secret\n");
+      const carol = join(root, "mail", "carol");
+      await mkdir(join(carol, "new"), { recursive: true });
+      await mkdir(join(carol, "tmp"), { recursive: true });
+      await symlink(outside, join(carol, "cur"));
+      const before = errors.length;
+      const client = await pop3Connect(port);
+      assert.match(await client.cmd("USER carol"), /^\+OK/);
+      assert.match(await client.cmd("PASS secret"), /^-ERR \[SYS\/PERM\]/);
+      client.close();
+      assert.ok(
+        errors.slice(before).some((e) =>
+          /"cur" is not a real directory/.test(String(e))
+        ),
+      );
+      assert.deepEqual(await readdir(outside), ["1700000000.secret:2,"]);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
     }
   });
 

@@ -7,16 +7,15 @@ import {
   readFile,
   rm,
   stat,
+  symlink,
   writeFile,
 } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import {
-  MAILDIR_LOCK_NAME,
-  MaildirStorage,
-} from "../../src/maildir/maildir_storage.ts";
+import { byMbox } from "../_helpers/by_mbox.ts";
+import { MAILDIR_LOCK_NAME, MaildirStorage } from "../../maildir.ts";
 
 const CHILD = fileURLToPath(new URL("./_lock_child.ts", import.meta.url));
 
@@ -44,12 +43,14 @@ async function maildir(name: string): Promise<string> {
 function startChild(
   mbox: string,
   mode = "--hold",
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; line: string }> {
   const args = "Deno" in globalThis
     ? ["run", "-A", CHILD, root, mbox, mode]
     : [CHILD, root, mbox, mode];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
   });
   // Some runtimes set signalCode as soon as kill() is called, so only the
   // "exit" event says the process is gone.
@@ -82,8 +83,8 @@ function exited(child: ChildProcess): Promise<void> {
 describe("MaildirStorage lock", () => {
   it("excludes a second session in the same process and a second instance", async () => {
     await maildir("same");
-    const a = new MaildirStorage({ root });
-    const b = new MaildirStorage({ root });
+    const a = byMbox(new MaildirStorage({ root }));
+    const b = byMbox(new MaildirStorage({ root }));
     assert.equal(await a.lock("same"), true);
     assert.equal(await a.lock("same"), false);
     assert.equal(await b.lock("same"), false);
@@ -94,9 +95,56 @@ describe("MaildirStorage lock", () => {
     await assert.rejects(stat(join(root, "same", MAILDIR_LOCK_NAME)));
   });
 
+  it("MaildirStorage locks one Maildir once under every name: alice, ./alice, an absolute path, a link", async () => {
+    await maildir("names");
+    await symlink(join(root, "names"), join(root, "names-link"));
+    const storage = new MaildirStorage({ root });
+    const signal = new AbortController().signal;
+    const open = (mbox: string) =>
+      storage.openMaildrop(mbox, { user: "alice", signal });
+    const held = await open("names");
+    assert.ok(held);
+    for (const other of ["./names", join(root, "names"), "names-link"]) {
+      assert.equal(await open(other), null, other);
+    }
+    await held.close();
+    // A Maildir that does not exist (create: false) has no lock file: the
+    // in-process lock alone excludes, by the resolved path.
+    const strict = new MaildirStorage({ root, create: false });
+    const absent = await strict.openMaildrop("absent", { user: "a", signal });
+    assert.equal(absent?.count, 0);
+    assert.equal(
+      await strict.openMaildrop("./absent", { user: "a", signal }),
+      null,
+    );
+    await absent?.close();
+    const again = await strict.openMaildrop("./absent", { user: "a", signal });
+    assert.ok(again);
+    await again.close();
+  });
+
+  it("MaildirStorage.openMaildrop for a session killed meanwhile leaves nothing locked", async () => {
+    await maildir("killed");
+    const storage = new MaildirStorage({ root });
+    const aborted = new AbortController();
+    aborted.abort();
+    assert.equal(
+      await storage.openMaildrop("killed", {
+        user: "a",
+        signal: aborted.signal,
+      }),
+      null,
+    );
+    await assert.rejects(stat(join(root, "killed", MAILDIR_LOCK_NAME)));
+    const signal = new AbortController().signal;
+    const handle = await storage.openMaildrop("killed", { user: "a", signal });
+    assert.equal(handle?.count, 1);
+    await handle?.close();
+  });
+
   it("excludes another process, and is free again once it unlocks", async () => {
     await maildir("cross");
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("cross"), true);
     const busy = await startChild("cross");
     assert.equal(busy.line, "busy");
@@ -119,7 +167,7 @@ describe("MaildirStorage lock", () => {
       const [pid, host] = text.split("\n");
       assert.equal(Number(pid), child.pid);
       assert.equal(host, hostname());
-      const storage = new MaildirStorage({ root });
+      const storage = byMbox(new MaildirStorage({ root }));
       assert.equal(await storage.lock("crash"), false);
       child.kill("SIGKILL");
       await exited(child);
@@ -138,10 +186,39 @@ describe("MaildirStorage lock", () => {
     }
   });
 
+  it("MaildirStorage does not steal the live lock of another container with the same host name and pid", async () => {
+    // Two containers on shared storage, same host name, both pid 1: here
+    // the child claims this process's pid under another host key.
+    await maildir("twin");
+    const { child, line } = await startChild("twin", "--hold", {
+      POP3D_TEST_PID: String(process.pid),
+      POP3D_TEST_HOSTKEY: "other-container-boot/pid:[1]",
+    });
+    try {
+      assert.equal(line, "locked 1");
+      const text = await readFile(
+        join(root, "twin", MAILDIR_LOCK_NAME),
+        "utf8",
+      );
+      assert.equal(Number(text.split("\n")[0]), process.pid);
+      assert.equal(text.split("\n")[1], hostname());
+      const storage = byMbox(new MaildirStorage({ root }));
+      assert.equal(await storage.lock("twin"), false);
+      // The lock file is still the child's.
+      assert.equal(
+        await readFile(join(root, "twin", MAILDIR_LOCK_NAME), "utf8"),
+        text,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await exited(child);
+    }
+  });
+
   it("treats another host's lock as held until it is older than staleLockMs", async () => {
     const dir = await maildir("remote");
     const lockPath = join(dir, MAILDIR_LOCK_NAME);
-    const storage = new MaildirStorage({ root, staleLockMs: 60_000 });
+    const storage = byMbox(new MaildirStorage({ root, staleLockMs: 60_000 }));
     await writeFile(lockPath, `1\nother-host.example\n${Date.now()}\nabc\n`);
     assert.equal(await storage.lock("remote"), false);
     await writeFile(
@@ -159,7 +236,7 @@ describe("MaildirStorage lock", () => {
     const dir = await maildir("garbage");
     const lockPath = join(dir, MAILDIR_LOCK_NAME);
     await writeFile(lockPath, "");
-    const storage = new MaildirStorage({ root, staleLockMs: 60_000 });
+    const storage = byMbox(new MaildirStorage({ root, staleLockMs: 60_000 }));
     assert.equal(await storage.lock("garbage"), false);
     const { utimes } = await import("node:fs/promises");
     const old = new Date(Date.now() - 120_000);
@@ -170,7 +247,7 @@ describe("MaildirStorage lock", () => {
 
   it("does not remove a lock it does not own on unlock", async () => {
     const dir = await maildir("owner");
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("owner"), true);
     const foreign = `1\nother-host.example\n${Date.now()}\nforeign\n`;
     await writeFile(join(dir, MAILDIR_LOCK_NAME), foreign);

@@ -13,8 +13,11 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
+import { byMbox } from "../_helpers/by_mbox.ts";
+import { MaildirStorage } from "../../maildir.ts";
 import type { MessageSource } from "../../src/storage/types.ts";
+import { Pop3Error } from "../../src/errors.ts";
+import { nodeFs } from "../../src/runtime/node_fs.ts";
 
 let root = "";
 before(async () => {
@@ -67,7 +70,7 @@ describe("MaildirStorage", () => {
       "new/.hidden": "ignored\n",
       "tmp/1700000050.M1P1.host": "not delivered yet\n",
     });
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("order"), true);
     assert.equal(storage.stat("order"), 4);
     const texts = [];
@@ -91,7 +94,7 @@ describe("MaildirStorage", () => {
       "new/1700000000.M9P6.host": "a\n", // 9 µs
       "new/1699999999.M999999P1.host": "0\n",
     });
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("usec"), true);
     const order = [];
     for (let id = 1; id <= 4; id++) {
@@ -117,7 +120,7 @@ describe("MaildirStorage", () => {
       "cur/1700000005.e:2,": lfAtChunkEdge,
       "cur/1700000006.f:2,": "",
     });
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("sizes"), true);
     const sizes = [1, 2, 3, 4, 5, 6].map((id) => storage.size("sizes", id));
     assert.deepEqual(sizes, [
@@ -137,7 +140,7 @@ describe("MaildirStorage", () => {
     const file = join(dir, "cur", "1700000001.a:2,");
     const when = new Date(1_700_000_000_000);
     await utimes(file, when, when);
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("cache"), true);
     assert.equal(storage.size("cache", 1), 6);
     await storage.unlock("cache");
@@ -159,7 +162,7 @@ describe("MaildirStorage", () => {
       "new/1700000001.M1P1.host,S=3": "a\n\n",
       "cur/1700000002.M2P2.host,S=3,W=4:2,": "b\n\n",
     });
-    const first = new MaildirStorage({ root });
+    const first = byMbox(new MaildirStorage({ root }));
     assert.equal(await first.lock("uidl"), true);
     const uidls = [first.uidl("uidl", 1), first.uidl("uidl", 2)];
     assert.deepEqual(uidls, ["1700000001.M1P1.host", "1700000002.M2P2.host"]);
@@ -169,7 +172,7 @@ describe("MaildirStorage", () => {
       join(dir, "cur", "1700000001.M1P1.host,S=3:2,"),
       join(dir, "cur", "1700000001.M1P1.host,S=3:2,FS"),
     );
-    const second = new MaildirStorage({ root });
+    const second = byMbox(new MaildirStorage({ root }));
     assert.equal(await second.lock("uidl"), true);
     assert.deepEqual([second.uidl("uidl", 1), second.uidl("uidl", 2)], uidls);
     await second.unlock("uidl");
@@ -182,9 +185,11 @@ describe("MaildirStorage", () => {
       "cur/1700000003.dup:2,S": "c\n",
       "cur/1700000003.dup,W=3:2,": "d\n",
     });
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("odd"), true);
-    const ids = [1, 2, 3, 4].map((id) => storage.uidl("odd", id));
+    const ids = await Promise.all(
+      [1, 2, 3, 4].map((id) => storage.uidl("odd", id)),
+    );
     for (const id of ids) assert.match(id, /^[\x21-\x7e]{1,70}$/);
     assert.equal(new Set(ids).size, 4);
     await storage.unlock("odd");
@@ -196,7 +201,7 @@ describe("MaildirStorage", () => {
       "cur/1700000002.b:2,": "two\n".repeat(50_000),
       "cur/1700000003.c:2,S": "three\n",
     });
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("seen"), true);
     assert.equal(
       new TextDecoder().decode(await bytesOf(await storage.get("seen", 1))),
@@ -218,7 +223,7 @@ describe("MaildirStorage", () => {
 
   it("leaves flags alone with markSeen: false", async () => {
     const dir = await maildir("noseen", { "new/1700000001.a": "one\n" });
-    const storage = new MaildirStorage({ root, markSeen: false });
+    const storage = byMbox(new MaildirStorage({ root, markSeen: false }));
     assert.equal(await storage.lock("noseen"), true);
     await bytesOf(await storage.get("noseen", 1));
     await storage.unlock("noseen");
@@ -229,7 +234,7 @@ describe("MaildirStorage", () => {
     const data = new Uint8Array(300_000);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
     await maildir("binary", { "cur/1700000001.bin:2,S": data });
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("binary"), true);
     assert.deepEqual(await bytesOf(await storage.get("binary", 1)), data);
     await storage.unlock("binary");
@@ -237,7 +242,7 @@ describe("MaildirStorage", () => {
 
   it("keeps numbers fixed while mail arrives, and shows the new mail next session", async () => {
     const dir = await maildir("arrive", { "new/1700000001.a": "one\n" });
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("arrive"), true);
     await writeFile(join(dir, "new", "1600000000.early"), "early\n");
     await writeFile(join(dir, "cur", "1700000002.b:2,"), "two\n");
@@ -261,7 +266,7 @@ describe("MaildirStorage", () => {
       "cur/1700000003.c:2,": "c\n",
       "cur/1700000004.d:2,": "d\n",
     });
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("dele"), true);
     await rm(join(dir, "cur", "1700000002.b:2,"));
     await rename(
@@ -280,7 +285,7 @@ describe("MaildirStorage", () => {
   });
 
   it("creates a missing Maildir at login", async () => {
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.equal(await storage.lock("fresh"), true);
     assert.equal(storage.stat("fresh"), 0);
     assert.equal(storage.size("fresh"), 0);
@@ -290,7 +295,7 @@ describe("MaildirStorage", () => {
       "new",
       "tmp",
     ]);
-    const strict = new MaildirStorage({ root, create: false });
+    const strict = byMbox(new MaildirStorage({ root, create: false }));
     assert.equal(await strict.lock("absent"), true);
     assert.equal(strict.stat("absent"), 0);
     await strict.unlock("absent");
@@ -304,7 +309,7 @@ describe("MaildirStorage", () => {
       await writeFile(join(outside, "cur", "1.secret:2,"), "secret\n");
       await symlink(outside, join(root, "escape"));
       await symlink(outside, join(root, "victim", "nested"));
-      const storage = new MaildirStorage({ root });
+      const storage = byMbox(new MaildirStorage({ root }));
       for (
         const ref of [
           "..",
@@ -330,8 +335,9 @@ describe("MaildirStorage", () => {
       await assert.rejects(storage.lock("escape/sub"), /outside the root/);
       // Nothing was created outside the root.
       assert.deepEqual(await readdir(outside), ["cur"]);
-      assert.equal(storage.path("victim/../victim"), join(root, "victim"));
-      assert.equal(storage.path(join(root, "victim")), join(root, "victim"));
+      const raw = new MaildirStorage({ root });
+      assert.equal(raw.path("victim/../victim"), join(root, "victim"));
+      assert.equal(raw.path(join(root, "victim")), join(root, "victim"));
     } finally {
       await rm(outside, { recursive: true, force: true });
     }
@@ -350,7 +356,7 @@ describe("MaildirStorage", () => {
         join(outside, "secret"),
         join(dir, "new", "1700000003.link"),
       );
-      const storage = new MaildirStorage({ root });
+      const storage = byMbox(new MaildirStorage({ root }));
       assert.equal(await storage.lock("links"), true);
       assert.equal(storage.stat("links"), 1);
       await storage.unlock("links");
@@ -360,13 +366,125 @@ describe("MaildirStorage", () => {
     }
   });
 
+  it("MaildirStorage refuses a Maildir whose cur/ is a symlink out of the root (ln -s ../../outside ROOT/alice/cur)", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "pop3d-outside-"));
+    try {
+      await writeFile(join(outside, "1700000000.secret:2,"), "secret\n");
+      const dir = join(root, "cur-escape");
+      await mkdir(join(dir, "new"), { recursive: true });
+      await mkdir(join(dir, "tmp"), { recursive: true });
+      await symlink(outside, join(dir, "cur"));
+      const reports: unknown[] = [];
+      const storage = new MaildirStorage({
+        root,
+        onError: (e) => reports.push(e),
+      });
+      const signal = new AbortController().signal;
+      await assert.rejects(
+        storage.openMaildrop("cur-escape", { user: "alice", signal }),
+        (e: unknown) => e instanceof Pop3Error && e.code === "SYS/PERM",
+      );
+      assert.equal(reports.length, 1);
+      assert.match(String(reports[0]), /"cur" is not a real directory/);
+      assert.deepEqual(await readdir(outside), ["1700000000.secret:2,"]);
+      // No lock stays behind: with cur/ fixed, the Maildir opens.
+      await rm(join(dir, "cur"));
+      await mkdir(join(dir, "cur"));
+      const handle = await storage.openMaildrop("cur-escape", {
+        user: "alice",
+        signal,
+      });
+      assert.equal(handle?.count, 0);
+      await handle?.close();
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("MaildirStorage refuses a Maildir whose new/ links to another user's new/ (ROOT/alice/new -> ../bob/new)", async () => {
+    const bob = await maildir("bob-new", { "new/1700000001.bob": "bob\n" });
+    const alice = join(root, "alice-new");
+    await mkdir(join(alice, "cur"), { recursive: true });
+    await mkdir(join(alice, "tmp"), { recursive: true });
+    await symlink("../bob-new/new", join(alice, "new"));
+    const storage = byMbox(new MaildirStorage({ root }));
+    await assert.rejects(
+      storage.lock("alice-new"),
+      (e: unknown) => e instanceof Pop3Error && e.code === "SYS/PERM",
+    );
+    // Bob's new mail was not moved into alice's cur/.
+    assert.deepEqual(await readdir(join(bob, "new")), ["1700000001.bob"]);
+    assert.deepEqual(await readdir(join(alice, "cur")), []);
+    // Also refused: tmp/ as a link, and cur/ as a file.
+    await rm(join(alice, "new"));
+    await mkdir(join(alice, "new"));
+    await rm(join(alice, "tmp"), { recursive: true });
+    await symlink("../bob-new/tmp", join(alice, "tmp"));
+    await assert.rejects(storage.lock("alice-new"), Pop3Error);
+    await rm(join(alice, "tmp"));
+    await mkdir(join(alice, "tmp"));
+    await rm(join(alice, "cur"), { recursive: true });
+    await writeFile(join(alice, "cur"), "not a directory\n");
+    await assert.rejects(storage.lock("alice-new"), Pop3Error);
+  });
+
+  it("MaildirMaildrop never reads or unlinks a link planted under a message's unique name", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "pop3d-outside-"));
+    try {
+      await writeFile(join(outside, "victim"), "victim\n");
+      const dir = await maildir("planted", { "cur/1700000001.a:2,": "a\n" });
+      const storage = byMbox(new MaildirStorage({ root }));
+      assert.equal(await storage.lock("planted"), true);
+      // The real file goes; a link with the same unique part takes its place.
+      await rm(join(dir, "cur", "1700000001.a:2,"));
+      await symlink(
+        join(outside, "victim"),
+        join(dir, "cur", "1700000001.a:2,S"),
+      );
+      await assert.rejects(storage.get("planted", 1), Pop3Error);
+      assert.deepEqual(await storage.dele("planted", [1]), [1]);
+      await storage.unlock("planted");
+      assert.deepEqual(await readdir(join(dir, "cur")), ["1700000001.a:2,S"]);
+      assert.equal(await readFile(join(outside, "victim"), "utf8"), "victim\n");
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("MaildirMaildrop.delete reports exactly the messages removed when an unlink fails midway", async () => {
+    const dir = await maildir("partial", {
+      "cur/1700000001.a:2,": "a\n",
+      "cur/1700000002.b:2,": "b\n",
+      "cur/1700000003.c:2,": "c\n",
+    });
+    const fs = nodeFs();
+    const unlink = fs.unlink;
+    fs.unlink = (path) =>
+      path.endsWith("1700000002.b:2,")
+        ? Promise.reject(Object.assign(new Error("EACCES"), { code: "EACCES" }))
+        : unlink(path);
+    const reports: unknown[] = [];
+    const storage = byMbox(
+      new MaildirStorage({ root, fs, onError: (e) => reports.push(e) }),
+    );
+    assert.equal(await storage.lock("partial"), true);
+    assert.deepEqual(await storage.dele("partial", [1, 2, 3]), [1, 3]);
+    assert.equal(reports.length, 1);
+    await storage.unlock("partial");
+    assert.deepEqual(await readdir(join(dir, "cur")), ["1700000002.b:2,"]);
+    // When nothing could be removed, the delete fails.
+    assert.equal(await storage.lock("partial"), true);
+    await assert.rejects(storage.dele("partial", [1]), /EACCES/);
+    await storage.unlock("partial");
+  });
+
   it("throws on bad options and on use without a lock", () => {
-    assert.throws(() => new MaildirStorage({ root: "" }), TypeError);
+    assert.throws(() => (new MaildirStorage({ root: "" })), TypeError);
     assert.throws(
-      () => new MaildirStorage({ root, staleLockMs: 0 }),
+      () => (new MaildirStorage({ root, staleLockMs: 0 })),
       RangeError,
     );
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.throws(() => storage.stat("nobody"), TypeError);
   });
 });

@@ -40,3 +40,37 @@ it("the core speaks only web APIs: runtime names appear only in adapters", async
   }
   assert.deepEqual(offenders, []);
 });
+
+it("every export is a file with a module doc, and the core entry point loads no backend", async () => {
+  const deno = await read("deno.json");
+  for (
+    const [name, file] of Object.entries(deno.exports as Record<string, string>)
+  ) {
+    const text = await readFile(new URL(file, root), "utf8");
+    assert.match(text, /@module/, name);
+    assert.match(text, /@example/, name);
+    if (name !== ".") {
+      assert.equal(deno.imports[`@x/pop3d${name.slice(1)}`], file, name);
+    }
+  }
+  // Walk the static imports of mod.ts (dynamic import() is lazy).
+  const seen = new Set<string>();
+  const todo = ["mod.ts"];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = await readFile(new URL(file, root), "utf8");
+    for (
+      const m of text.matchAll(/^(?:import|export)[^;]*?from "(\.[^"]+)";/gms)
+    ) {
+      const url = new URL(m[1], new URL(file, root));
+      todo.push(url.pathname.slice(new URL(root).pathname.length));
+    }
+  }
+  const backends = [...seen].filter((f) =>
+    /^src\/(maildir|postgres|testing)\/|passwd_file|password_scheme/.test(f)
+  );
+  assert.deepEqual(backends, []);
+  assert.ok(seen.has("src/storage/memory_storage.ts"));
+});

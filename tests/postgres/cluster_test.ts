@@ -13,9 +13,7 @@ import {
   type TestDatabase,
   testDatabase,
 } from "../_helpers/pg_server.ts";
-import { createSchema } from "../../src/postgres/schema.ts";
-import { PostgresAuth } from "../../src/postgres/postgres_auth.ts";
-import { PostgresStorage } from "../../src/postgres/postgres_storage.ts";
+import { createSchema, PostgresAuth, PostgresStorage } from "../../postgres.ts";
 
 const found = await testDatabase();
 const skip = "skip" in found ? found.skip : false;

@@ -3,13 +3,16 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PgWirePool } from "../_helpers/pg_wire.ts";
+import { byMbox } from "../_helpers/by_mbox.ts";
+import { probeDeriveBits } from "../_helpers/derive_probe.ts";
+import { DEFAULT_PBKDF2_ITERATIONS } from "../../src/postgres/password_hash.ts";
 import { type TestDatabase, testDatabase } from "../_helpers/pg_server.ts";
-import { createSchema } from "../../src/postgres/schema.ts";
+import { createSchema } from "../../postgres.ts";
 import {
   LeaseLostError,
+  PostgresAuth,
   PostgresStorage,
-} from "../../src/postgres/postgres_storage.ts";
-import { PostgresAuth } from "../../src/postgres/postgres_auth.ts";
+} from "../../postgres.ts";
 import { Pop3Error } from "../../src/errors.ts";
 import type { PgMailbox } from "../../src/postgres/types.ts";
 
@@ -43,12 +46,18 @@ describe("PostgreSQL backend", { skip }, () => {
     let db: PgWirePool;
     let n = 0;
     const storages: PostgresStorage[] = [];
+    /** A storage driven through by-mbox calls, plus its own methods. */
     function storage(
       options: ConstructorParameters<typeof PostgresStorage>[1] = {},
-    ): PostgresStorage {
+    ) {
       const s = new PostgresStorage(db, options);
       storages.push(s);
-      return s;
+      return Object.assign(byMbox(s, (m: PgMailbox) => m.id), {
+        deliver: s.deliver.bind(s),
+        mailbox: s.mailbox.bind(s),
+        close: s.close.bind(s),
+        owner: s.owner,
+      });
     }
     async function box(): Promise<PgMailbox> {
       return await storage().mailbox(`box${++n}`);
@@ -324,6 +333,28 @@ describe("PostgreSQL backend", { skip }, () => {
       assert.notEqual((await auth.lookup("pa-plain"))[0], "pw one");
       assert.deepEqual((await auth.lookup("pa-plain"))[1], plain);
       await assert.rejects(auth.lookup("nobody"), RangeError);
+    });
+
+    it("PostgresAuth PASS timing oracle: an unknown user costs a default PBKDF2, bounded under a flood", async () => {
+      const auth = new PostgresAuth(db, { maxConcurrentHashes: 1 });
+      await auth.addUser("oracle", "secret", { hash: true });
+      const probe = probeDeriveBits();
+      try {
+        const results = await Promise.all([
+          auth.authenticate("oracle", "wrong"),
+          auth.authenticate("no-such-user", "wrong"),
+          auth.authenticate("no-such-user-2", "secret"),
+        ]);
+        assert.deepEqual(results, [false, false, false]);
+        assert.deepEqual(probe.iterations, [
+          DEFAULT_PBKDF2_ITERATIONS,
+          DEFAULT_PBKDF2_ITERATIONS,
+          DEFAULT_PBKDF2_ITERATIONS,
+        ]);
+        assert.equal(probe.peak, 1);
+      } finally {
+        probe.restore();
+      }
     });
 
     it("PostgresAuth with plaintextPasswords returns plaintext but never a hash", async () => {

@@ -6,8 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pop3d, type Pop3dOptions } from "../../mod.ts";
-import { TestBackend } from "../../src/testing/test_backend.ts";
-import { InjectedFaultError } from "../../src/testing/injected_fault_error.ts";
+import { InjectedFaultError, TestBackend } from "../../testing.ts";
 import {
   failure,
   Poplib,

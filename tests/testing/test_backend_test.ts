@@ -1,8 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Pop3Error } from "../../src/errors.ts";
-import { TestBackend } from "../../src/testing/test_backend.ts";
-import { InjectedFaultError } from "../../src/testing/injected_fault_error.ts";
+import { InjectedFaultError, TestBackend } from "../../testing.ts";
 import type { MessageSource } from "../../src/storage/types.ts";
 
 const decoder = new TextDecoder();

@@ -1,0 +1,215 @@
+/**
+ * One session's PostgreSQL mailbox: the snapshot taken when the lease was
+ * won, chunked reads, fenced deletes, and the lease renewal while open.
+ *
+ * @module
+ */
+
+import { Pop3Error } from "../errors.ts";
+import type { MaildropHandle } from "../storage/maildrop_handle.ts";
+import type { MessageSource } from "../storage/types.ts";
+import { toBytes } from "./_sql.ts";
+import { LEASE_INTERVAL, LeaseLostError } from "./postgres_lease.ts";
+import type { PgClient, PgMailbox } from "./types.ts";
+
+/** A lease won by a session. */
+export interface PgLease {
+  readonly db: PgClient;
+  readonly mbox: PgMailbox;
+  /** The fencing token. */
+  readonly token: string;
+  readonly leaseMs: number;
+  readonly renewMs: number;
+  readonly onError: (error: unknown) => void;
+}
+
+/** The snapshot of a mailbox, in message order. */
+export interface PgSnapshot {
+  readonly ids: readonly number[];
+  readonly uids: readonly string[];
+  readonly sizes: readonly number[];
+  /** `performance.now()` before which the lease surely has not expired. */
+  readonly validUntil: number;
+  /** Called once by `close`. */
+  readonly closed: () => void;
+}
+
+/**
+ * A leased PostgreSQL mailbox as one session holds it.
+ *
+ * @example
+ * ```ts ignore
+ * const handle = await storage.openMaildrop(mailbox, context);
+ * ```
+ */
+export class PgMaildrop implements MaildropHandle {
+  readonly count: number;
+  readonly octets: number;
+  readonly #lease: PgLease;
+  readonly #snapshot: PgSnapshot;
+  #validUntil: number;
+  #lost = false;
+  #open = true;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(lease: PgLease, snapshot: PgSnapshot) {
+    this.#lease = lease;
+    this.#snapshot = snapshot;
+    this.#validUntil = snapshot.validUntil;
+    this.count = snapshot.ids.length;
+    this.octets = snapshot.sizes.reduce((n, s) => n + s, 0);
+    this.#schedule();
+  }
+
+  /** Deletes the lease row, if it still carries this token. */
+  static async release(lease: PgLease): Promise<void> {
+    await lease.db.query(
+      `DELETE FROM pop3d_leases
+       WHERE mailbox_id = $1::bigint AND token = $2::bigint`,
+      [lease.mbox.id, lease.token],
+    );
+  }
+
+  size(n: number): number {
+    return this.#snapshot.sizes[this.#index(n)];
+  }
+
+  uid(n: number): string {
+    return this.#snapshot.uids[this.#index(n)];
+  }
+
+  /**
+   * Streams a message one chunk row at a time.
+   *
+   * @throws {Pop3Error} `SYS/TEMP` when the lease may be lost or the message is gone.
+   */
+  async get(n: number): Promise<MessageSource> {
+    const i = this.#index(n);
+    const { mbox, db } = this.#lease;
+    if (!this.#live()) {
+      throw new Pop3Error(
+        `Lost the lock of mailbox "${mbox.name}"; log in again`,
+        "SYS/TEMP",
+      );
+    }
+    const id = this.#snapshot.ids[i];
+    const size = this.#snapshot.sizes[i];
+    const chunk = async (seq: number) => {
+      const { rows } = await db.query(
+        `SELECT data FROM pop3d_chunks
+         WHERE message_id = $1::bigint AND seq = $2::integer`,
+        [id, seq],
+      );
+      return rows.length === 0 ? undefined : toBytes(rows[0].data);
+    };
+    if (size === 0) return new Uint8Array(0);
+    const first = await chunk(0);
+    if (!first) {
+      throw new Pop3Error(`Message ${n} no longer exists`, "SYS/TEMP");
+    }
+    let sent = 0;
+    let seq = 0;
+    let next: Uint8Array | undefined = first;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (next === undefined) {
+          if (!this.#live()) throw new LeaseLostError(mbox.name);
+          next = await chunk(seq);
+          if (!next) throw new Error(`Message ${id} is missing chunk ${seq}`);
+        }
+        seq++;
+        sent += next.length;
+        if (sent > size) throw new Error(`Message ${id} is longer than stored`);
+        controller.enqueue(next);
+        next = undefined;
+        if (sent === size) controller.close();
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /**
+   * Deletes messages in one transaction, only while this session's fencing
+   * token is still the lease's: all of them, or none.
+   *
+   * @throws {LeaseLostError} When another session took the lease; nothing is deleted.
+   */
+  async delete(msgIds: readonly number[]): Promise<readonly number[]> {
+    const { db, mbox, token, leaseMs } = this.#lease;
+    if (!this.#live()) throw new LeaseLostError(mbox.name);
+    const ids = msgIds.map((n) => this.#snapshot.ids[this.#index(n)]);
+    if (ids.length === 0) return [];
+    await db.transaction(async (tx) => {
+      const fence = await tx.query(
+        `UPDATE pop3d_leases SET expires_at = clock_timestamp() + ${LEASE_INTERVAL}
+         WHERE mailbox_id = $1::bigint AND token = $2::bigint
+         RETURNING token`,
+        [mbox.id, token, leaseMs],
+      );
+      if (fence.rows.length === 0) {
+        this.#lost = true;
+        throw new LeaseLostError(mbox.name);
+      }
+      await tx.query(
+        `DELETE FROM pop3d_messages
+         WHERE mailbox_id = $1::bigint AND id = ANY($2::bigint[])`,
+        [mbox.id, ids],
+      );
+    });
+    return msgIds;
+  }
+
+  /** Stops renewing and deletes the lease row (only if it is still ours). */
+  async close(): Promise<void> {
+    if (!this.#open) return;
+    this.#open = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#snapshot.closed();
+    await PgMaildrop.release(this.#lease);
+  }
+
+  #index(n: number): number {
+    if (!Number.isInteger(n) || n < 1 || n > this.count) {
+      throw new RangeError(`No message ${n}`);
+    }
+    return n - 1;
+  }
+
+  /** Whether the lease surely still holds; marks it lost otherwise. */
+  #live(): boolean {
+    if (this.#lost || performance.now() > this.#validUntil) {
+      this.#lost = true;
+      return false;
+    }
+    return true;
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => this.#renew(), this.#lease.renewMs);
+  }
+
+  async #renew(): Promise<void> {
+    this.#timer = undefined;
+    const { db, mbox, token, leaseMs, onError } = this.#lease;
+    const started = performance.now();
+    try {
+      const { rows } = await db.query(
+        `UPDATE pop3d_leases SET expires_at = clock_timestamp() + ${LEASE_INTERVAL}
+         WHERE mailbox_id = $1::bigint AND token = $2::bigint
+         RETURNING token`,
+        [mbox.id, token, leaseMs],
+      );
+      if (!this.#open) return;
+      if (rows.length === 0) {
+        this.#lost = true;
+        onError(new LeaseLostError(mbox.name));
+        return;
+      }
+      this.#validUntil = started + leaseMs;
+    } catch (error) {
+      if (!this.#open) return;
+      onError(error);
+    }
+    if (!this.#lost && this.#open) this.#schedule();
+  }
+}
