@@ -10,6 +10,7 @@ import type { ConnectionState } from "../session/connection_state.ts";
 import { Pop3Session } from "../session/session.ts";
 import { defaultSocket } from "../transport/default_socket.ts";
 import { Monitor, type Pop3dStats } from "./monitor.ts";
+import { sessionConfig } from "./session_config.ts";
 import type { Conn, Listener } from "../transport/types.ts";
 import {
   DEFAULTS,
@@ -314,7 +315,12 @@ export class Pop3d<M = unknown> {
       return;
     }
     const id = this.#nextId++;
-    const session = new Pop3Session(id, conn, o, this.#monitor);
+    const session = new Pop3Session(
+      id,
+      conn,
+      sessionConfig(o, () => o.authFailureDelay),
+      this.#monitor,
+    );
     this.#sessions.set(id, session);
     this.#perAddress.set(address, fromAddress + 1);
     const running = session.run().finally(() => {

@@ -54,6 +54,7 @@ export class Maildrop {
   #deletedCount = 0;
   #deletedOctets = 0;
   #deleting: Promise<unknown> | undefined;
+  #removed = 0;
   #closing: Promise<void> | undefined;
 
   /**
@@ -170,11 +171,14 @@ export class Maildrop {
   async commit(): Promise<number> {
     const ids = this.deletedIds();
     if (ids.length === 0) return 0;
-    let started: Promise<readonly number[]> | undefined;
     const removed = await this.#call("storage.dele", () => {
-      const result = this.#handle.delete(ids);
-      started = Promise.resolve(result);
-      this.#deleting = started.catch(() => {});
+      const started = Promise.resolve(this.#handle.delete(ids));
+      // Known even when the caller stopped waiting (callbackTimeout): the
+      // logout event then tells what was really removed.
+      this.#deleting = started.then(
+        (done) => this.#removed = Array.isArray(done) ? done.length : 0,
+        () => {},
+      );
       return started;
     });
     if (!Array.isArray(removed)) {
@@ -182,7 +186,12 @@ export class Maildrop {
         `Storage "delete" returned an invalid value: ${String(removed)}`,
       );
     }
-    return removed.length;
+    return this.#removed = removed.length;
+  }
+
+  /** Messages removed from storage so far, as the handle's delete reported. */
+  get removed(): number {
+    return this.#removed;
   }
 
   /**

@@ -5,12 +5,12 @@
  * failing seed replays exactly.
  */
 
-import { Pop3Session } from "../../src/session/session.ts";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import {
   countingStorage,
   hardeningPair,
+  newSession,
   sessionOptions,
 } from "./hardening_pair.ts";
 
@@ -426,7 +426,7 @@ export async function runCase(c: FuzzCase): Promise<FuzzResult> {
   });
   const [client, server] = hardeningPair();
   let runError: unknown;
-  const done = new Pop3Session(1, server, options).run().catch((e) => {
+  const done = newSession(1, server, options).run().catch((e) => {
     runError = e;
   });
   const reader = client.readable.getReader();
