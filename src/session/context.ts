@@ -58,6 +58,8 @@ export interface SessionContext<M = unknown> {
   committed: number;
   /** Failed logins so far. */
   authFailures: number;
+  /** Bad commands so far. */
+  badCommands: number;
   /** The SASL exchange waiting for the client's next response, if any. */
   sasl: SaslExchange | undefined;
   /** Calls an auth or storage callback under `callbackTimeout`. */
@@ -72,10 +74,6 @@ export interface SessionContext<M = unknown> {
   emit(event: Pop3dEvent): void;
   /** Reports a server-side fault to the observer. */
   report(error: unknown): void;
-  /** Answers `-ERR message` and counts a bad command. */
-  bad(message: string): void;
-  /** Counts a bad command whose reply was already queued. */
-  countBad(): void;
   /** Sets the close reason (the first one wins) and ends the session. */
   end(reason: CloseReason, mode?: EndMode): void;
   /** Writes out the queued replies. */

@@ -56,6 +56,7 @@ export class Maildrop {
   #deleting: Promise<unknown> | undefined;
   #removed = 0;
   #closing: Promise<void> | undefined;
+  #closedWithin: Promise<void> | undefined;
 
   /**
    * @param handle The open maildrop.
@@ -203,5 +204,21 @@ export class Maildrop {
       await this.#deleting;
       await this.#call("storage.unlock", () => this.#handle.close());
     })();
+  }
+
+  /**
+   * {@linkcode Maildrop.close}, waited for at most `ms` milliseconds: a
+   * delete that hangs keeps the lock (it may still be removing messages),
+   * but not the session; the unlock follows whenever the delete settles.
+   * An unlock failure goes to `report`.
+   */
+  closeWithin(ms: number, report: (error: unknown) => void): Promise<void> {
+    return this.#closedWithin ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.close().catch(report).finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

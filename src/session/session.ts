@@ -6,14 +6,12 @@
  * @module
  */
 
-import { Pop3Error, Pop3SyntaxError } from "../errors.ts";
 import { toHex } from "../_util/hex.ts";
-import { type Command, parseCommand } from "../protocol/command.ts";
-import { LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
-import { err, ok } from "../protocol/reply.ts";
+import { type LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
+import { ok } from "../protocol/reply.ts";
 import type { Conn } from "../transport/types.ts";
-import { CallbackTimeoutError, callNow, callWithTimeout } from "./call.ts";
-import { checkArgs, COMMANDS, transcriptLine } from "./commands.ts";
+import { sessionCallers } from "./call.ts";
+import { runCommand } from "./dispatch.ts";
 import type { SessionConfig, SessionObserver } from "./config.ts";
 import type { ConnectionState } from "./connection_state.ts";
 import type { EndMode, SessionContext } from "./context.ts";
@@ -45,31 +43,20 @@ function timestamp(serverName: string): string {
  * ```
  */
 export class Pop3Session<M = unknown> implements SessionContext<M> {
-  /** The connection id. */
+  // The parts see these through SessionContext (context.ts), which documents them.
   readonly id: number;
-  /** The client's address. */
   readonly remote: string;
-  /** The session's configuration. */
   readonly config: SessionConfig<M>;
-  /** Receives events, errors and transcript lines. */
   readonly observer: SessionObserver;
-  /** The reply queue. */
   readonly out: ReplyWriter;
-  /** The APOP timestamp of the greeting. */
   readonly timestamp: string;
-  /** AUTHORIZATION, TRANSACTION or UPDATE. */
   state: SessionState = "auth";
-  /** The user name given to USER, or the logged-in user. */
   user: string | null = null;
-  /** How the session logged in. */
   method: LoginMethod | null = null;
-  /** The locked maildrop, once logged in. */
   drop: Maildrop | undefined;
-  /** Messages removed at QUIT. */
   committed = 0;
-  /** Failed logins so far. */
   authFailures = 0;
-  /** The SASL exchange waiting for the client's next response. */
+  badCommands = 0;
   sasl: SaslExchange | undefined;
   #conn: Conn;
   readonly #framer: LineFramer;
@@ -79,9 +66,9 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #reason: CloseReason | undefined;
   #cut = false;
-  #badCommands = 0;
   #bytesIn = 0;
-  #released: Promise<void> | undefined;
+  readonly call: SessionContext<M>["call"];
+  readonly callNow: SessionContext<M>["callNow"];
 
   /**
    * @param id Connection id.
@@ -110,6 +97,10 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
       () => this.end("timeout", "now"),
     );
     this.timestamp = timestamp(config.serverName);
+    ({ call: this.call, callNow: this.callNow } = sessionCallers(
+      config.callbackTimeout,
+      this.#ended.signal,
+    ));
   }
 
   /** The connection now (it changes after STLS). */
@@ -200,7 +191,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
         const line = await this.#nextLine();
         if (line === null) break;
         if (this.sasl) await saslResponse(this, line);
-        else await this.#command(line);
+        else await runCommand(this as SessionContext<unknown>, line);
         if (
           this.ending || !this.#framer.hasLine() || this.out.queued >= FLUSH_AT
         ) {
@@ -274,86 +265,6 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
     }
   }
 
-  /** Parses, gates and dispatches one command line through the table. */
-  async #command(line: Uint8Array | typeof LINE_TOO_LONG): Promise<void> {
-    const observer = this.observer;
-    if (line === LINE_TOO_LONG) {
-      observer.transcript(this.id, "C", "<line too long>");
-      return this.bad("Command line too long");
-    }
-    let cmd: Command;
-    try {
-      cmd = parseCommand(line);
-    } catch (error) {
-      observer.transcript(
-        this.id,
-        "C",
-        `<invalid line of ${line.length} octets>`,
-      );
-      return this.bad((error as Error).message);
-    }
-    if (observer.wantsTranscript) {
-      observer.transcript(this.id, "C", transcriptLine(cmd));
-    }
-    const spec = cmd.name === undefined ? undefined : COMMANDS[cmd.name];
-    if (line.length + 2 > this.config.maxLineLength && !spec?.longLine) {
-      return this.bad("Command line too long");
-    }
-    if (spec === undefined) return this.bad("Unknown command");
-    if (!spec.states.includes(this.state)) {
-      return this.bad(`${cmd.name} is not valid in this state`);
-    }
-    const started = observer.wantsCommands ? Date.now() : 0;
-    let success = true;
-    try {
-      checkArgs(spec, cmd);
-      await spec.handler(this as SessionContext<unknown>, cmd);
-    } catch (error) {
-      success = false;
-      this.out.send(this.#toReply(error));
-      if (error instanceof Pop3SyntaxError) this.countBad();
-    }
-    if (observer.wantsCommands) {
-      this.emit({
-        type: "command",
-        id: this.id,
-        remote: this.remote,
-        verb: cmd.verb,
-        ok: success,
-        durationMs: Date.now() - started,
-      });
-    }
-  }
-
-  /** The one boundary that turns errors into replies. */
-  #toReply(error: unknown): string {
-    if (error instanceof Pop3Error) return err(error.message, error.code);
-    // A callback abandoned because the session was killed: not a fault.
-    if (error === this.#ended.signal.reason) {
-      return err("Session closed", "SYS/TEMP");
-    }
-    if (error instanceof Pop3SyntaxError) return err(error.message);
-    this.report(error);
-    if (error instanceof CallbackTimeoutError) {
-      return err("Storage did not answer in time", "SYS/TEMP");
-    }
-    return err("Internal server error", "SYS/TEMP");
-  }
-
-  /** Answers `-ERR message` and counts a bad command. */
-  bad(message: string): void {
-    this.out.send(err(message));
-    this.countBad();
-  }
-
-  /** Counts a bad command; closes after `maxBadCommands`. */
-  countBad(): void {
-    if (++this.#badCommands >= this.config.maxBadCommands) {
-      this.out.send(err("Too many bad commands, closing connection"));
-      this.end("limit");
-    }
-  }
-
   /** Reports an event. */
   emit(event: Pop3dEvent): void {
     this.observer.event(event);
@@ -374,48 +285,12 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
     this.#deadlines.loggedIn();
   }
 
-  /**
-   * Calls a callback under `callbackTimeout`. A session ended at once stops
-   * waiting, except for `dele` and `unlock`, which must finish before the
-   * lock is given up.
-   */
-  call = <T>(
-    what: string,
-    fn: () => T | Promise<T>,
-    late?: (value: T) => void,
-  ): Promise<T> =>
-    callWithTimeout(
-      what,
-      this.config.callbackTimeout,
-      fn,
-      late,
-      this.#signalFor(what),
-    );
-
-  /** Like `call`, without a Promise for a synchronous answer. */
-  callNow = <T>(what: string, fn: () => T | Promise<T>): T | Promise<T> =>
-    callNow(what, this.config.callbackTimeout, fn, this.#signalFor(what));
-
-  #signalFor(what: string): AbortSignal | undefined {
-    return what === "storage.dele" || what === "storage.unlock"
-      ? undefined
-      : this.#ended.signal;
-  }
-
-  /**
-   * Releases the lock once, waiting at most `callbackTimeout` for it; the
-   * unlock itself waits for a running delete (see `Maildrop.close`).
-   */
+  /** Releases the lock once, waiting at most `callbackTimeout` for it. */
   release(): Promise<void> {
-    const drop = this.drop;
-    if (!drop) return Promise.resolve();
-    return this.#released ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.config.callbackTimeout);
-      drop.close().catch((error) => this.report(error)).finally(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.drop?.closeWithin(
+      this.config.callbackTimeout,
+      (error) => this.report(error),
+    ) ?? Promise.resolve();
   }
 
   /**
