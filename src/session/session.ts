@@ -149,6 +149,15 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
     this.#cut = true;
     this.#ended.abort(new Error(`Session ended: ${this.#reason}`));
     this.#reader?.cancel().catch(() => {});
+    // A write without progress or a handshake holds the loop: cut now.
+    // Otherwise the loop closes the connection after the unlock, so that a
+    // client that reconnects at once finds its maildrop free.
+    if (this.out.stalledSince !== 0 || this.#reader === undefined) {
+      this.#closeConn();
+    }
+  }
+
+  #closeConn(): void {
     try {
       this.#conn.close();
     } catch {
@@ -213,6 +222,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
       await this.release();
       this.#deadlines.stop();
       this.end(this.#reason!, "now");
+      this.#closeConn();
       this.#closed();
     }
   }
