@@ -27,6 +27,8 @@ export const COMMAND_NAMES = [
   "RSET",
   "TOP",
   "UIDL",
+  "UTF8",
+  "LANG",
 ] as const;
 
 /** A command keyword the server knows. */

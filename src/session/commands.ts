@@ -19,6 +19,7 @@ import {
   stls,
 } from "./capabilities.ts";
 import type { SessionContext } from "./context.ts";
+import { lang, utf8 } from "./languages.ts";
 import { auth } from "./sasl_exchange.ts";
 import type { SessionState } from "./state.ts";
 import {
@@ -106,6 +107,10 @@ export const COMMANDS: { readonly [K in CommandName]: CommandSpec } = {
     capability: (s) => inAuth(s, canStartTls(s) && "STLS"),
     handler: stls,
   },
+  // RFC 6856 allows UTF8 only before login; classic Outlook sends it after
+  // login too and aborts on -ERR, so it is answered there as well.
+  UTF8: { states: BOTH, args: [0, 0], capability: () => "UTF8", handler: utf8 },
+  LANG: { states: BOTH, args: [0, 1], capability: () => "LANG", handler: lang },
   PASS: {
     states: AUTH_STATE,
     args: "rest",

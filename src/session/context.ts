@@ -60,6 +60,10 @@ export interface SessionContext<M = unknown> {
   authFailures: number;
   /** Bad commands so far. */
   badCommands: number;
+  /** UTF8 was given (RFC 6856). */
+  utf8: boolean;
+  /** The language tag of replies (RFC 6856 LANG). */
+  language: string;
   /** The SASL exchange waiting for the client's next response, if any. */
   sasl: SaslExchange | undefined;
   /** Calls an auth or storage callback under `callbackTimeout`. */

@@ -57,6 +57,8 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
   committed = 0;
   authFailures = 0;
   badCommands = 0;
+  utf8 = false;
+  language = "en";
   sasl: SaslExchange | undefined;
   #conn: Conn;
   readonly #framer: LineFramer;

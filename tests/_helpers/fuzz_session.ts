@@ -77,6 +77,8 @@ const VERBS = [
   "RSET",
   "TOP",
   "UIDL",
+  "UTF8",
+  "LANG",
   "XTND",
   "RETRR",
   "",
@@ -360,7 +362,8 @@ function validate(
       ? []
       : line.slice(space + 1).split(" ").filter((a) => a !== "");
     const multi = verb === "CAPA" || verb === "RETR" || verb === "TOP" ||
-      ((verb === "LIST" || verb === "UIDL" || verb === "AUTH") &&
+      ((verb === "LIST" || verb === "UIDL" || verb === "AUTH" ||
+        verb === "LANG") &&
         args.length === 0);
     if (!multi) continue;
     count(`${verb} blocks`);
