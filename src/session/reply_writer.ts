@@ -15,7 +15,7 @@ const COALESCE_MAX = 16 * 1024;
  * Larger parts are written in pieces of at most this size, so that a slow
  * but steady reader shows progress to the write deadline between pieces.
  */
-const WRITE_PIECE = 16 * 1024;
+const WRITE_PIECE = 32 * 1024;
 
 /**
  * Queues replies and writes them out on {@linkcode ReplyWriter.flush}.
