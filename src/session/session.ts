@@ -197,7 +197,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
       this.out.attach(this.#conn.writable.getWriter());
       this.#deadlines.start();
       this.out.send(ok(`${this.config.greeting} ${this.timestamp}`));
-      await this.out.flush();
+      await this.flush();
       while (!this.ending) {
         const line = await this.#nextLine();
         if (line === null) break;
@@ -207,7 +207,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
           this.ending || !this.#framer.hasLine() || this.out.queued >= FLUSH_AT
         ) {
           // While ending, this is the final flush: the write deadline holds.
-          await this.out.flush();
+          await this.flush();
         }
         // The idle clock starts when the reply is out, not when the command
         // came in: a RETR slower than idleTimeout must not end the session.
@@ -289,7 +289,8 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
 
   /** Writes out the queued replies. */
   flush(): Promise<void> {
-    return this.out.flush();
+    // Ended at once (kill, timeout): nothing more goes out (RFC 1939 §3).
+    return this.#cut ? Promise.resolve() : this.out.flush();
   }
 
   /** The login deadline is over. */

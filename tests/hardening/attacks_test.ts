@@ -472,4 +472,44 @@ describe("Write deadline while closing", () => {
       await done;
     }
   });
+
+  it("Kill during the failure delay with a client that stops reading ends the session at once", async () => {
+    const f = fixture();
+    const [client, server] = hardeningPair();
+    const session = newSession(
+      1,
+      server,
+      sessionOptions<string>({
+        auth: f.auth,
+        storage: f.storage,
+        authFailureDelay: 1000,
+        writeTimeout: 60_000,
+      }),
+    );
+    const done = session.run();
+    const reader = client.readable.getReader();
+    const writer = client.writable.getWriter();
+    const te = new TextEncoder();
+    try {
+      await reader.read(); // the greeting; nothing is read after it
+      // Replies are queued but never read: the connection takes no more.
+      await writer.write(te.encode("USER alice\r\nPASS wrong\r\n"));
+      await delay(100); // in the failure delay
+      const t0 = Date.now();
+      session.kill();
+      const ended = await Promise.race([
+        done.then(() => true),
+        delay(3000).then(() => false),
+      ]);
+      assert.ok(
+        ended,
+        "a killed session waited for a client that reads nothing",
+      );
+      assert.ok(Date.now() - t0 < 3000);
+    } finally {
+      reader.cancel().catch(() => {});
+      client.close();
+      await done;
+    }
+  });
 });
