@@ -6,25 +6,12 @@
 
 import { Pop3SyntaxError } from "../errors.ts";
 
-/** Every command keyword the server knows. */
-export type CommandName =
-  | "USER"
-  | "PASS"
-  | "APOP"
-  | "AUTH"
-  | "STLS"
-  | "CAPA"
-  | "QUIT"
-  | "STAT"
-  | "LIST"
-  | "RETR"
-  | "DELE"
-  | "NOOP"
-  | "RSET"
-  | "TOP"
-  | "UIDL";
-
-const NAMES: ReadonlySet<string> = new Set<CommandName>([
+/**
+ * Every command keyword the server knows. The session's command table
+ * (`src/session/commands.ts`) has exactly one row per name; the compiler
+ * checks that they match.
+ */
+export const COMMAND_NAMES = [
   "USER",
   "PASS",
   "APOP",
@@ -40,7 +27,14 @@ const NAMES: ReadonlySet<string> = new Set<CommandName>([
   "RSET",
   "TOP",
   "UIDL",
-]);
+  "UTF8",
+  "LANG",
+] as const;
+
+/** A command keyword the server knows. */
+export type CommandName = typeof COMMAND_NAMES[number];
+
+const NAMES: ReadonlySet<string> = new Set<string>(COMMAND_NAMES);
 
 /** One parsed command line. */
 export interface Command {

@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { Pop3dEvent } from "./events.ts";
+import type { SessionCounter, SessionObserver } from "../session/config.ts";
+import type { Pop3dEvent } from "../session/events.ts";
 
 /**
  * Anything shaped like `console`: the server calls `info`, `warn` and
@@ -110,7 +111,7 @@ function safely(fn: () => void): void {
  * console.assert(m.snapshot().loginsOk === 1);
  * ```
  */
-export class Monitor {
+export class Monitor implements SessionObserver {
   #hooks: MonitorHooks;
   readonly #stats: Pop3dStats = {
     connections: 0,
@@ -162,6 +163,11 @@ export class Monitor {
   /** A copy of the counters. */
   snapshot(): Pop3dStats {
     return { ...this.#stats };
+  }
+
+  /** Adds `n` to one of the counters a session feeds. */
+  count(counter: SessionCounter, n: number): void {
+    this.#stats[counter] += n;
   }
 
   /** Writes one transcript line. */
@@ -262,6 +268,15 @@ export class Monitor {
         break;
       case "logout":
         s.sessions--;
+        break;
+      case "tls-failed":
+        if (logger) {
+          safely(() =>
+            logger.warn(
+              `pop3d: #${event.id} TLS handshake with ${event.remote} failed`,
+            )
+          );
+        }
         break;
     }
     this.#dispatch(event);

@@ -77,7 +77,9 @@ export interface Pop3dOptions<M = unknown> {
    */
   idleTimeout?: number;
   /**
-   * Milliseconds a session may stay in the AUTHORIZATION state without a command.
+   * Milliseconds from connect to a successful login, whatever the client
+   * sends meanwhile (Dovecot allows 3 minutes). Silence before login is
+   * also bounded by `idleTimeout`.
    *
    * @default {60000}
    */
@@ -89,7 +91,10 @@ export interface Pop3dOptions<M = unknown> {
    */
   callbackTimeout?: number;
   /**
-   * Milliseconds a write to the client may stall before the connection is closed.
+   * Milliseconds a write to the client may go without the connection
+   * accepting a single byte before the connection is closed; it also holds
+   * for the last replies after QUIT or a limit. A slow but steady reader is
+   * never cut off.
    *
    * @default {60000}
    */
@@ -119,7 +124,9 @@ export interface Pop3dOptions<M = unknown> {
    */
   maxAuthFailures?: number;
   /**
-   * Milliseconds to wait before answering a failed login (slows password guessing).
+   * Milliseconds from the start of a failed login attempt to its answer
+   * (slows password guessing). Every failure is answered at this time
+   * whatever the check cost, so timing does not tell which users exist.
    *
    * @default {1000}
    */

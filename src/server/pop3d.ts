@@ -14,6 +14,7 @@ import { Admission } from "./admission.ts";
 import { addressKey } from "./address_key.ts";
 import { AuthPenalty, type AuthPenaltySettings } from "./auth_penalty.ts";
 import type { Pop3dEvent } from "./events.ts";
+import { sessionConfig } from "./session_config.ts";
 import type { Conn, Listener } from "../transport/types.ts";
 import {
   DEFAULTS,
@@ -348,11 +349,15 @@ export class Pop3d<M = unknown> {
       old.kill("evicted");
     }
     const penalty = this.#penalty;
-    const session = new Pop3Session(id, conn, {
-      ...o,
-      failureDelay: () =>
-        Math.max(o.authFailureDelay, penalty.delayFor(address)),
-    }, this.#monitor);
+    const session = new Pop3Session(
+      id,
+      conn,
+      sessionConfig(
+        o,
+        () => Math.max(o.authFailureDelay, penalty.delayFor(address)),
+      ),
+      this.#monitor,
+    );
     this.#sessions.set(id, session);
     const running = session.run().finally(() => {
       this.#sessions.delete(id);

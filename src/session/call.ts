@@ -105,3 +105,32 @@ export function callNow<T>(
   }
   return callWithTimeout(what, ms, () => result, undefined, signal);
 }
+
+/**
+ * The session's policy for callbacks: `callbackTimeout` for every call, and
+ * a session that ends at once stops waiting, except for `dele` and
+ * `unlock`, which must finish before the lock is given up.
+ *
+ * @example
+ * ```ts
+ * import { sessionCallers } from "./call.ts";
+ * const { call } = sessionCallers(100, new AbortController().signal);
+ * console.assert(await call("x", () => 42) === 42);
+ * ```
+ */
+export function sessionCallers(ms: number, signal: AbortSignal): {
+  call: <T>(
+    what: string,
+    fn: () => T | Promise<T>,
+    late?: (value: T) => void,
+  ) => Promise<T>;
+  callNow: <T>(what: string, fn: () => T | Promise<T>) => T | Promise<T>;
+} {
+  const signalFor = (what: string) =>
+    what === "storage.dele" || what === "storage.unlock" ? undefined : signal;
+  return {
+    call: (what, fn, late) =>
+      callWithTimeout(what, ms, fn, late, signalFor(what)),
+    callNow: (what, fn) => callNow(what, ms, fn, signalFor(what)),
+  };
+}

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { LoginMethod } from "../server/events.ts";
+import type { LoginMethod } from "./events.ts";
 import type { SessionState } from "./state.ts";
 
 /**

@@ -54,7 +54,9 @@ export class Maildrop {
   #deletedCount = 0;
   #deletedOctets = 0;
   #deleting: Promise<unknown> | undefined;
+  #removed = 0;
   #closing: Promise<void> | undefined;
+  #closedWithin: Promise<void> | undefined;
 
   /**
    * @param handle The open maildrop.
@@ -170,11 +172,14 @@ export class Maildrop {
   async commit(): Promise<number> {
     const ids = this.deletedIds();
     if (ids.length === 0) return 0;
-    let started: Promise<readonly number[]> | undefined;
     const removed = await this.#call("storage.dele", () => {
-      const result = this.#handle.delete(ids);
-      started = Promise.resolve(result);
-      this.#deleting = started.catch(() => {});
+      const started = Promise.resolve(this.#handle.delete(ids));
+      // Known even when the caller stopped waiting (callbackTimeout): the
+      // logout event then tells what was really removed.
+      this.#deleting = started.then(
+        (done) => this.#removed = Array.isArray(done) ? done.length : 0,
+        () => {},
+      );
       return started;
     });
     if (!Array.isArray(removed)) {
@@ -182,7 +187,12 @@ export class Maildrop {
         `Storage "delete" returned an invalid value: ${String(removed)}`,
       );
     }
-    return removed.length;
+    return this.#removed = removed.length;
+  }
+
+  /** Messages removed from storage so far, as the handle's delete reported. */
+  get removed(): number {
+    return this.#removed;
   }
 
   /**
@@ -194,5 +204,21 @@ export class Maildrop {
       await this.#deleting;
       await this.#call("storage.unlock", () => this.#handle.close());
     })();
+  }
+
+  /**
+   * {@linkcode Maildrop.close}, waited for at most `ms` milliseconds: a
+   * delete that hangs keeps the lock (it may still be removing messages),
+   * but not the session; the unlock follows whenever the delete settles.
+   * An unlock failure goes to `report`.
+   */
+  closeWithin(ms: number, report: (error: unknown) => void): Promise<void> {
+    return this.#closedWithin ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.close().catch(report).finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

@@ -25,6 +25,8 @@ export function hasPlaintext(auth: Pop3dAuth<unknown> | null): boolean {
 
 /**
  * Builds SASL callbacks over `auth`, each call under the session's deadline.
+ * `onTokenRejected` hears when `verifyToken` refuses a token, before the
+ * mechanism answers with its error challenge.
  *
  * @example
  * ```ts ignore
@@ -34,6 +36,7 @@ export function hasPlaintext(auth: Pop3dAuth<unknown> | null): boolean {
 export function saslCallbacks<M>(
   auth: Pop3dAuth<M> | null,
   call: Caller,
+  onTokenRejected?: () => void,
 ): SaslCallbacks {
   if (!auth) return {};
   const callbacks: SaslCallbacks = {};
@@ -61,8 +64,14 @@ export function saslCallbacks<M>(
   }
   if (typeof auth.verifyToken === "function") {
     const verifyToken = auth.verifyToken.bind(auth);
-    callbacks.verifyToken = (name, token, mechanism) =>
-      call("auth.verifyToken", () => verifyToken(name, token, mechanism));
+    callbacks.verifyToken = async (name, token, mechanism) => {
+      const valid = await call(
+        "auth.verifyToken",
+        () => verifyToken(name, token, mechanism),
+      );
+      if (valid !== true) onTokenRejected?.();
+      return valid;
+    };
   }
   if (typeof auth.authorize === "function") {
     const authorize = auth.authorize.bind(auth);

@@ -5,12 +5,12 @@
  * failing seed replays exactly.
  */
 
-import { Pop3Session } from "../../src/session/session.ts";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import {
   countingStorage,
   hardeningPair,
+  newSession,
   sessionOptions,
 } from "./hardening_pair.ts";
 
@@ -77,6 +77,8 @@ const VERBS = [
   "RSET",
   "TOP",
   "UIDL",
+  "UTF8",
+  "LANG",
   "XTND",
   "RETRR",
   "",
@@ -360,7 +362,8 @@ function validate(
       ? []
       : line.slice(space + 1).split(" ").filter((a) => a !== "");
     const multi = verb === "CAPA" || verb === "RETR" || verb === "TOP" ||
-      ((verb === "LIST" || verb === "UIDL" || verb === "AUTH") &&
+      ((verb === "LIST" || verb === "UIDL" || verb === "AUTH" ||
+        verb === "LANG") &&
         args.length === 0);
     if (!multi) continue;
     count(`${verb} blocks`);
@@ -426,7 +429,7 @@ export async function runCase(c: FuzzCase): Promise<FuzzResult> {
   });
   const [client, server] = hardeningPair();
   let runError: unknown;
-  const done = new Pop3Session(1, server, options).run().catch((e) => {
+  const done = newSession(1, server, options).run().catch((e) => {
     runError = e;
   });
   const reader = client.readable.getReader();

@@ -9,6 +9,8 @@ import type { Conn, Listener } from "../../src/transport/types.ts";
 import type { Pop3dStorage } from "../../src/storage/types.ts";
 import { DEFAULTS, type ResolvedOptions } from "../../src/server/options.ts";
 import { Pop3Session } from "../../src/session/session.ts";
+import { Monitor } from "../../src/server/monitor.ts";
+import { sessionConfig } from "../../src/server/session_config.ts";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 
@@ -258,6 +260,23 @@ export class MemoryListener implements Listener {
 }
 
 /** Resolved session options for tests: defaults plus overrides. */
+/**
+ * A session over `conn` configured from server options, reporting to a
+ * monitor built from their hooks (as the server does).
+ */
+export function newSession<M>(
+  id: number,
+  conn: Conn,
+  options: ResolvedOptions<M>,
+): Pop3Session<M> {
+  return new Pop3Session<M>(
+    id,
+    conn,
+    sessionConfig(options, () => options.authFailureDelay),
+    new Monitor(options),
+  );
+}
+
 export function sessionOptions<M>(
   overrides: Partial<ResolvedOptions<M>>,
 ): ResolvedOptions<M> {
@@ -394,7 +413,7 @@ export function startSession<M>(
   overrides: Partial<ResolvedOptions<M>>,
 ): { client: LineClient; done: Promise<void>; session: Pop3Session<M> } {
   const [c, s] = hardeningPair();
-  const session = new Pop3Session<M>(1, s, sessionOptions(overrides));
+  const session = newSession<M>(1, s, sessionOptions(overrides));
   const done = session.run();
   return { client: new LineClient(c), done, session };
 }

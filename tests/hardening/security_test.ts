@@ -153,7 +153,7 @@ describe("Secret comparisons", () => {
       });
     }
     assert.deepEqual(offenders, []);
-    const session = readFileSync(`${root}/session/session.ts`, "utf8");
+    const session = readFileSync(`${root}/session/authorization.ts`, "utf8");
     assert.ok(
       (session.match(/timingSafeEqual\(/g) ?? []).length >= 2,
       "PASS and APOP use timingSafeEqual",

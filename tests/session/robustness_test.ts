@@ -2,6 +2,17 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { eventually, withFixture } from "../_helpers/fixture.ts";
 import { sleep, within } from "../_helpers/pop3_client.ts";
+import {
+  hardeningPair,
+  LineClient,
+  newSession,
+  sessionOptions,
+} from "../_helpers/hardening_pair.ts";
+import { MemoryAuth } from "../../src/auth/memory_auth.ts";
+import type { ResolvedOptions } from "../../src/server/options.ts";
+import type { Pop3dEvent } from "../../src/session/events.ts";
+import type { MaildropStore } from "../../src/storage/maildrop_handle.ts";
+import type { Pop3dStorage } from "../../src/storage/types.ts";
 
 const te = new TextEncoder();
 
@@ -156,4 +167,75 @@ describe("Pop3Session robustness", () => {
       assert.equal(fx.storage.count("unlock"), 0);
     });
   });
+
+  it("Pop3Session tells the client and the logout event exactly what a partial delete removed", async () => {
+    const { events, done, client, removed } = await storeSession(
+      (ids) => ids.slice(0, 1),
+    );
+    assert.match(await client.cmd("DELE 1") ?? "", /^\+OK/);
+    assert.match(await client.cmd("DELE 3") ?? "", /^\+OK/);
+    assert.equal(
+      await client.cmd("QUIT"),
+      "-ERR [SYS/TEMP] 1 of 2 deleted messages were not removed",
+    );
+    await done;
+    assert.deepEqual(removed, [[1, 3]]);
+    const logout = events.find((e) => e.type === "logout");
+    assert.equal(logout?.type === "logout" && logout.deleted, 1);
+  });
+
+  it("Pop3Session reports in the logout event a delete that finished after callbackTimeout", async () => {
+    const { events, done, client } = await storeSession(
+      (ids) => sleep(150).then(() => ids),
+      { callbackTimeout: 100 },
+    );
+    assert.match(await client.cmd("DELE 2") ?? "", /^\+OK/);
+    assert.match(await client.cmd("QUIT") ?? "", /^-ERR \[SYS\/TEMP\] /);
+    await done;
+    const logout = events.find((e) => e.type === "logout");
+    assert.equal(logout?.type === "logout" && logout.deleted, 1);
+  });
 });
+
+/** A session over a MaildropStore of three messages whose delete is `remove`. */
+async function storeSession(
+  remove: (
+    ids: readonly number[],
+  ) => readonly number[] | Promise<readonly number[]>,
+  overrides: Partial<ResolvedOptions<string>> = {},
+) {
+  const removed: number[][] = [];
+  const body = te.encode("Subject: x\r\n\r\nbody\r\n");
+  const store: MaildropStore<string> = {
+    openMaildrop: () => ({
+      count: 3,
+      octets: 3 * body.length,
+      size: () => body.length,
+      uid: (n) => `uid-${n}`,
+      get: () => body,
+      delete: (ids) => {
+        removed.push([...ids]);
+        return remove(ids);
+      },
+      close: () => {},
+    }),
+  };
+  const events: Pop3dEvent[] = [];
+  const [c, s] = hardeningPair();
+  const session = newSession(
+    1,
+    s,
+    sessionOptions<string>({
+      auth: new MemoryAuth().addUser("alice", "pw"),
+      storage: store as unknown as Pop3dStorage<string>,
+      onEvent: (e) => events.push(e),
+      ...overrides,
+    }),
+  );
+  const done = session.run();
+  const client = new LineClient(c);
+  await client.line();
+  await client.cmd("USER alice");
+  assert.match(await client.cmd("PASS pw") ?? "", /^\+OK alice has 3/);
+  return { events, done, client, removed };
+}

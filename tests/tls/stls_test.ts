@@ -11,6 +11,7 @@ import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import type { Pop3dOptions } from "../../src/server/options.ts";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import type { ConnectionState } from "../../src/session/connection_state.ts";
+import type { Pop3dEvent } from "../../src/session/events.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { defaultSocket } from "../../src/transport/default_socket.ts";
 import {
@@ -260,6 +261,47 @@ function raw(
         assert.ok(elapsed < 4000, `closed after ${elapsed} ms`);
         assert.deepEqual(server.conn.list(), []);
         assert.deepEqual(errors, [], "a timeout is not a server error");
+      } finally {
+        await server.destroy();
+        await cert.remove();
+      }
+    });
+  },
+);
+
+(missing ? describe.skip : describe)(
+  `STLS handshake failure on ${RUNTIME}`,
+  () => {
+    it("STLS garbage handshake: a client that answers +OK with plaintext is not reported as a server fault", async () => {
+      const cert = await makeCert();
+      const errors: unknown[] = [];
+      const events: Pop3dEvent[] = [];
+      const { server, port } = await serve(cert, {
+        onError: (error) => errors.push(error),
+        onEvent: (event) => events.push(event),
+      });
+      try {
+        const got = await raw(port, cert, [
+          ["line"],
+          ["send", "STLS\r\n"],
+          ["line"],
+          ["send", "this is not a TLS ClientHello\r\n".repeat(8)],
+          ["eof"],
+        ]);
+        assert.match(got[1], /^\+OK /);
+        const t0 = Date.now();
+        while (!events.some((e) => e.type === "close")) {
+          assert.ok(Date.now() - t0 < 5000, "no close event");
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        assert.deepEqual(
+          errors,
+          [],
+          "a client's bad handshake is no server error",
+        );
+        const close = events.find((e) => e.type === "close");
+        assert.equal(close?.type === "close" && close.reason, "client");
+        assert.ok(events.some((e) => e.type === "tls-failed"));
       } finally {
         await server.destroy();
         await cert.remove();

@@ -1,0 +1,103 @@
+/**
+ * Message streaming for RETR and TOP: dot-stuffing, the size check, and the
+ * rule that a reply which began with `+OK` is never finished with a lie.
+ *
+ * @module
+ */
+
+import { DotStuffer } from "../protocol/dot_stuffer.ts";
+import type { TopFilter } from "../protocol/top_filter.ts";
+import type { MessageBody } from "../storage/message_body.ts";
+import type { SessionContext } from "./context.ts";
+
+/** Queued output beyond this is written before more is read. */
+export const FLUSH_AT = 64 * 1024;
+/** In-memory bodies are encoded and queued in views of this size. */
+const BODY_CHUNK = 256 * 1024;
+
+/** The lines of `chunk` that TOP sends, or all of it for RETR. */
+function filtered(chunk: Uint8Array, top: TopFilter | undefined): Uint8Array {
+  return top ? top.filter(chunk) : chunk;
+}
+
+/**
+ * Streams a message as a multi-line reply after its `+OK`. A failure cannot
+ * become `-ERR` any more: the connection is closed without the terminator,
+ * so the client never takes a partial message for a whole one.
+ *
+ * @param s The session.
+ * @param n The message number.
+ * @param body The message bytes.
+ * @param top The TOP filter, or `undefined` for RETR.
+ * @param size The size storage announced (RETR), checked against the bytes.
+ *
+ * @example
+ * ```ts ignore
+ * s.out.send(ok(`${size} octets`));
+ * await streamMessage(s, n, body, undefined, size);
+ * ```
+ */
+export async function streamMessage(
+  s: SessionContext,
+  n: number,
+  body: MessageBody,
+  top: TopFilter | undefined,
+  size: number | undefined,
+): Promise<void> {
+  const stuffer = new DotStuffer();
+  const out = s.out;
+  // Bytes in memory are encoded view by view in a plain loop; only a stream
+  // needs a reader and a promise per chunk.
+  const reader = body instanceof Uint8Array ? undefined : body.getReader();
+  let writing = false;
+  const queue = async (chunk: Uint8Array) => {
+    out.push(stuffer.encode(filtered(chunk, top)));
+    if (out.queued >= FLUSH_AT) {
+      writing = true;
+      await s.flush();
+      writing = false;
+    }
+  };
+  try {
+    if (reader === undefined) {
+      const bytes = body as Uint8Array;
+      for (let at = 0; at < bytes.length && !top?.done; at += BODY_CHUNK) {
+        await queue(bytes.subarray(at, at + BODY_CHUNK));
+      }
+    } else {
+      for (;;) {
+        // A stream that stalls is a callback that never settles.
+        const { done, value } = await s.call(
+          "storage.get stream",
+          () => reader.read(),
+        );
+        if (done) break;
+        if (!(value instanceof Uint8Array)) {
+          throw new TypeError(
+            `Storage "get" stream for message ${n} yielded a non-Uint8Array chunk`,
+          );
+        }
+        await queue(value);
+        if (top?.done) break;
+      }
+    }
+    if (size !== undefined && stuffer.octets !== size) {
+      throw new RangeError(
+        `Message ${n} has ${stuffer.octets} octets but storage "size" said ${size}`,
+      );
+    }
+  } catch (error) {
+    reader?.cancel().catch(() => {});
+    // A failed write means the client went away: not a storage fault.
+    if (!writing && !s.ending) s.report(error);
+    // Send the replies queued before this one and what was read of this
+    // one, never the terminator, then cut the connection.
+    if (!writing) await s.flush().catch(() => {});
+    s.end(writing ? "client" : "error", "now");
+    return;
+  }
+  if (top) reader?.cancel().catch(() => {});
+  else reader?.releaseLock();
+  out.push(stuffer.end());
+  if (size !== undefined) s.observer.count("messagesSent", 1);
+}

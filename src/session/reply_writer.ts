@@ -1,0 +1,137 @@
+/**
+ * The one place a session's bytes meet the connection: a queue of replies,
+ * coalesced into few writes, with byte counts and the progress clock the
+ * write deadline reads.
+ *
+ * @module
+ */
+
+import type { SessionObserver } from "./config.ts";
+
+const encoder = new TextEncoder();
+/** Many small replies up to this size are joined into one write. */
+const COALESCE_MAX = 16 * 1024;
+/**
+ * Larger parts are written in pieces of at most this size, so that a slow
+ * but steady reader shows progress to the write deadline between pieces.
+ */
+const WRITE_PIECE = 32 * 1024;
+
+/**
+ * Queues replies and writes them out on {@linkcode ReplyWriter.flush}.
+ * While a flush runs, {@linkcode ReplyWriter.stalledSince} holds the time of
+ * the last progress (the last piece the connection accepted), so the write
+ * deadline measures a stall, not the length of a whole flush.
+ *
+ * @example
+ * ```ts ignore
+ * const out = new ReplyWriter(1, observer, () => deadlines.update());
+ * out.attach(conn.writable.getWriter());
+ * out.send("+OK\r\n");
+ * await out.flush();
+ * ```
+ */
+export class ReplyWriter {
+  readonly #id: number;
+  readonly #observer: SessionObserver;
+  readonly #onWrite: () => void;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #parts: Uint8Array[] = [];
+  #queued = 0;
+  /** Octets the connection accepted. */
+  bytesOut = 0;
+  /** While a flush runs: when the connection last accepted bytes; else 0. */
+  stalledSince = 0;
+
+  /**
+   * @param id The connection id, for transcript lines.
+   * @param observer Receives transcript lines and byte counts.
+   * @param onWrite Called when a flush starts (the write deadline begins).
+   */
+  constructor(id: number, observer: SessionObserver, onWrite: () => void) {
+    this.#id = id;
+    this.#observer = observer;
+    this.#onWrite = onWrite;
+  }
+
+  /** Writes through `writer` from now on (at start, and after STLS). */
+  attach(writer: WritableStreamDefaultWriter<Uint8Array>): void {
+    this.#writer = writer;
+  }
+
+  /** Gives the connection's writable back (before STLS). */
+  detach(): void {
+    this.#writer?.releaseLock();
+    this.#writer = undefined;
+  }
+
+  /** Octets queued and not yet written. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Queues reply text (one or more CRLF-terminated lines) and logs it. */
+  send(text: string): void {
+    if (this.#observer.wantsTranscript) {
+      for (const line of text.split("\r\n")) {
+        if (line !== "") this.#observer.transcript(this.#id, "S", line);
+      }
+    }
+    this.push(encoder.encode(text));
+  }
+
+  /** Queues bytes as they are (message bodies, already dot-stuffed). */
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#parts.push(bytes);
+    this.#queued += bytes.length;
+  }
+
+  /**
+   * Writes everything queued. Rejects when the connection fails; without a
+   * connection (a failed STLS handshake), the queue is dropped.
+   */
+  async flush(): Promise<void> {
+    if (this.#queued === 0) return;
+    const parts = this.#parts;
+    const total = this.#queued;
+    this.#parts = [];
+    this.#queued = 0;
+    const writer = this.#writer;
+    if (writer === undefined) return;
+    this.stalledSince = Date.now();
+    this.#onWrite();
+    try {
+      if (parts.length > 1 && total <= COALESCE_MAX) {
+        // Many small replies (pipelining): one write.
+        const chunk = new Uint8Array(total);
+        let at = 0;
+        for (const part of parts) {
+          chunk.set(part, at);
+          at += part.length;
+        }
+        await this.#write(writer, chunk);
+      } else {
+        // Large bodies: the parts as they are, without a copy.
+        for (const part of parts) await this.#write(writer, part);
+      }
+    } finally {
+      this.stalledSince = 0;
+    }
+  }
+
+  async #write(
+    writer: WritableStreamDefaultWriter<Uint8Array>,
+    bytes: Uint8Array,
+  ): Promise<void> {
+    for (let at = 0; at < bytes.length; at += WRITE_PIECE) {
+      const piece = at === 0 && bytes.length <= WRITE_PIECE
+        ? bytes
+        : bytes.subarray(at, at + WRITE_PIECE);
+      await writer.write(piece);
+      this.stalledSince = Date.now();
+      this.bytesOut += piece.length;
+      this.#observer.count("bytesOut", piece.length);
+    }
+  }
+}
