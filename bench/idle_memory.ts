@@ -280,7 +280,9 @@ for (const runtime of args.runtimes.split(",")) {
       row[`${k}_${count}`] = kib(median(per));
     }
     parts.push(
-      `${count}: ${row[`rss_${count}`]} RSS / ${row[`heap_${count}`]} heap`,
+      `${count}: ${row[`rss_${count}`]} RSS / ${row[`heap_${count}`]} heap / ${
+        row[`external_${count}`]
+      } external`,
     );
   }
   if (counts.length > 1) {

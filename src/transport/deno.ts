@@ -1,13 +1,16 @@
 /**
- * The Deno adapter: `Deno.listen` already speaks Web Streams. STLS: Deno
+ * The Deno adapter: `Deno.listen` connections as Web Streams. STLS: Deno
  * has no server-side `startTls` (denoland/deno#18451), so the upgrade runs
  * `node:tls` over the connection's streams (Deno 2 and later).
  *
- * Reads go through a BYOB reader into a fresh 8 KiB buffer, and only while
- * the core has a read pending: the default reader would hold a 64 KiB buffer
- * per idle connection. Between reads nothing is pending on the socket, so
- * `startTls()` can hand the small-read stream and `conn.writable` to
- * `node:tls` once the core has released its reader and writer.
+ * The conn's streams are our own, over `conn.read()` and `conn.write()`:
+ * Deno's `conn.readable` holds a 64 KiB buffer per pending read (8 KiB
+ * through the BYOB reader used before) plus a byte stream's worth of objects. Reads happen
+ * only while the core has one pending, into a buffer sized by the last read
+ * (512 bytes after a command line), so an idle connection holds 512 bytes.
+ * Between reads nothing is pending on the socket, so `startTls()` can hand
+ * both streams to `node:tls` once the core has released its reader and
+ * writer.
  *
  * @module
  */
@@ -22,22 +25,82 @@ function toNetAddr(addr: Deno.Addr): NetAddr {
     : { hostname: "", port: 0 };
 }
 
-/** Bytes per read: a command line is at most 255 octets. */
-const READ_SIZE = 8 * 1024;
+/** Bytes the first read after a short one asks for: a command line is at most 255 octets. */
+export const MIN_READ = 512;
+/** The largest read: one TLS record (STLS runs `node:tls` over these bytes). */
+export const MAX_READ = 16 * 1024;
 
-/** Re-reads a byte stream through a BYOB reader, one small read per pull. */
-function smallReads(
-  source: ReadableStream<Uint8Array>,
+/**
+ * The size of the next read: twice the last one when it filled its buffer
+ * (a client sending a lot), back to {@linkcode MIN_READ} otherwise. An idle
+ * connection's pending read, which follows a short command, thus holds only
+ * {@linkcode MIN_READ} bytes.
+ *
+ * @example
+ * ```ts ignore
+ * nextReadSize(512, 512); // 1024
+ * nextReadSize(16384, 20); // 512
+ * ```
+ */
+export function nextReadSize(size: number, got: number): number {
+  return got < size ? MIN_READ : Math.min(size * 2, MAX_READ);
+}
+
+/**
+ * Reads `conn` with `conn.read()` into a fresh buffer of
+ * {@linkcode nextReadSize}, only while the consumer has a read pending
+ * (`highWaterMark` 0). Deno's own `conn.readable` is never touched: its
+ * byte stream and reader cost more than this per connection. Cancelling
+ * closes the connection; end of input closes the stream only (the replies
+ * to a half-closed client's last commands can still go out).
+ */
+function readStream(
+  conn: Deno.Conn,
+  close: () => void,
 ): ReadableStream<Uint8Array> {
-  const reader = source.getReader({ mode: "byob" });
+  let size = MIN_READ;
+  let open = true;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { done, value } = await reader.read(new Uint8Array(READ_SIZE));
-      if (done) controller.close();
-      else controller.enqueue(value);
+      const buffer = new Uint8Array(size);
+      let got: number | null;
+      try {
+        got = await conn.read(buffer);
+      } catch (error) {
+        if (open) open = false, controller.error(error);
+        return;
+      }
+      if (!open) return;
+      if (got === null) {
+        open = false;
+        controller.close();
+        return;
+      }
+      size = nextReadSize(buffer.length, got);
+      controller.enqueue(
+        got === buffer.length ? buffer : buffer.subarray(0, got),
+      );
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel() {
+      open = false;
+      close();
+    },
   }, { highWaterMark: 0 });
+}
+
+/** Writes each chunk whole with `conn.write()`; closing closes the connection. */
+function writeStream(
+  conn: Deno.Conn,
+  close: () => void,
+): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    async write(chunk) {
+      let at = await conn.write(chunk);
+      while (at < chunk.length) at += await conn.write(chunk.subarray(at));
+    },
+    close,
+    abort: close,
+  }, { highWaterMark: 1 });
 }
 
 /**
@@ -54,9 +117,10 @@ export function fromDenoConn(
   tls?: SecureContext,
 ): Conn {
   let closed = false;
+  const close = () => wrapped.close();
   const wrapped: Conn = {
-    readable: smallReads(conn.readable),
-    writable: conn.writable,
+    readable: readStream(conn, close),
+    writable: writeStream(conn, close),
     remoteAddr: toNetAddr(conn.remoteAddr),
     localAddr: toNetAddr(conn.localAddr),
     encrypted,
