@@ -10,6 +10,11 @@
  * - `snap PATH`: collects garbage and writes a V8 heap snapshot to PATH
  *   (Deno, Node; Bun writes its own format), then prints `SNAP PATH`.
  *
+ * `--mode transport` serves no POP3 but the default socket's `Conn`s: "+OK"
+ * per line received, with a read pending on the Web stream in between (the
+ * transport's share). `--mode native` does the same with the runtime's own
+ * socket API and no Web Streams (the runtime's floor).
+ *
  *     deno run -A --v8-flags=--expose-gc bench/_idle_server.ts --users 5000
  *
  * @module
@@ -19,8 +24,14 @@ import process from "node:process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { MaildirStorage, MemoryAuth, MemoryStorage, Pop3d } from "../mod.ts";
-import type { Pop3dStorage } from "../mod.ts";
+import {
+  defaultSocket,
+  MaildirStorage,
+  MemoryAuth,
+  MemoryStorage,
+  Pop3d,
+} from "../mod.ts";
+import type { Conn, Pop3dStorage } from "../mod.ts";
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,38 +63,155 @@ async function settle(): Promise<void> {
   }
 }
 
-const users = Number(option("users", "1000"));
-const maildirRoot = option("maildir", "");
-const message = "From: a@example.org\r\nSubject: idle\r\n\r\nHello\r\n";
-let storage: Pop3dStorage<string>;
-if (maildirRoot) {
-  for (let i = 1; i <= users; i++) {
-    const dir = join(maildirRoot, `u${i}`);
-    for (const sub of ["cur", "new", "tmp"]) {
-      mkdirSync(join(dir, sub), { recursive: true });
-    }
-    writeFileSync(join(dir, "cur", `1700000000.M1P1.idle:2,`), message);
-  }
-  storage = new MaildirStorage({ root: maildirRoot });
-} else {
-  const memory = new MemoryStorage();
-  for (let i = 1; i <= users; i++) memory.deliver(`u${i}`, message);
-  storage = memory;
-}
-const auth = new MemoryAuth();
-for (let i = 1; i <= users; i++) auth.addUser(`u${i}`, "secret");
+const OK = new TextEncoder().encode("+OK\r\n");
 
-const server = new Pop3d({
-  hostname: "127.0.0.1",
-  port: 0,
-  auth,
-  storage,
-  maxConnections: 100_000,
-  maxConnectionsPerAddress: 100_000,
-  onError: (error) => console.error("pop3d error:", error),
-});
-await server.up();
-console.log(`READY port=${server.cget("port")}`);
+/** How many "+OK" lines a chunk asks for: one per line feed. */
+function lineFeeds(chunk: Uint8Array): number {
+  let n = 0;
+  for (const byte of chunk) if (byte === 10) n++;
+  return n;
+}
+
+async function serveConn(conn: Conn): Promise<void> {
+  const reader = conn.readable.getReader();
+  const writer = conn.writable.getWriter();
+  try {
+    await writer.write(OK);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (let n = lineFeeds(value); n > 0; n--) await writer.write(OK);
+    }
+  } catch {
+    // gone
+  } finally {
+    conn.close();
+  }
+}
+
+type Stop = () => void | Promise<void>;
+
+async function transportServer(): Promise<[number, Stop]> {
+  const listener = await defaultSocket({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const conn of listener) serveConn(conn);
+  })();
+  return [listener.addr.port, () => listener.close()];
+}
+
+type NativeHost = {
+  Deno?: {
+    listen(o: { hostname: string; port: number }): {
+      addr: { port: number };
+      accept(): Promise<{
+        read(b: Uint8Array): Promise<number | null>;
+        write(b: Uint8Array): Promise<number>;
+        close(): void;
+      }>;
+      close(): void;
+    };
+  };
+  Bun?: {
+    listen(o: unknown): { port: number; stop(all: boolean): void };
+  };
+};
+
+async function nativeServer(): Promise<[number, Stop]> {
+  const native = globalThis as NativeHost;
+  if (native.Deno) {
+    const listener = native.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    (async () => {
+      for (;;) {
+        const conn = await listener.accept();
+        (async () => {
+          await conn.write(OK);
+          for (;;) {
+            const buffer = new Uint8Array(512);
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            for (let k = lineFeeds(buffer.subarray(0, n)); k > 0; k--) {
+              await conn.write(OK);
+            }
+          }
+        })().catch(() => {}).finally(() => {
+          try {
+            conn.close();
+          } catch {
+            // closed
+          }
+        });
+      }
+    })().catch(() => {});
+    return [listener.addr.port, () => listener.close()];
+  }
+  if (native.Bun) {
+    const server = native.Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: (s: { write(b: Uint8Array): number }) => s.write(OK),
+        data(s: { write(b: Uint8Array): number }, chunk: Uint8Array) {
+          for (let n = lineFeeds(chunk); n > 0; n--) s.write(OK);
+        },
+      },
+    });
+    return [server.port, () => server.stop(true)];
+  }
+  const net = await import("node:net");
+  const server = net.createServer((socket) => {
+    socket.write(OK);
+    socket.on("data", (chunk: Uint8Array) => {
+      for (let n = lineFeeds(chunk); n > 0; n--) socket.write(OK);
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return [port, () => void server.close()];
+}
+
+async function pop3Server(): Promise<[number, Stop]> {
+  const users = Number(option("users", "1000"));
+  const maildirRoot = option("maildir", "");
+  const message = "From: a@example.org\r\nSubject: idle\r\n\r\nHello\r\n";
+  let storage: Pop3dStorage<string>;
+  if (maildirRoot) {
+    for (let i = 1; i <= users; i++) {
+      const dir = join(maildirRoot, `u${i}`);
+      for (const sub of ["cur", "new", "tmp"]) {
+        mkdirSync(join(dir, sub), { recursive: true });
+      }
+      writeFileSync(join(dir, "cur", `1700000000.M1P1.idle:2,`), message);
+    }
+    storage = new MaildirStorage({ root: maildirRoot });
+  } else {
+    const memory = new MemoryStorage();
+    for (let i = 1; i <= users; i++) memory.deliver(`u${i}`, message);
+    storage = memory;
+  }
+  const auth = new MemoryAuth();
+  for (let i = 1; i <= users; i++) auth.addUser(`u${i}`, "secret");
+
+  const server = new Pop3d({
+    hostname: "127.0.0.1",
+    port: 0,
+    auth,
+    storage,
+    maxConnections: 100_000,
+    maxConnectionsPerAddress: 100_000,
+    onError: (error) => console.error("pop3d error:", error),
+  });
+  await server.up();
+  return [Number(server.cget("port")), () => server.destroy("kill")];
+}
+
+const mode = option("mode", "pop3d");
+const [port, stop] = mode === "native"
+  ? await nativeServer()
+  : mode === "transport"
+  ? await transportServer()
+  : await pop3Server();
+console.log(`READY port=${port}`);
 
 const lines = createInterface({ input: process.stdin });
 lines.on("line", async (line) => {
@@ -111,7 +239,7 @@ lines.on("line", async (line) => {
     console.log(`SNAP ${arg}`);
   } else if (command === "quit") {
     lines.close();
-    await server.destroy("kill");
+    await stop();
     process.exit(0);
   }
 });

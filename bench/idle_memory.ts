@@ -14,6 +14,11 @@
  *     deno run -A bench/idle_memory.ts --storage maildir
  *     deno run -A bench/idle_memory.ts --runtimes deno --conns 1000 --rounds 1 --snapshot /tmp/snaps
  *
+ * `--mode transport` measures the default socket's `Conn`s alone (a read
+ * pending on the Web stream, "+OK" per line, no session); `--mode native`
+ * the runtime's own socket API (the floor). Their difference to the default
+ * `--mode pop3d` is what the session costs.
+ *
  * With `--snapshot DIR` (Deno and Node) it also writes V8 heap snapshots
  * with no connection and with the last count, and prints the self size per
  * constructor per connection from their difference.
@@ -31,6 +36,7 @@ const { values: args } = parseArgs({
     conns: { type: "string", default: "2000,5000" },
     rounds: { type: "string", default: "3" },
     storage: { type: "string", default: "memory" },
+    mode: { type: "string", default: "pop3d" },
     node: { type: "string", default: "" },
     snapshot: { type: "string", default: "" },
     json: { type: "boolean", default: false },
@@ -139,7 +145,7 @@ async function round(
   node: string,
   snapDir: string,
 ): Promise<Round> {
-  const extra = ["--users", String(counts.at(-1))];
+  const extra = ["--users", String(counts.at(-1)), "--mode", args.mode];
   let tmp: string | undefined;
   if (args.storage === "maildir") {
     tmp = await Deno.makeTempDir({ prefix: "idle-maildir-" });
@@ -297,7 +303,7 @@ for (const runtime of args.runtimes.split(",")) {
   }
   results[runtime] = row;
   console.log(
-    `${runtime} (${args.storage}, median of ${rounds}), KiB per idle logged-in connection: ${
+    `${runtime} (${args.mode}, ${args.storage}, median of ${rounds}), KiB per idle logged-in connection: ${
       parts.join("; ")
     }`,
   );
