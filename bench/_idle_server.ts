@@ -224,6 +224,7 @@ lines.on("line", async (line) => {
         JSON.stringify({
           rss: m.rss,
           heap: m.heapUsed,
+          heapTotal: m.heapTotal,
           external: m.external,
         })
       }`,

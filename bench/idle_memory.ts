@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
     node: { type: "string", default: "" },
     snapshot: { type: "string", default: "" },
     json: { type: "boolean", default: false },
+    "v8-flags": { type: "string", default: "" },
   },
 });
 
@@ -63,18 +64,22 @@ async function nodePath(): Promise<string> {
 }
 
 function command(runtime: string, node: string, extra: string[]): string[] {
+  // V8 flags for experiments, e.g. --v8-flags=--max-semi-space-size=1
+  const v8 = args["v8-flags"] ? args["v8-flags"].split(",") : [];
   if (runtime === "deno") {
     return [
       Deno.execPath(),
       "run",
       "-A",
-      "--v8-flags=--expose-gc",
+      `--v8-flags=${["--expose-gc", ...v8].join(",")}`,
       server,
       ...extra,
     ];
   }
   if (runtime === "bun") return ["bun", server, ...extra];
-  if (runtime === "node") return [node, "--expose-gc", server, ...extra];
+  if (runtime === "node") {
+    return [node, "--expose-gc", ...v8, server, ...extra];
+  }
   throw new RangeError(`Unknown runtime "${runtime}"`);
 }
 
@@ -132,6 +137,7 @@ async function login(port: number, user: number): Promise<Deno.Conn> {
 interface Mem {
   rss: number;
   heap: number;
+  heapTotal: number;
   external: number;
 }
 
@@ -281,14 +287,14 @@ for (const runtime of args.runtimes.split(",")) {
   const row: Record<string, number> = {};
   const parts: string[] = [];
   for (const count of counts) {
-    for (const k of ["rss", "heap", "external"] as const) {
+    for (const k of ["rss", "heap", "heapTotal", "external"] as const) {
       const per = all.map((x) => (x.at.get(count)![k] - x.base[k]) / count);
       row[`${k}_${count}`] = kib(median(per));
     }
     parts.push(
-      `${count}: ${row[`rss_${count}`]} RSS / ${row[`heap_${count}`]} heap / ${
-        row[`external_${count}`]
-      } external`,
+      `${count}: ${row[`rss_${count}`]} RSS / ${row[`heap_${count}`]} heap (${
+        row[`heapTotal_${count}`]
+      } heapTotal) / ${row[`external_${count}`]} external`,
     );
   }
   if (counts.length > 1) {
