@@ -47,60 +47,72 @@ export function nextReadSize(size: number, got: number): number {
 }
 
 /**
- * Reads `conn` with `conn.read()` into a fresh buffer of
- * {@linkcode nextReadSize}, only while the consumer has a read pending
- * (`highWaterMark` 0). Deno's own `conn.readable` is never touched: its
- * byte stream and reader cost more than this per connection. Cancelling
- * closes the connection; end of input closes the stream only (the replies
- * to a half-closed client's last commands can still go out).
+ * The source of a conn's readable: reads `conn` with `conn.read()` into a
+ * fresh buffer of {@linkcode nextReadSize}, only while the consumer has a
+ * read pending (`highWaterMark` 0). Deno's own `conn.readable` is never
+ * touched: its byte stream and reader cost more than this per connection.
+ * Cancelling closes the connection; end of input closes the stream only
+ * (the replies to a half-closed client's last commands can still go out).
+ * A class, not closures: its methods are shared by every connection.
  */
-function readStream(
-  conn: Deno.Conn,
-  close: () => void,
-): ReadableStream<Uint8Array> {
-  let size = MIN_READ;
-  let open = true;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const buffer = new Uint8Array(size);
-      let got: number | null;
-      try {
-        got = await conn.read(buffer);
-      } catch (error) {
-        if (open) open = false, controller.error(error);
-        return;
-      }
-      if (!open) return;
-      if (got === null) {
-        open = false;
-        controller.close();
-        return;
-      }
-      size = nextReadSize(buffer.length, got);
-      controller.enqueue(
-        got === buffer.length ? buffer : buffer.subarray(0, got),
-      );
-    },
-    cancel() {
-      open = false;
-      close();
-    },
-  }, { highWaterMark: 0 });
+class Source implements UnderlyingDefaultSource<Uint8Array> {
+  readonly conn: Deno.Conn;
+  readonly close: () => void;
+  size = MIN_READ;
+  open = true;
+
+  constructor(conn: Deno.Conn, close: () => void) {
+    this.conn = conn;
+    this.close = close;
+  }
+
+  async pull(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+  ): Promise<void> {
+    const buffer = new Uint8Array(this.size);
+    let got: number | null;
+    try {
+      got = await this.conn.read(buffer);
+    } catch (error) {
+      if (this.open) this.open = false, controller.error(error);
+      return;
+    }
+    if (!this.open) return;
+    if (got === null) {
+      this.open = false;
+      controller.close();
+      return;
+    }
+    this.size = nextReadSize(buffer.length, got);
+    controller.enqueue(
+      got === buffer.length ? buffer : buffer.subarray(0, got),
+    );
+  }
+
+  cancel(): void {
+    this.open = false;
+    this.close();
+  }
 }
 
-/** Writes each chunk whole with `conn.write()`; closing closes the connection. */
-function writeStream(
-  conn: Deno.Conn,
-  close: () => void,
-): WritableStream<Uint8Array> {
-  return new WritableStream<Uint8Array>({
-    async write(chunk) {
-      let at = await conn.write(chunk);
-      while (at < chunk.length) at += await conn.write(chunk.subarray(at));
-    },
-    close,
-    abort: close,
-  }, { highWaterMark: 1 });
+/** The sink of a conn's writable: each chunk whole with `conn.write()`; closing closes the connection. */
+class Sink implements UnderlyingSink<Uint8Array> {
+  readonly conn: Deno.Conn;
+  readonly close: () => void;
+
+  constructor(conn: Deno.Conn, close: () => void) {
+    this.conn = conn;
+    this.close = close;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    let at = await this.conn.write(chunk);
+    while (at < chunk.length) at += await this.conn.write(chunk.subarray(at));
+  }
+
+  abort(): void {
+    this.close();
+  }
 }
 
 /**
@@ -119,8 +131,8 @@ export function fromDenoConn(
   let closed = false;
   const close = () => wrapped.close();
   const wrapped: Conn = {
-    readable: readStream(conn, close),
-    writable: writeStream(conn, close),
+    readable: new ReadableStream(new Source(conn, close), { highWaterMark: 0 }),
+    writable: new WritableStream(new Sink(conn, close)),
     remoteAddr: toNetAddr(conn.remoteAddr),
     localAddr: toNetAddr(conn.localAddr),
     encrypted,
