@@ -47,6 +47,132 @@ function addr(host: string | undefined, port: number | undefined): NetAddr {
   return { hostname: host ?? "", port: port ?? 0 };
 }
 
+/** Where a socket's listeners find their bridge. */
+const BRIDGE = Symbol("pop3d.nodeBridge");
+
+type Bridged = NodeSocket & { [BRIDGE]?: Bridge };
+
+const gone = () => new Error("Cannot write: the connection closed");
+
+/**
+ * The state of one bridged socket, and the source of its readable: one
+ * object and its methods instead of a dozen closures per connection (an idle
+ * connection is mostly such objects).
+ */
+class Bridge implements UnderlyingDefaultSource<Uint8Array> {
+  reading = true; // the readable is still open
+  closed = false;
+  ready: boolean;
+  drain: { resolve(): void; reject(error: unknown): void } | undefined;
+  controller!: ReadableStreamDefaultController<Uint8Array>;
+  unflushed = 0; // writes whose callback has not run
+  flushed: (() => void) | undefined; // the end() that waits for them
+  readonly socket: NodeSocket;
+  readonly readyPromise: Promise<unknown> | undefined;
+  readonly written = () => {
+    if (--this.unflushed === 0) this.flushed?.();
+  };
+
+  constructor(socket: NodeSocket, ready: Promise<unknown> | undefined) {
+    this.socket = socket;
+    this.readyPromise = ready;
+    this.ready = ready === undefined;
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.controller = controller;
+  }
+
+  pull(): void {
+    // A socket that closed before this bridge saw it ends the stream.
+    if (this.socket.destroyed) this.onClose();
+    else this.socket.resume();
+  }
+
+  cancel(): void {
+    this.reading = false;
+    this.socket.pause();
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (!this.reading) return;
+    const controller = this.controller;
+    controller.enqueue(
+      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    if ((controller.desiredSize ?? 0) <= 0) this.socket.pause();
+  }
+
+  onEnd(): void {
+    if (this.reading) this.reading = false, this.controller.close();
+  }
+
+  onClose(): void {
+    this.onEnd();
+    this.drain?.reject(gone());
+    this.drain = undefined;
+  }
+
+  onDrain(): void {
+    this.drain?.resolve();
+    this.drain = undefined;
+  }
+
+  send(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.closed || this.socket.destroyed) throw gone();
+    this.unflushed++;
+    if (this.socket.write(chunk, this.written)) return;
+    return new Promise<void>((resolve, reject) => {
+      this.drain = { resolve, reject };
+    });
+  }
+
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    return this.ready
+      ? this.send(chunk)
+      : this.readyPromise!.then(() => this.send(chunk));
+  }
+}
+
+/** The sink of a bridge's writable (its own object: a source's `start` differs). */
+class Sink implements UnderlyingSink<Uint8Array> {
+  readonly bridge: Bridge;
+  constructor(bridge: Bridge) {
+    this.bridge = bridge;
+  }
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    return this.bridge.write(chunk);
+  }
+  close(): Promise<void> {
+    const socket = this.bridge.socket;
+    return new Promise<void>((resolve) => socket.end(() => resolve()));
+  }
+  abort(): void {
+    this.bridge.socket.destroy();
+  }
+}
+
+// One set of listener functions for every socket: `this` is the socket.
+function onData(this: Bridged, chunk: Uint8Array): void {
+  this[BRIDGE]?.onData(chunk);
+}
+function onEnd(this: Bridged): void {
+  this[BRIDGE]?.onEnd();
+}
+function onClose(this: Bridged): void {
+  this[BRIDGE]?.onClose();
+}
+function onDrain(this: Bridged): void {
+  this[BRIDGE]?.onDrain();
+}
+function ignore(): void {}
+const LISTENERS = [
+  ["data", onData],
+  ["end", onEnd],
+  ["close", onClose],
+  ["drain", onDrain],
+] as const;
+
 /**
  * Wraps a node socket as a {@linkcode Conn}.
  *
@@ -59,79 +185,25 @@ export function fromNodeSocket(
   socket: NodeSocket,
   options: NodeConnOptions,
 ): Conn {
-  let reading = true; // the readable is still open
-  let closed = false;
-  let ready = options.ready === undefined;
-  options.ready?.then(() => ready = true, () => {});
-  let drain: { resolve(): void; reject(error: unknown): void } | undefined;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const gone = () => new Error("Cannot write: the connection closed");
+  const bridge = new Bridge(socket, options.ready);
+  options.ready?.then(() => bridge.ready = true, ignore);
   socket.pause();
-  const listeners = {
-    data(chunk: Uint8Array) {
-      if (!reading) return;
-      controller.enqueue(
-        new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-      );
-      if ((controller.desiredSize ?? 0) <= 0) socket.pause();
-    },
-    end() {
-      if (reading) reading = false, controller.close();
-    },
-    close() {
-      if (reading) reading = false, controller.close();
-      drain?.reject(gone());
-      drain = undefined;
-    },
-    drain() {
-      drain?.resolve();
-      drain = undefined;
-    },
-  };
-  for (const [event, fn] of Object.entries(listeners)) socket.on(event, fn);
+  (socket as Bridged)[BRIDGE] = bridge;
+  for (const [event, fn] of LISTENERS) socket.on(event, fn);
   // Errors surface through "close"; an unhandled "error" would crash Node.
-  socket.on("error", () => {});
-  let unflushed = 0; // writes whose callback has not run
-  let flushed: (() => void) | undefined; // the end() that waits for them
-  const written = () => {
-    if (--unflushed === 0) flushed?.();
-  };
-  function send(chunk: Uint8Array): Promise<void> | undefined {
-    if (closed || socket.destroyed) throw gone();
-    unflushed++;
-    if (socket.write(chunk, written)) return;
-    return new Promise<void>((resolve, reject) => {
-      drain = { resolve, reject };
-    });
-  }
+  socket.on("error", ignore);
   const from = options.addresses ?? socket;
   const conn: Conn = {
-    readable: new ReadableStream<Uint8Array>({
-      start: (c) => void (controller = c),
-      pull() {
-        // A socket that closed before this bridge saw it ends the stream.
-        if (socket.destroyed) listeners.close();
-        else socket.resume();
-      },
-      cancel() {
-        reading = false;
-        socket.pause();
-      },
-    }, { highWaterMark: 0 }),
-    writable: new WritableStream<Uint8Array>({
-      write: (chunk) =>
-        ready ? send(chunk) : options.ready!.then(() => send(chunk)),
-      close: () => new Promise<void>((resolve) => socket.end(() => resolve())),
-      abort: () => void socket.destroy(),
-    }),
+    readable: new ReadableStream<Uint8Array>(bridge, { highWaterMark: 0 }),
+    writable: new WritableStream<Uint8Array>(new Sink(bridge)),
     remoteAddr: addr(from.remoteAddress, from.remotePort),
     localAddr: addr(from.localAddress, from.localPort),
     encrypted: options.encrypted,
     close() {
-      if (closed) return;
-      closed = true;
+      if (bridge.closed) return;
+      bridge.closed = true;
       // A handshake would have to finish first: cut the connection.
-      if (!ready) return void socket.destroy();
+      if (!bridge.ready) return void socket.destroy();
       // End once every write callback has run. `writableLength > 0` is no
       // sign of a client that stopped reading: a TLS socket counts records
       // still on their way there (destroying then lost the last replies on
@@ -139,18 +211,17 @@ export function fromNodeSocket(
       const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE);
       socket.once("close", () => clearTimeout(timer));
       const end = () => void socket.end(() => socket.destroy());
-      if (unflushed === 0) end();
-      else flushed = end;
+      if (bridge.unflushed === 0) end();
+      else bridge.flushed = end;
     },
   };
   const upgrade = options.startTls;
   if (upgrade) {
     conn.startTls = () => {
       // Let go of the socket: TLSSocket takes it over with any unread bytes.
-      reading = false;
-      for (const [event, fn] of Object.entries(listeners)) {
-        socket.off(event, fn);
-      }
+      bridge.reading = false;
+      for (const [event, fn] of LISTENERS) socket.off(event, fn);
+      delete (socket as Bridged)[BRIDGE];
       return upgrade(socket);
     };
   }

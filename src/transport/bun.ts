@@ -30,78 +30,110 @@ type BunListen = (options: {
   socket: Handlers;
 }) => { hostname: string; port: number; stop(closeActive?: boolean): void };
 
-/** What the handlers of one socket feed. */
-interface Bridge {
-  conn: Conn;
-  onData(data: Uint8Array): void;
-  onDrain(): void;
-  onClose(error?: unknown, readOnly?: boolean): void;
-}
-
 const closedError = () => new Error("Cannot write: the connection closed");
 
-function bridge(socket: BunSocket): Bridge {
-  let reader!: ReadableStreamDefaultController<Uint8Array>;
-  let reading = true, ended = false; // the readable is open; writes are over
-  let tail: Uint8Array | undefined; // bytes write() has not taken yet
-  let waiter: PromiseWithResolvers<void> | undefined; // of the pending write
-  socket.pause();
-  function flush(): void {
+/**
+ * What the handlers of one socket feed, and the source of its readable: one
+ * object and its methods instead of a dozen closures per connection (an idle
+ * connection is mostly such objects).
+ */
+class Bridge implements UnderlyingDefaultSource<Uint8Array> {
+  readonly socket: BunSocket;
+  readonly conn: Conn;
+  reader!: ReadableStreamDefaultController<Uint8Array>;
+  reading = true; // the readable is open
+  ended = false; // writes are over
+  tail: Uint8Array | undefined; // bytes write() has not taken yet
+  waiter: PromiseWithResolvers<void> | undefined; // of the pending write
+
+  constructor(socket: BunSocket) {
+    this.socket = socket;
+    socket.pause();
+    this.conn = {
+      readable: new ReadableStream<Uint8Array>(this, { highWaterMark: 0 }),
+      writable: new WritableStream<Uint8Array>(new Sink(this)),
+      remoteAddr: { hostname: socket.remoteAddress, port: socket.remotePort },
+      localAddr: { hostname: socket.localAddress, port: socket.localPort },
+      encrypted: false,
+      close: () => this.end(),
+    };
+  }
+
+  /** The conn's `close()`. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    // Unsent bytes would hold end() back: cut the connection instead.
+    if (this.tail) this.socket.terminate();
+    else this.socket.end();
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.reader = controller;
+  }
+
+  pull(): void {
+    this.socket.resume();
+  }
+
+  cancel(): void {
+    this.reading = false;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.ended) throw closedError();
+    this.tail = chunk;
+    const done = this.waiter = Promise.withResolvers<void>();
+    this.onDrain();
+    return done.promise;
+  }
+
+  /** Writes what is left of the pending write. */
+  onDrain(): void {
+    const { tail, waiter } = this;
     if (!tail || !waiter) return;
-    const n = socket.write(tail);
-    if (n < 0) return fail(closedError());
-    tail = n < tail.length ? tail.subarray(n) : undefined;
-    if (!tail) waiter.resolve(), waiter = undefined;
+    const n = this.socket.write(tail);
+    if (n < 0) return this.fail(closedError());
+    this.tail = n < tail.length ? tail.subarray(n) : undefined;
+    if (!this.tail) waiter.resolve(), this.waiter = undefined;
   }
-  function fail(error: unknown): void {
-    tail = undefined;
-    waiter?.reject(error);
-    waiter = undefined;
+
+  fail(error: unknown): void {
+    this.tail = undefined;
+    this.waiter?.reject(error);
+    this.waiter = undefined;
   }
-  const conn: Conn = {
-    readable: new ReadableStream<Uint8Array>({
-      start: (controller) => void (reader = controller),
-      pull: () => socket.resume(),
-      cancel: () => void (reading = false),
-    }, { highWaterMark: 0 }),
-    writable: new WritableStream<Uint8Array>({
-      write(chunk) {
-        if (ended) throw closedError();
-        tail = chunk;
-        const done = waiter = Promise.withResolvers<void>();
-        flush();
-        return done.promise;
-      },
-      close: () => socket.end(),
-      abort: () => socket.terminate(),
-    }),
-    remoteAddr: { hostname: socket.remoteAddress, port: socket.remotePort },
-    localAddr: { hostname: socket.localAddress, port: socket.localPort },
-    encrypted: false,
-    close() {
-      if (ended) return;
-      ended = true;
-      // Unsent bytes would hold end() back: cut the connection instead.
-      if (tail) socket.terminate();
-      else socket.end();
-    },
-  };
-  return {
-    conn,
-    onData(data) {
-      if (!reading) return;
-      reader.enqueue(data);
-      if ((reader.desiredSize ?? 0) <= 0) socket.pause();
-    },
-    onDrain: flush,
-    onClose(error, readOnly) {
-      if (!readOnly) ended = true, fail(error ?? closedError());
-      if (!reading) return;
-      reading = false;
-      if (error) reader.error(error);
-      else reader.close();
-    },
-  };
+
+  onData(data: Uint8Array): void {
+    if (!this.reading) return;
+    this.reader.enqueue(data);
+    if ((this.reader.desiredSize ?? 0) <= 0) this.socket.pause();
+  }
+
+  onClose(error?: unknown, readOnly?: boolean): void {
+    if (!readOnly) this.ended = true, this.fail(error ?? closedError());
+    if (!this.reading) return;
+    this.reading = false;
+    if (error) this.reader.error(error);
+    else this.reader.close();
+  }
+}
+
+/** The sink of a bridge's writable (its own object: a source's `start` differs). */
+class Sink implements UnderlyingSink<Uint8Array> {
+  readonly bridge: Bridge;
+  constructor(bridge: Bridge) {
+    this.bridge = bridge;
+  }
+  write(chunk: Uint8Array): Promise<void> {
+    return this.bridge.write(chunk);
+  }
+  close(): void {
+    this.bridge.socket.end();
+  }
+  abort(): void {
+    this.bridge.socket.terminate();
+  }
 }
 
 /**
@@ -127,7 +159,7 @@ export function listenBun(options: ListenOptions): Listener {
     port: options.port,
     socket: {
       open(socket) {
-        const { conn } = socket.data = bridge(socket);
+        const { conn } = socket.data = new Bridge(socket);
         if (tls) conn.startTls = () => startTlsOverStreams(conn, tls);
         queue.push(conn);
       },

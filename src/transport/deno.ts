@@ -1,13 +1,16 @@
 /**
- * The Deno adapter: `Deno.listen` already speaks Web Streams. STLS: Deno
+ * The Deno adapter: `Deno.listen` connections as Web Streams. STLS: Deno
  * has no server-side `startTls` (denoland/deno#18451), so the upgrade runs
  * `node:tls` over the connection's streams (Deno 2 and later).
  *
- * Reads go through a BYOB reader into a fresh 8 KiB buffer, and only while
- * the core has a read pending: the default reader would hold a 64 KiB buffer
- * per idle connection. Between reads nothing is pending on the socket, so
- * `startTls()` can hand the small-read stream and `conn.writable` to
- * `node:tls` once the core has released its reader and writer.
+ * The conn's streams are our own, over `conn.read()` and `conn.write()`:
+ * Deno's `conn.readable` holds a 64 KiB buffer per pending read (8 KiB
+ * through the BYOB reader used before) plus a byte stream's worth of objects. Reads happen
+ * only while the core has one pending, into a buffer sized by the last read
+ * (512 bytes after a command line), so an idle connection holds 512 bytes.
+ * Between reads nothing is pending on the socket, so `startTls()` can hand
+ * both streams to `node:tls` once the core has released its reader and
+ * writer.
  *
  * @module
  */
@@ -22,22 +25,94 @@ function toNetAddr(addr: Deno.Addr): NetAddr {
     : { hostname: "", port: 0 };
 }
 
-/** Bytes per read: a command line is at most 255 octets. */
-const READ_SIZE = 8 * 1024;
+/** Bytes the first read after a short one asks for: a command line is at most 255 octets. */
+export const MIN_READ = 512;
+/** The largest read: one TLS record (STLS runs `node:tls` over these bytes). */
+export const MAX_READ = 16 * 1024;
 
-/** Re-reads a byte stream through a BYOB reader, one small read per pull. */
-function smallReads(
-  source: ReadableStream<Uint8Array>,
-): ReadableStream<Uint8Array> {
-  const reader = source.getReader({ mode: "byob" });
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read(new Uint8Array(READ_SIZE));
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
+/**
+ * The size of the next read: twice the last one when it filled its buffer
+ * (a client sending a lot), back to {@linkcode MIN_READ} otherwise. An idle
+ * connection's pending read, which follows a short command, thus holds only
+ * {@linkcode MIN_READ} bytes.
+ *
+ * @example
+ * ```ts ignore
+ * nextReadSize(512, 512); // 1024
+ * nextReadSize(16384, 20); // 512
+ * ```
+ */
+export function nextReadSize(size: number, got: number): number {
+  return got < size ? MIN_READ : Math.min(size * 2, MAX_READ);
+}
+
+/**
+ * The source of a conn's readable: reads `conn` with `conn.read()` into a
+ * fresh buffer of {@linkcode nextReadSize}, only while the consumer has a
+ * read pending (`highWaterMark` 0). Deno's own `conn.readable` is never
+ * touched: its byte stream and reader cost more than this per connection.
+ * Cancelling closes the connection; end of input closes the stream only
+ * (the replies to a half-closed client's last commands can still go out).
+ * A class, not closures: its methods are shared by every connection.
+ */
+class Source implements UnderlyingDefaultSource<Uint8Array> {
+  readonly conn: Deno.Conn;
+  readonly close: () => void;
+  size = MIN_READ;
+  open = true;
+
+  constructor(conn: Deno.Conn, close: () => void) {
+    this.conn = conn;
+    this.close = close;
+  }
+
+  async pull(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+  ): Promise<void> {
+    const buffer = new Uint8Array(this.size);
+    let got: number | null;
+    try {
+      got = await this.conn.read(buffer);
+    } catch (error) {
+      if (this.open) this.open = false, controller.error(error);
+      return;
+    }
+    if (!this.open) return;
+    if (got === null) {
+      this.open = false;
+      controller.close();
+      return;
+    }
+    this.size = nextReadSize(buffer.length, got);
+    controller.enqueue(
+      got === buffer.length ? buffer : buffer.subarray(0, got),
+    );
+  }
+
+  cancel(): void {
+    this.open = false;
+    this.close();
+  }
+}
+
+/** The sink of a conn's writable: each chunk whole with `conn.write()`; closing closes the connection. */
+class Sink implements UnderlyingSink<Uint8Array> {
+  readonly conn: Deno.Conn;
+  readonly close: () => void;
+
+  constructor(conn: Deno.Conn, close: () => void) {
+    this.conn = conn;
+    this.close = close;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    let at = await this.conn.write(chunk);
+    while (at < chunk.length) at += await this.conn.write(chunk.subarray(at));
+  }
+
+  abort(): void {
+    this.close();
+  }
 }
 
 /**
@@ -54,9 +129,10 @@ export function fromDenoConn(
   tls?: SecureContext,
 ): Conn {
   let closed = false;
+  const close = () => wrapped.close();
   const wrapped: Conn = {
-    readable: smallReads(conn.readable),
-    writable: conn.writable,
+    readable: new ReadableStream(new Source(conn, close), { highWaterMark: 0 }),
+    writable: new WritableStream(new Sink(conn, close)),
     remoteAddr: toNetAddr(conn.remoteAddr),
     localAddr: toNetAddr(conn.localAddr),
     encrypted,

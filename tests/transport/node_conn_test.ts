@@ -5,11 +5,13 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import * as net from "node:net";
 import tls from "node:tls";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { tlsSocket } from "../../src/transport/tls_socket.ts";
+import { fromNodeSocket } from "../../src/transport/_node_conn.ts";
 import { available, makeCert, type TestCert } from "../_helpers/tls.ts";
 import { within } from "../_helpers/pop3_client.ts";
 
@@ -66,6 +68,53 @@ function exchange(port: number, input: string): Promise<string> {
       assert.match(text, /^\+OK POP3 server ready/);
       assert.match(text, /\r\nhello\r\n\.\r\n/, `run ${i}`);
       assert.match(text, /\+OK Bye\r\n$/, `run ${i}`);
+    }
+  });
+});
+
+describe("fromNodeSocket per-connection cost", () => {
+  it("fromNodeSocket shares one set of listener functions across sockets and still reads", async () => {
+    const accepted: net.Socket[] = [];
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      accepted.push(socket);
+    });
+    await new Promise<void>((resolve) =>
+      server.listen(0, "127.0.0.1", resolve)
+    );
+    const { port } = server.address() as net.AddressInfo;
+    const clients = [
+      net.connect({ host: "127.0.0.1", port }),
+      net.connect({ host: "127.0.0.1", port }),
+    ];
+    try {
+      await within(
+        (async () => {
+          while (accepted.length < 2) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        })(),
+        5000,
+        "two connections",
+      );
+      const conns = accepted.map((socket) =>
+        fromNodeSocket(socket, { encrypted: false })
+      );
+      // No closure per connection: an idle connection is mostly such objects.
+      for (const event of ["data", "end", "close", "drain"]) {
+        const [a, b] = accepted.map((s) => s.listeners(event).at(-1));
+        assert.equal(typeof a, "function", event);
+        assert.equal(a, b, `"${event}" listener shared`);
+      }
+      clients[1].write("NOOP\r\n");
+      const reader = conns[1].readable.getReader();
+      const { value } = await within(reader.read(), 5000, "a read");
+      assert.equal(new TextDecoder().decode(value), "NOOP\r\n");
+      reader.releaseLock();
+      for (const conn of conns) conn.close();
+    } finally {
+      for (const client of clients) client.destroy();
+      for (const socket of accepted) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
