@@ -8,7 +8,7 @@
 import type { Duplex } from "node:stream";
 import type { SecureContext, TLSSocket } from "node:tls";
 import { fromNodeSocket, type NodeSocket } from "./_node_conn.ts";
-import { nodeTls } from "./_tls_credentials.ts";
+import { currentContext, nodeTls } from "./_tls_credentials.ts";
 import type { Conn } from "./types.ts";
 
 export { secureContext } from "./_tls_credentials.ts";
@@ -23,7 +23,7 @@ export function upgradeToTls(
 ): Promise<TLSSocket> {
   const secure = new (nodeTls().TLSSocket)(socket, {
     isServer: true,
-    secureContext: context,
+    secureContext: currentContext(context),
   });
   return new Promise((resolve, reject) => {
     const fail = (error: unknown) => {

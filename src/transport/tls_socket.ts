@@ -6,7 +6,7 @@
  */
 
 import type { Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
+import type { Server as TlsServer, TLSSocket } from "node:tls";
 import { fromNodeSocket } from "./_node_conn.ts";
 import {
   checkCredentials,
@@ -33,6 +33,18 @@ export interface TlsSocketOptions extends TlsOptions {
   handshakeTimeout?: number;
 }
 
+/** What {@linkcode tlsSocket} returns: a socket factory whose certificate can be swapped. */
+export interface TlsSocketFactory extends SocketFactory {
+  /**
+   * Uses `credentials` for new handshakes on every listener of this factory
+   * (and on later ones); open connections keep theirs.
+   *
+   * @throws {TypeError} When the PEM does not parse or the key does not
+   * belong to the certificate; the old credentials stay in use.
+   */
+  reload(credentials: TlsOptions): void;
+}
+
 /**
  * Returns a {@linkcode SocketFactory} that serves POP3 over implicit TLS
  * (port 995). It uses `node:tls`, which Deno, Bun and Node all ship, with
@@ -42,7 +54,8 @@ export interface TlsSocketOptions extends TlsOptions {
  *
  * @param options PEM certificate chain and private key, as text or bytes,
  * and optionally the handshake deadline.
- * @returns A factory for the `socket` option of `Pop3d`.
+ * @returns A factory for the `socket` option of `Pop3d`, with `reload()`
+ * to swap in a renewed certificate.
  * @throws {TypeError} When `cert` or `key` is missing or not PEM text or bytes.
  * @throws {RangeError} When `handshakeTimeout` is not a positive integer.
  * @throws {TypeError} From the factory (so from `up()`), when the PEM does
@@ -76,7 +89,7 @@ export interface TlsSocketOptions extends TlsOptions {
  * console.assert(threw);
  * ```
  */
-export function tlsSocket(options: TlsSocketOptions): SocketFactory {
+export function tlsSocket(options: TlsSocketOptions): TlsSocketFactory {
   if (options === null || typeof options !== "object") {
     throw new TypeError("TLS options must be an object with cert and key");
   }
@@ -88,14 +101,27 @@ export function tlsSocket(options: TlsSocketOptions): SocketFactory {
       `TLS "handshakeTimeout" must be a positive integer, got ${timeout}`,
     );
   }
-  const credentials = { cert: options.cert, key: options.key };
-  return (listen) => listenTls(listen, credentials, timeout);
+  let credentials: TlsOptions = { cert: options.cert, key: options.key };
+  const servers = new Set<TlsServer>();
+  const factory = (listen: ListenOptions) =>
+    listenTls(listen, credentials, timeout, servers);
+  return Object.assign(factory, {
+    reload(next: TlsOptions): void {
+      checkPem("cert", next?.cert);
+      checkPem("key", next?.key);
+      checkCredentials(next);
+      credentials = { cert: next.cert, key: next.key };
+      const pems = { cert: pem(next.cert), key: pem(next.key) };
+      for (const server of servers) server.setSecureContext(pems);
+    },
+  });
 }
 
 async function listenTls(
   listen: ListenOptions,
   credentials: TlsOptions,
   handshakeTimeout: number,
+  servers: Set<TlsServer>,
 ): Promise<Listener> {
   const tls = nodeTls();
   checkCredentials(credentials);
@@ -115,6 +141,7 @@ async function listenTls(
     socket.destroy();
   });
   server.on("error", () => {});
+  servers.add(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: listen.hostname, port: listen.port }, () => {
@@ -131,6 +158,7 @@ async function listenTls(
     close() {
       if (queue.closed) return;
       queue.close();
+      servers.delete(server);
       server.close(); // its callback would wait for open sessions
     },
     [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
