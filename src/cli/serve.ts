@@ -308,6 +308,7 @@ export async function serve(
       stopping = true;
       const started = Date.now();
       const drain = config["drain-timeout"] as number;
+      await server.down(); // listeners closed before the line says so
       log.line("stopping", {
         signal,
         open: server.conn.list().length,
