@@ -71,15 +71,25 @@ export class Program {
     });
   }
 
-  /** The log lines parsed as JSON (lines that are not JSON are left out). */
+  /** The log lines parsed, JSON or text (`<time> <event> key=value ...`). */
   get records(): Record[] {
     const out: Record[] = [];
     for (const line of this.lines) {
-      try {
-        out.push(JSON.parse(line));
-      } catch {
-        // Not a JSON line.
+      if (line.startsWith("{")) {
+        try {
+          out.push(JSON.parse(line));
+        } catch {
+          // Not a log line.
+        }
+        continue;
       }
+      const head = /^\S+Z (\S+)/.exec(line);
+      if (!head) continue;
+      const record: Record = { event: head[1] };
+      for (const m of line.matchAll(/ (\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
+        record[m[1]] = m[2].startsWith('"') ? JSON.parse(m[2]) : m[2];
+      }
+      out.push(record);
     }
     return out;
   }
