@@ -20,7 +20,9 @@ export const CLI: string = fileURLToPath(
 /** The command that runs cli.ts with `args` on this runtime. */
 export function programCommand(args: string[]): [string, string[]] {
   const exe = process.execPath;
-  if ("Deno" in globalThis) return [exe, ["run", "-A", CLI, ...args]];
+  if ("Deno" in globalThis) {
+    return [exe, ["run", "-A", "--no-lock", CLI, ...args]];
+  }
   return [exe, [CLI, ...args]];
 }
 
