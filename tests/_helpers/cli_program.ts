@@ -53,8 +53,15 @@ export class Program {
   #wake: (() => void)[] = [];
   #done = false;
 
-  constructor(args: string[]) {
-    const [cmd, argv] = programCommand(args);
+  /**
+   * @param args The program's arguments.
+   * @param command Another way to start it (an installed or compiled
+   * program): the executable and the arguments before `args`.
+   */
+  constructor(args: string[], command?: [string, string[]]) {
+    const [cmd, argv] = command
+      ? [command[0], [...command[1], ...args]]
+      : programCommand(args);
     this.child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout!.on("data", () => {});
     this.child.stderr!.on("data", (chunk: Uint8Array) => {
