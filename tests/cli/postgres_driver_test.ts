@@ -14,6 +14,7 @@ import { Program, runProgram } from "../_helpers/cli_program.ts";
 import { run } from "../_helpers/tls.ts";
 
 const isDeno = "Deno" in globalThis;
+const isBun = "Bun" in globalThis;
 const PG_URL = process.env.POP3D_PG_URL;
 
 describe("pop3d --postgres", () => {
@@ -35,7 +36,11 @@ describe("pop3d --postgres", () => {
   });
 
   it("tries pg and postgres from node_modules and says how to install one", {
-    skip: isDeno ? "Deno would fetch npm:pg from the registry" : false,
+    skip: isDeno
+      ? "Deno fetches npm:pg from the registry"
+      : isBun
+      ? "Bun installs pg on import when no node_modules has it"
+      : false,
   }, async () => {
     const result = await runProgram([
       "check-config",
