@@ -26,13 +26,14 @@ import { Metrics } from "./metrics.ts";
 import { type MetricsServer, serveMetrics } from "./metrics_server.ts";
 import { ConfigError, SETTINGS } from "./settings.ts";
 
-/** The `Pop3d` options that the settings give. */
+/**
+ * The `Pop3d` options that the settings give; an unset one is `null` (the
+ * library's default), so that a reload also undoes a removed setting.
+ */
 export function libraryOptions(config: Config): Pop3dOptions {
   const options: Record<string, unknown> = {};
   for (const s of SETTINGS) {
-    if (s.option && config[s.key] !== undefined) {
-      options[s.option] = config[s.key];
-    }
+    if (s.option) options[s.option] = config[s.key] ?? null;
   }
   return options as Pop3dOptions;
 }

@@ -480,6 +480,21 @@ describe("pop3d program: serving", {
       assert.match(await second.read(/\r\n/), /^\+OK/);
       second.send("QUIT");
       await second.whenClosed();
+      // A setting taken out of the file goes back to its default.
+      await writeFile(config, "# no greeting\nexpire = 30\n");
+      const mark2 = program.records.length;
+      program.signal("SIGHUP");
+      await program.waitFor((r) => r.event === "reloaded", 20_000, mark2);
+      await writeFile(config, "# nothing\n");
+      const mark3 = program.records.length;
+      program.signal("SIGHUP");
+      await program.waitFor((r) => r.event === "reloaded", 20_000, mark3);
+      const third = new LineClient(ports.pop3);
+      assert.match(await third.read(/\r\n/), /^\+OK POP3 server ready/);
+      third.send("CAPA");
+      const capa = await third.read(/\r\n\.\r\n/);
+      assert.doesNotMatch(capa, /EXPIRE/);
+      third.destroy();
     } finally {
       await program.stop();
     }
