@@ -121,6 +121,18 @@ describe("pop3d program: command line", () => {
           `Cannot listen on 127\\.0\\.0\\.1:${port} \\(--port\\): the address is already in use`,
         ),
       );
+      const metrics = await runProgram([
+        ...site.args,
+        "--metrics-port",
+        String(port),
+      ]);
+      assert.equal(metrics.code, 1, metrics.stderr);
+      assert.match(
+        metrics.stderr,
+        new RegExp(
+          `Cannot listen on 127\\.0\\.0\\.1:${port} \\(--metrics-port\\): the address is already in use`,
+        ),
+      );
     } finally {
       await new Promise((resolve) => busy.close(resolve));
     }

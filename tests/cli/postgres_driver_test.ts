@@ -129,6 +129,23 @@ describe("pop3d --postgres", () => {
       } finally {
         await program.stop();
       }
+      // check-config prints the settings, the URL without its password.
+      const withPassword = PG_URL!.replace("://pop3d@", "://pop3d:hunter2@");
+      const check = await runProgram(
+        [
+          "check-config",
+          "--postgres",
+          withPassword,
+          ...driverArgs,
+        ],
+        "",
+        60_000,
+      );
+      if (withPassword !== PG_URL) {
+        assert.equal(check.code, 0, check.stderr);
+        assert.match(check.out, /^postgres = postgres:\/\/pop3d:\*\*\*@/m);
+        assert.ok(!(check.out + check.stderr).includes("hunter2"));
+      }
       const del = await runProgram(["user", "del", user, ...args]);
       assert.equal(del.code, 0, del.stderr);
       const again = await runProgram(["user", "del", user, ...args]);
