@@ -61,7 +61,11 @@ export type {
 } from "./src/transport/types.ts";
 export { defaultSocket } from "./src/transport/default_socket.ts";
 export { tlsSocket } from "./src/transport/tls_socket.ts";
-export type { TlsSocketOptions } from "./src/transport/tls_socket.ts";
+export type {
+  TlsSocketFactory,
+  TlsSocketOptions,
+} from "./src/transport/tls_socket.ts";
+export { replaceTlsCredentials } from "./src/transport/replace_tls_credentials.ts";
 export { Pop3Error, Pop3SyntaxError } from "./src/errors.ts";
 export type { ResponseCode } from "./src/errors.ts";
 export { MemoryAuth } from "./src/auth/memory_auth.ts";

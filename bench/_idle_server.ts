@@ -24,14 +24,9 @@ import process from "node:process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import {
-  defaultSocket,
-  MaildirStorage,
-  MemoryAuth,
-  MemoryStorage,
-  Pop3d,
-} from "../mod.ts";
-import type { Conn, Pop3dStorage } from "../mod.ts";
+import { MaildirStorage } from "../maildir.ts";
+import { defaultSocket, MemoryAuth, MemoryStorage, Pop3d } from "../mod.ts";
+import type { Conn, MaildropStore, Pop3dStorage } from "../mod.ts";
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -174,7 +169,7 @@ async function pop3Server(): Promise<[number, Stop]> {
   const users = Number(option("users", "1000"));
   const maildirRoot = option("maildir", "");
   const message = "From: a@example.org\r\nSubject: idle\r\n\r\nHello\r\n";
-  let storage: Pop3dStorage<string>;
+  let storage: Pop3dStorage<string> | MaildropStore<string>;
   if (maildirRoot) {
     for (let i = 1; i <= users; i++) {
       const dir = join(maildirRoot, `u${i}`);

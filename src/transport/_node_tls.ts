@@ -9,7 +9,7 @@
 import type { Duplex } from "node:stream";
 import type { SecureContext, TLSSocket } from "node:tls";
 import { fromNodeSocket, type NodeSocket } from "./_node_conn.ts";
-import { nodeTls } from "./_tls_credentials.ts";
+import { currentContext, nodeTls } from "./_tls_credentials.ts";
 import type { Conn } from "./types.ts";
 
 export { secureContext } from "./_tls_credentials.ts";
@@ -26,7 +26,7 @@ export function serverTls(
 ): { secure: TLSSocket; handshake: Promise<void> } {
   const secure = new (nodeTls().TLSSocket)(socket, {
     isServer: true,
-    secureContext: context,
+    secureContext: currentContext(context),
   });
   // Failures are reported once through `handshake`; later ones must not crash.
   secure.on("error", () => {});

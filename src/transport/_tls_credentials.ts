@@ -74,10 +74,36 @@ export function checkCredentials(options: TlsOptions): void {
 /** One `SecureContext` per listener: per connection it would cost ~32 KB each. */
 export function secureContext(options: TlsOptions): SecureContext {
   checkCredentials(options);
-  return nodeTls().createSecureContext({
+  const context = nodeTls().createSecureContext({
     cert: pem(options.cert),
     key: pem(options.key),
   });
+  ORIGINS.set(context, options);
+  return context;
+}
+
+// STLS credential swaps: a listener keeps the context it made from the
+// `tls` object it was given; a handshake asks for the newest one made for
+// that object by `replaceTlsCredentials`.
+const ORIGINS = new WeakMap<SecureContext, TlsOptions>();
+const REPLACED = new WeakMap<TlsOptions, SecureContext>();
+
+/**
+ * Makes listeners opened with `tls` use `next` for new STLS handshakes.
+ *
+ * @throws {TypeError} When `next` does not parse or does not match.
+ */
+export function replaceCredentials(tls: TlsOptions, next: TlsOptions): void {
+  checkPem("cert", next?.cert);
+  checkPem("key", next?.key);
+  const context = secureContext(next);
+  REPLACED.set(tls, context);
+}
+
+/** The context a handshake should use: the newest one for its listener. */
+export function currentContext(context: SecureContext): SecureContext {
+  const origin = ORIGINS.get(context);
+  return (origin && REPLACED.get(origin)) ?? context;
 }
 
 /** PEM as `node:tls` takes it: a string (bytes are decoded as UTF-8). */

@@ -8,7 +8,12 @@
 import type { Socket } from "node:net";
 import { fromNodeSocket } from "./_node_conn.ts";
 import { serverTls } from "./_node_tls.ts";
-import { checkPem, nodeNet, secureContext } from "./_tls_credentials.ts";
+import {
+  checkPem,
+  nodeNet,
+  replaceCredentials,
+  secureContext,
+} from "./_tls_credentials.ts";
 import { ConnQueue } from "./_conn_queue.ts";
 import type {
   Listener,
@@ -30,6 +35,18 @@ export interface TlsSocketOptions extends TlsOptions {
   handshakeTimeout?: number;
 }
 
+/** What {@linkcode tlsSocket} returns: a socket factory whose certificate can be swapped. */
+export interface TlsSocketFactory extends SocketFactory {
+  /**
+   * Uses `credentials` for new handshakes on every listener of this factory
+   * (and on later ones); open connections keep theirs.
+   *
+   * @throws {TypeError} When the PEM does not parse or the key does not
+   * belong to the certificate; the old credentials stay in use.
+   */
+  reload(credentials: TlsOptions): void;
+}
+
 /**
  * Returns a {@linkcode SocketFactory} that serves POP3 over implicit TLS
  * (port 995). It uses `node:tls`, which Deno, Bun and Node all ship, with
@@ -39,7 +56,8 @@ export interface TlsSocketOptions extends TlsOptions {
  *
  * @param options PEM certificate chain and private key, as text or bytes,
  * and optionally the handshake deadline.
- * @returns A factory for the `socket` option of `Pop3d`.
+ * @returns A factory for the `socket` option of `Pop3d`, with `reload()`
+ * to swap in a renewed certificate.
  * @throws {TypeError} When `cert` or `key` is missing or not PEM text or bytes.
  * @throws {RangeError} When `handshakeTimeout` is not a positive integer.
  * @throws {TypeError} From the factory (so from `up()`), when the PEM does
@@ -73,7 +91,7 @@ export interface TlsSocketOptions extends TlsOptions {
  * console.assert(threw);
  * ```
  */
-export function tlsSocket(options: TlsSocketOptions): SocketFactory {
+export function tlsSocket(options: TlsSocketOptions): TlsSocketFactory {
   if (options === null || typeof options !== "object") {
     throw new TypeError("TLS options must be an object with cert and key");
   }
@@ -85,8 +103,15 @@ export function tlsSocket(options: TlsSocketOptions): SocketFactory {
       `TLS "handshakeTimeout" must be a positive integer, got ${timeout}`,
     );
   }
-  const credentials = { cert: options.cert, key: options.key };
-  return (listen) => listenTls(listen, credentials, timeout);
+  // Every listener's context is made from this one object; a reload
+  // registers a newer context for it, which new handshakes then use.
+  const origin: TlsOptions = { cert: options.cert, key: options.key };
+  const factory = (listen: ListenOptions) => listenTls(listen, origin, timeout);
+  return Object.assign(factory, {
+    reload(next: TlsOptions): void {
+      replaceCredentials(origin, next);
+    },
+  });
 }
 
 async function listenTls(

@@ -1,0 +1,79 @@
+/**
+ * The program's one adapter to the host runtime, through the `node:`
+ * modules that Deno, Bun and Node all ship: arguments, standard streams,
+ * files, signals and exit.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
+
+/** What the program needs from the host; tests may pass their own. */
+export interface Host {
+  /** Command-line arguments after the program name. */
+  args: readonly string[];
+  /** Environment variables. */
+  env(name: string): string | undefined;
+  /** Writes to standard output. */
+  out(text: string): void;
+  /** Writes to standard error. */
+  err(text: string): void;
+  /** Reads the first line of standard input (without its line end). */
+  readLine(): Promise<string>;
+  /** Reads a whole file as text. */
+  readText(path: string): Promise<string>;
+  /** Replaces a file atomically (temp file and rename), mode 0600. */
+  writeTextAtomic(path: string, text: string): Promise<void>;
+  /** Whether `path` is a directory (`undefined` when missing). */
+  isDirectory(path: string): Promise<boolean | undefined>;
+  /** Calls `handler` on each of the signals. */
+  onSignal(signal: "SIGHUP" | "SIGTERM" | "SIGINT", handler: () => void): void;
+  /** Ends the process. */
+  exit(code: number): never;
+}
+
+/**
+ * The host this process runs on.
+ *
+ * @example
+ * ```ts ignore
+ * import { nodeHost } from "./host.ts";
+ * nodeHost().out("hello\n");
+ * ```
+ */
+export function nodeHost(): Host {
+  return {
+    args: process.argv.slice(2),
+    env: (name) => process.env[name],
+    out: (text) => void process.stdout.write(text),
+    err: (text) => void process.stderr.write(text),
+    async readLine() {
+      let text = "";
+      for await (const chunk of process.stdin) {
+        text += typeof chunk === "string"
+          ? chunk
+          : new TextDecoder().decode(chunk);
+        if (text.includes("\n")) break;
+      }
+      return text.split(/\r?\n/)[0];
+    },
+    readText: (path) => readFile(path, "utf8"),
+    async writeTextAtomic(path, text) {
+      const temp = `${path}.${process.pid}.tmp`;
+      await writeFile(temp, text, { mode: 0o600, flag: "wx" });
+      await rename(temp, path);
+    },
+    async isDirectory(path) {
+      try {
+        return (await stat(path)).isDirectory();
+      } catch {
+        return undefined;
+      }
+    },
+    onSignal(signal, handler) {
+      process.on(signal, handler);
+    },
+    exit: (code) => process.exit(code),
+  };
+}
