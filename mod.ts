@@ -152,10 +152,10 @@ export type {
 // to its own entry point.
 export { Lmtpd, LMTPD_DEFAULTS } from "./src/lmtp/lmtpd.ts";
 export type {
-  LmtpDelivery,
   LmtpdCloseReason,
   LmtpdConnections,
   LmtpdConnectionState,
+  LmtpDelivery,
   LmtpdEvent,
   LmtpdLogger,
   LmtpdOptions,
@@ -176,3 +176,15 @@ export type {
   MaildirDelivered,
   MaildirDeliverOptions,
 } from "./src/maildir/maildir_deliver.ts";
+export {
+  parseProxyHeader,
+  PROXY_V1_MAX_LENGTH,
+  PROXY_V2_SIGNATURE,
+  ProxyProtocolError,
+} from "./src/transport/proxy_protocol.ts";
+export type {
+  ProxyHeader,
+  ProxyParseResult,
+} from "./src/transport/proxy_protocol.ts";
+export { proxySocket } from "./src/transport/proxy_socket.ts";
+export type { ProxySocketOptions } from "./src/transport/proxy_socket.ts";
