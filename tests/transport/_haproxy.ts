@@ -40,6 +40,8 @@ function canConnect(port: number): Promise<boolean> {
 export interface Haproxy {
   /** Frontend ports by name. */
   ports: Record<string, number>;
+  /** The process id. */
+  pid: number;
   stop(): Promise<void>;
   output(): string;
 }
@@ -109,6 +111,7 @@ ${
   }
   return {
     ports,
+    pid: proc.pid!,
     output: () => out,
     async stop() {
       proc.kill("SIGTERM");
