@@ -120,6 +120,7 @@ export function formatIp(bytes: Uint8Array): string {
  * IPv6, 16 for other IPv6; `undefined` for anything else.
  */
 function addressBytes(text: string): Uint8Array | undefined {
+  if (typeof text !== "string") return undefined;
   const v4 = parseIpv4(text);
   if (v4) return v4;
   const v6 = parseIpv6(text);

@@ -144,6 +144,14 @@ export function proxySocket(
         for await (const conn of listener) {
           accept(conn, ranges, timeout, report, onHeader).then(
             (wrapped) => wrapped && queue.push(wrapped),
+            (error) => {
+              conn.close();
+              report(
+                new ProxyProtocolError("Cannot accept a connection", {
+                  cause: error,
+                }),
+              );
+            },
           );
         }
       } catch (error) {
@@ -179,7 +187,13 @@ async function accept(
   report: (error: ProxyProtocolError) => void,
   onHeader: ((header: ProxyHeader, proxy: NetAddr) => void) | undefined,
 ): Promise<Conn | undefined> {
-  const peer = conn.remoteAddr.hostname;
+  const peer = conn.remoteAddr?.hostname;
+  if (typeof peer !== "string") {
+    // Bun reports no address for a socket that closed before it was
+    // accepted (HAProxy's health checks do that): nothing left to serve.
+    conn.close();
+    return undefined;
+  }
   if (!ranges.some((r) => matchCidr(r, peer))) {
     conn.close();
     report(

@@ -10,6 +10,7 @@ import { Lmtpd } from "../../src/lmtp/lmtpd.ts";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { defaultSocket } from "../../src/transport/default_socket.ts";
+import { memoryListener } from "../../src/transport/memory.ts";
 import { proxySocket } from "../../src/transport/proxy_socket.ts";
 import {
   PROXY_V2_SIGNATURE,
@@ -309,6 +310,39 @@ describe("proxySocket", () => {
       assert.match(errors[0].message, /no PROXY header within 150 ms/);
     } finally {
       c.close();
+      await server.destroy();
+    }
+  });
+
+  it("proxySocket closes a connection that has no address left (Bun, gone before accept) without failing", async () => {
+    const listener = memoryListener();
+    const errors: unknown[] = [];
+    const server = new Pop3d({
+      socket: proxySocket(() => listener, {
+        trusted: ["127.0.0.1"],
+        onError: (e) => errors.push(e),
+      }),
+    });
+    await server.up();
+    try {
+      const gone = listener.connect({
+        hostname: undefined as unknown as string,
+        port: 0,
+      });
+      const reader = gone.readable.getReader();
+      assert.equal((await reader.read()).done, true);
+      // A good connection after it is served as usual.
+      const good = listener.connect({ hostname: "127.0.0.1", port: 1 });
+      const writer = good.writable.getWriter();
+      const goodReader = good.readable.getReader();
+      const [first] = await Promise.all([
+        goodReader.read(),
+        writer.write(te.encode(v1("192.0.2.9"))),
+      ]);
+      assert.match(new TextDecoder().decode(first.value), /^\+OK/);
+      assert.deepEqual(errors, []);
+      good.close();
+    } finally {
       await server.destroy();
     }
   });
