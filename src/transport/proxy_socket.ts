@@ -188,9 +188,10 @@ async function accept(
   onHeader: ((header: ProxyHeader, proxy: NetAddr) => void) | undefined,
 ): Promise<Conn | undefined> {
   const peer = conn.remoteAddr?.hostname;
-  if (typeof peer !== "string") {
-    // Bun reports no address for a socket that closed before it was
-    // accepted (HAProxy's health checks do that): nothing left to serve.
+  if (typeof peer !== "string" || peer === "") {
+    // Bun (undefined) and Node ("") report no address for a socket that
+    // closed before it was accepted (HAProxy's health checks do that):
+    // nothing is left to serve.
     conn.close();
     return undefined;
   }

@@ -314,7 +314,7 @@ describe("proxySocket", () => {
     }
   });
 
-  it("proxySocket closes a connection that has no address left (Bun, gone before accept) without failing", async () => {
+  it("proxySocket closes a connection that has no address left (gone before accept on Bun and Node) without failing", async () => {
     const listener = memoryListener();
     const errors: unknown[] = [];
     const server = new Pop3d({
@@ -325,12 +325,12 @@ describe("proxySocket", () => {
     });
     await server.up();
     try {
-      const gone = listener.connect({
-        hostname: undefined as unknown as string,
-        port: 0,
-      });
-      const reader = gone.readable.getReader();
-      assert.equal((await reader.read()).done, true);
+      // Bun gives such a socket no hostname, Node an empty one.
+      for (const hostname of [undefined as unknown as string, ""]) {
+        const gone = listener.connect({ hostname, port: 0 });
+        const reader = gone.readable.getReader();
+        assert.equal((await reader.read()).done, true);
+      }
       // A good connection after it is served as usual.
       const good = listener.connect({ hostname: "127.0.0.1", port: 1 });
       const writer = good.writable.getWriter();
