@@ -320,6 +320,88 @@ describe("Lmtpd limits and state", () => {
     }
   });
 
+  it("Lmtpd answers a pipelined transaction over a socket in order", async () => {
+    const storage = new MemoryStorage();
+    const lmtp = new Lmtpd({ port: 0, auth: auth(), storage });
+    await lmtp.up();
+    const c = await NetClient.open(lmtp.port);
+    try {
+      assert.match((await c.line())!, /^220 /);
+      c.write(
+        "LHLO me\r\nMAIL FROM:<s@x> SIZE=30\r\nRCPT TO:<alice@x>\r\n" +
+          "RCPT TO:<zed@x>\r\nRCPT TO:<bob@x>\r\nDATA\r\n",
+      );
+      const replies: string[] = [];
+      for (let i = 0; i < 10; i++) replies.push((await c.line())!);
+      assert.deepEqual(replies.slice(5), [
+        "250 2.1.0 Sender OK",
+        "250 2.1.5 Recipient OK",
+        "550 5.1.1 User unknown",
+        "250 2.1.5 Recipient OK",
+        "354 Start mail input; end with <CRLF>.<CRLF>",
+      ]);
+      c.write("Subject: p\r\n\r\n..x\r\n.\r\nQUIT\r\n");
+      assert.equal(await c.line(), "250 2.0.0 <alice@x> Delivered");
+      assert.equal(await c.line(), "250 2.0.0 <bob@x> Delivered");
+      assert.equal(await c.line(), "221 2.0.0 Bye");
+      assert.equal(
+        new TextDecoder().decode(storage.messages("bob")[0].bytes),
+        "Subject: p\r\n\r\n.x\r\n",
+      );
+    } finally {
+      c.close();
+      await lmtp.destroy();
+    }
+  });
+
+  it("Lmtpd answers 451 4.3.0 when a delivery outlasts callbackTimeout", async () => {
+    const lmtp = new Lmtpd({
+      port: 0,
+      auth: auth(),
+      callbackTimeout: 100,
+      storage: { deliver: () => new Promise(() => {}) },
+    });
+    await lmtp.up();
+    const c = await NetClient.open(lmtp.port);
+    try {
+      await c.line();
+      c.write("LHLO me\r\nMAIL FROM:<>\r\nRCPT TO:<alice@x>\r\nDATA\r\n");
+      for (let i = 0; i < 8; i++) await c.line();
+      c.write("x\r\n.\r\n");
+      assert.equal(
+        await c.line(),
+        "451 4.3.0 <alice@x> Temporary failure, try again",
+      );
+    } finally {
+      c.close();
+      await lmtp.destroy();
+    }
+  });
+
+  it("Lmtpd.destroy('kill') in the middle of DATA delivers nothing", async () => {
+    const storage = new MemoryStorage();
+    const lmtp = new Lmtpd({ port: 0, auth: auth(), storage });
+    await lmtp.up();
+    const c = await NetClient.open(lmtp.port);
+    try {
+      await c.line();
+      c.write("LHLO me\r\nMAIL FROM:<>\r\nRCPT TO:<alice@x>\r\nDATA\r\n");
+      for (let i = 0; i < 8; i++) await c.line();
+      c.write("Subject: half\r\n\r\nno end");
+      while (
+        lmtp.conn.list().length === 0 ||
+        !lmtp.conn.state(lmtp.conn.list()[0]).inData
+      ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await lmtp.destroy("kill");
+      assert.equal(await c.line(), null);
+      assert.equal(storage.stat("alice"), 0);
+    } finally {
+      c.close();
+    }
+  });
+
   it("Lmtpd rejects unknown and bad options", () => {
     assert.throws(() => new Lmtpd({ nope: 1 } as never), TypeError);
     assert.throws(() => new Lmtpd({ maxLineLength: 100 }), RangeError);
