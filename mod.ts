@@ -86,3 +86,43 @@ export type {
   MaildropStore,
   OpenMaildropContext,
 } from "./src/storage/maildrop_handle.ts";
+// LMTP (RFC 2033) and the PROXY protocol (v1/v2): one block, easy to move
+// to its own entry point.
+export { Lmtpd, LMTPD_DEFAULTS } from "./src/lmtp/lmtpd.ts";
+export type {
+  LmtpdCloseReason,
+  LmtpdConnections,
+  LmtpdConnectionState,
+  LmtpDelivery,
+  LmtpdEvent,
+  LmtpdLogger,
+  LmtpdOptions,
+  LmtpdStats,
+  ResolvedLmtpdOptions,
+} from "./src/lmtp/lmtpd.ts";
+export { LmtpProtocol } from "./src/lmtp/lmtp_protocol.ts";
+export type {
+  LmtpAction,
+  LmtpDeliveryOutcome,
+  LmtpProtocolOptions,
+  LmtpRecipient,
+  LmtpRecipientResult,
+} from "./src/lmtp/lmtp_protocol.ts";
+export type { LmtpCommandName, LmtpState } from "./src/lmtp/lmtp_command.ts";
+export { MaildirDeliver } from "./src/maildir/maildir_deliver.ts";
+export type {
+  MaildirDelivered,
+  MaildirDeliverOptions,
+} from "./src/maildir/maildir_deliver.ts";
+export {
+  parseProxyHeader,
+  PROXY_V1_MAX_LENGTH,
+  PROXY_V2_SIGNATURE,
+  ProxyProtocolError,
+} from "./src/transport/proxy_protocol.ts";
+export type {
+  ProxyHeader,
+  ProxyParseResult,
+} from "./src/transport/proxy_protocol.ts";
+export { proxySocket } from "./src/transport/proxy_socket.ts";
+export type { ProxySocketOptions } from "./src/transport/proxy_socket.ts";

@@ -70,6 +70,22 @@ export interface MaildirFs {
   unlink(path: string): Promise<boolean>;
   /** Creates a directory and its parents; no error if it exists. */
   mkdir(path: string): Promise<void>;
+  /**
+   * Optional: creates a new file with `data`, failing if `path` exists
+   * (`O_EXCL`), and flushes it to disk (`fsync`) before resolving when
+   * `sync` is set. Mail delivery uses it for `tmp/` files; without it,
+   * delivery falls back to {@linkcode MaildirFs.createExclusive}.
+   */
+  writeNew?(
+    path: string,
+    data: Uint8Array,
+    options?: { sync?: boolean },
+  ): Promise<void>;
+  /**
+   * Optional: flushes a directory's entries to disk (`fsync` on the
+   * directory), so that a rename into it survives a crash.
+   */
+  syncDir?(path: string): Promise<void>;
   /** The host name written into lock files. */
   hostname(): string;
   /** The id of this process, written into lock files. */

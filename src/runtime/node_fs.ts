@@ -57,6 +57,8 @@ export function nodeFs(): MaildirFs {
     mkdir: async (path) => {
       await fsp.mkdir(path, { recursive: true, mode: 0o700 });
     },
+    writeNew,
+    syncDir,
     hostname: () => hostname(),
     pid: () => process.pid,
     isProcessAlive,
@@ -156,6 +158,37 @@ async function createExclusive(
     }
   } finally {
     await fsp.unlink(temp).catch(() => {});
+  }
+}
+
+async function writeNew(
+  path: string,
+  data: Uint8Array,
+  options: { sync?: boolean } = {},
+): Promise<void> {
+  const handle = await fsp.open(path, "wx", 0o600);
+  try {
+    await handle.writeFile(data);
+    if (options.sync) await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => {});
+    await fsp.unlink(path).catch(() => {});
+    throw error;
+  }
+  await handle.close();
+}
+
+async function syncDir(path: string): Promise<void> {
+  const handle = await fsp.open(path, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some file systems (and Windows) cannot fsync a directory.
+    if (!["EINVAL", "EISDIR", "EPERM", "ENOTSUP"].includes(codeOf(error))) {
+      throw error;
+    }
+  } finally {
+    await handle.close();
   }
 }
 
