@@ -54,3 +54,8 @@ export type {
   HashPasswordOptions,
   HashScheme,
 } from "./src/auth/password_scheme.ts";
+export { MaildirDeliver } from "./src/maildir/maildir_deliver.ts";
+export type {
+  MaildirDelivered,
+  MaildirDeliverOptions,
+} from "./src/maildir/maildir_deliver.ts";

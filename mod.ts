@@ -109,11 +109,6 @@ export type {
   LmtpRecipientResult,
 } from "./src/lmtp/lmtp_protocol.ts";
 export type { LmtpCommandName, LmtpState } from "./src/lmtp/lmtp_command.ts";
-export { MaildirDeliver } from "./src/maildir/maildir_deliver.ts";
-export type {
-  MaildirDelivered,
-  MaildirDeliverOptions,
-} from "./src/maildir/maildir_deliver.ts";
 export {
   parseProxyHeader,
   PROXY_V1_MAX_LENGTH,

@@ -15,6 +15,7 @@ import { MaildirStorage } from "../../src/maildir/maildir_storage.ts";
 import type { MaildirFs } from "../../src/maildir/maildir_fs.ts";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import type { MessageSource } from "../../src/storage/types.ts";
+import { byMbox } from "../_helpers/by_mbox.ts";
 
 let root = "";
 before(async () => {
@@ -68,7 +69,7 @@ describe("MaildirDeliver", () => {
       await readFile(join(root, "alice", "new", stored[0].name), "latin1"),
       "Subject: a\n\nline\n",
     );
-    const storage = new MaildirStorage({ root });
+    const storage = byMbox(new MaildirStorage({ root }));
     assert.ok(await storage.lock("alice"));
     try {
       assert.equal(storage.stat("alice"), messages.length);
