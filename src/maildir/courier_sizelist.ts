@@ -30,6 +30,8 @@
  * @module
  */
 
+import type { MaildirFs } from "./maildir_fs.ts";
+
 /** The name of Courier's POP3 size and UIDL cache inside a Maildir. */
 export const COURIER_SIZELIST_NAME = "courierpop3dsizelist";
 
@@ -185,4 +187,40 @@ export function courierPop3View(
     });
   }
   return { messages, unlisted: [...present.values()] };
+}
+
+/**
+ * Reads `courierpop3dsizelist` in `dir` and matches it with the Maildir's
+ * files ({@linkcode courierPop3View}); `undefined` when the file is missing,
+ * so that the caller keeps its own UIDLs.
+ *
+ * @param fs File access.
+ * @param dir The Maildir.
+ * @param names The file names in `new/` and `cur/`.
+ * @returns UIDLs by file name up to `:`, and the names not in the list.
+ * @throws {SyntaxError} When the file is corrupt (the message names it).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCourierUidls } from "@x/pop3d";
+ * const view = await loadCourierUidls(fs, "/var/mail/alice", names);
+ * console.log(view?.messages.get("1700000060.M1P1.host")?.uidl);
+ * ```
+ */
+export async function loadCourierUidls(
+  fs: MaildirFs,
+  dir: string,
+  names: readonly string[],
+): Promise<
+  { messages: Map<string, CourierUidl>; unlisted: string[] } | undefined
+> {
+  const path = `${dir}/${COURIER_SIZELIST_NAME}`;
+  const bytes = await fs.readFile(path);
+  if (bytes === undefined) return undefined;
+  try {
+    return courierPop3View(parseCourierSizelist(bytes), names);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new SyntaxError(`${error.message} (${path})`, { cause: error });
+  }
 }

@@ -30,14 +30,16 @@
 import type { MaildirFs } from "./maildir_fs.ts";
 import {
   assignDovecotUids,
-  compileDovecotUidlFormat,
-  DOVECOT_DEFAULT_UIDL_FORMAT,
   dovecotPop3View,
   type DovecotUidlist,
   formatDovecotUidlist,
   formatDovecotUidlistRecords,
   parseDovecotUidlist,
 } from "./dovecot_uidlist.ts";
+import {
+  compileDovecotUidlFormat,
+  DOVECOT_DEFAULT_UIDL_FORMAT,
+} from "./dovecot_uidl_format.ts";
 
 /** The name of Dovecot's UID map inside a Maildir. */
 export const DOVECOT_UIDLIST_NAME = "dovecot-uidlist";

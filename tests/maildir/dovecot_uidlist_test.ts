@@ -6,13 +6,13 @@ import assert from "node:assert/strict";
 import {
   assignDovecotUids,
   compareDovecotNames,
-  compileDovecotUidlFormat,
   dovecotBaseName,
   dovecotPop3View,
   formatDovecotUidlist,
   formatDovecotUidlistRecords,
   parseDovecotUidlist,
 } from "../../src/maildir/dovecot_uidlist.ts";
+import { compileDovecotUidlFormat } from "../../src/maildir/dovecot_uidl_format.ts";
 
 const A = "1700000060.M000001P1.pop3peer,S=683,W=704";
 const B = "1700000120.M000002P1.pop3peer,S=683,W=704";
