@@ -179,7 +179,9 @@ function parseV3(line: string): DovecotUidlistRecord | undefined {
   const colon = line.indexOf(" :");
   if (colon === -1) return undefined;
   const [uidText, ...fields] = line.slice(0, colon).split(" ");
-  const fileName = line.slice(colon + 2);
+  // Dovecot 2.3 writes names without the `:2,<flags>` part; should a name
+  // carry one, it is matched up to `:` like every file name.
+  const fileName = baseNameOf(line.slice(colon + 2));
   if (!/^[1-9]\d{0,9}$/.test(uidText) || !validName(fileName)) {
     return undefined;
   }

@@ -62,6 +62,10 @@ describe("parseDovecotUidlist", () => {
   });
 
   it("parseDovecotUidlist keeps unknown header fields and a file without final newline", () => {
+    assert.equal(
+      parseDovecotUidlist("3 V7 N2\n1 :x.y:2,S\n").records[0].fileName,
+      "x.y",
+    );
     const list = parseDovecotUidlist("3 V7 N2 Gab Zfuture\n1 :x");
     assert.deepEqual(list.headerExt, ["Zfuture"]);
     assert.equal(list.records[0].fileName, "x");
