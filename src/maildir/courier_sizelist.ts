@@ -112,8 +112,8 @@ export function parseCourierSizelist(
   for (let i = start; i < lines.length; i++) {
     const fields = lines[i].replace(/\r$/, "").split(" ");
     const [fileName, sizeText, uidText] = fields;
-    const expected = result.version === 2 ? 3 : 2;
-    if (fields.length !== expected || !NAME.test(fileName ?? "")) {
+    const fieldCount = result.version === 2 ? 3 : 2;
+    if (fields.length !== fieldCount || !NAME.test(fileName ?? "")) {
       bad(
         i + 1,
         result.version === 2
