@@ -59,3 +59,45 @@ export type {
   MaildirDelivered,
   MaildirDeliverOptions,
 } from "./src/maildir/maildir_deliver.ts";
+// Dovecot's and Courier's UIDL sources for Maildirs.
+export {
+  compileDovecotUidlFormat,
+  DOVECOT_DEFAULT_UIDL_FORMAT,
+} from "./src/maildir/dovecot_uidl_format.ts";
+export {
+  assignDovecotUids,
+  compareDovecotNames,
+  dovecotBaseName,
+  dovecotPop3View,
+  formatDovecotUidlist,
+  formatDovecotUidlistRecords,
+  parseDovecotUidlist,
+} from "./src/maildir/dovecot_uidlist.ts";
+export type {
+  DovecotPop3Message,
+  DovecotPop3View,
+  DovecotPop3ViewOptions,
+  DovecotUidlist,
+  DovecotUidlistRecord,
+} from "./src/maildir/dovecot_uidlist.ts";
+export {
+  DOVECOT_UIDLIST_LOCK_NAME,
+  DOVECOT_UIDLIST_NAME,
+  loadDovecotUidls,
+} from "./src/maildir/dovecot_uidlist_file.ts";
+export type {
+  DovecotUidl,
+  DovecotUidlOptions,
+  DovecotUidls,
+} from "./src/maildir/dovecot_uidlist_file.ts";
+export {
+  COURIER_SIZELIST_NAME,
+  courierPop3View,
+  loadCourierUidls,
+  parseCourierSizelist,
+} from "./src/maildir/courier_sizelist.ts";
+export type {
+  CourierSizelist,
+  CourierSizelistEntry,
+  CourierUidl,
+} from "./src/maildir/courier_sizelist.ts";

@@ -62,6 +62,13 @@ export interface MaildirFs {
    * `path` already exists.
    */
   createExclusive(path: string, data: Uint8Array): Promise<boolean>;
+  /**
+   * Appends `data` to an existing file with one write (`O_APPEND`), the
+   * way Dovecot adds lines to `dovecot-uidlist`; `false` when the file is
+   * missing (it is never created). Optional: without it, the Dovecot UID
+   * map rewrites the file with {@linkcode MaildirFs.replaceFile} instead.
+   */
+  appendFile?(path: string, data: Uint8Array): Promise<boolean>;
   /** Replaces the content of `path` atomically (temporary file + rename). */
   replaceFile(path: string, data: Uint8Array): Promise<void>;
   /** Renames a file; `false` when `from` is missing. */

@@ -49,6 +49,21 @@ export function nodeFs(): MaildirFs {
         throw error;
       }
     },
+    appendFile: async (path, data) => {
+      // "a" without create: O_APPEND on an existing file only.
+      const flags = constants.O_WRONLY | constants.O_APPEND;
+      const handle = await missingAsUndefined(fsp.open(path, flags));
+      if (handle === undefined) return false;
+      try {
+        let done = 0;
+        while (done < data.length) {
+          done += (await handle.write(data, done)).bytesWritten;
+        }
+      } finally {
+        await handle.close();
+      }
+      return true;
+    },
     rename: async (from, to) =>
       (await missingAsUndefined(fsp.rename(from, to).then(() => true))) ??
         false,

@@ -1,0 +1,358 @@
+// The same Maildir served by a real Dovecot 2.3 POP3 server and computed by
+// loadDovecotUidls: identical UIDL and LIST, with P overrides, O order, mail
+// delivered meanwhile numbered by either side, and deletions. Skipped when
+// `dovecot` is not installed.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { nodeFs } from "../../src/runtime/node_fs.ts";
+import {
+  DOVECOT_UIDLIST_LOCK_NAME,
+  loadDovecotUidls,
+} from "../../src/maildir/dovecot_uidlist_file.ts";
+import type { DovecotUidlOptions } from "../../src/maildir/dovecot_uidlist_file.ts";
+import { pop3Connect } from "../_helpers/net_client.ts";
+
+const HAVE_DOVECOT = spawnSync("dovecot", ["--version"]).status === 0;
+if (!HAVE_DOVECOT) console.log("dovecot not installed: interop test skipped");
+const IS_ROOT = typeof process.getuid === "function" && process.getuid() === 0;
+const MAILDIRLOCK = "/usr/lib/dovecot/maildirlock";
+const fs = nodeFs();
+
+let root = "";
+let maildir = "";
+let port = 0;
+let format = "%08Xu%08Xv";
+
+before(async () => {
+  if (!HAVE_DOVECOT) return;
+  root = await mkdtemp(join(tmpdir(), "pop3d-dovecot-uidl-"));
+  await chmod(root, 0o755); // the mail user (nobody when we are root) enters it
+  maildir = join(root, "home", "Maildir");
+  for (const sub of ["cur", "new", "tmp"]) {
+    await mkdir(join(maildir, sub), { recursive: true });
+  }
+  port = await freePort();
+});
+after(async () => {
+  if (!HAVE_DOVECOT) return;
+  await stopDovecot();
+  await rm(root, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        resolve(typeof address === "object" && address ? address.port : 0)
+      );
+    });
+  });
+}
+
+/** Gives the mail tree to the user Dovecot reads it as. */
+function handOver(): void {
+  if (IS_ROOT) {
+    execFileSync("chown", ["-R", "nobody:nogroup", join(root, "home")]);
+  }
+}
+
+async function startDovecot(): Promise<void> {
+  handOver();
+  const user = IS_ROOT
+    ? "nobody"
+    : execFileSync("id", ["-un"]).toString().trim();
+  const ids = IS_ROOT
+    ? ["65534", "65534"]
+    : [String(process.getuid?.()), String(process.getgid?.())];
+  await writeFile(
+    join(root, "users"),
+    `alice:{PLAIN}secret:${ids[0]}:${ids[1]}::${root}/home::\n`,
+  );
+  const conf = [
+    `base_dir = ${root}/run`,
+    `state_dir = ${root}/state`,
+    `instance_name = pop3d-uidl-${port}`,
+    `log_path = ${root}/dovecot.log`,
+    "protocols = pop3",
+    "listen = 127.0.0.1",
+    "ssl = no",
+    "disable_plaintext_auth = no",
+    `default_internal_user = ${IS_ROOT ? "dovecot" : user}`,
+    `default_internal_group = ${IS_ROOT ? "dovecot" : user}`,
+    `default_login_user = ${IS_ROOT ? "dovenull" : user}`,
+    "first_valid_uid = 1",
+    `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN ${root}/users\n}`,
+    `userdb {\n  driver = passwd-file\n  args = ${root}/users\n}`,
+    "mail_location = maildir:~/Maildir",
+    `protocol pop3 {\n  pop3_uidl_format = ${format}\n}`,
+    `service pop3-login {\n  inet_listener pop3 {\n    address = 127.0.0.1\n    port = ${port}\n  }\n${
+      IS_ROOT ? "" : "  chroot =\n"
+    }}`,
+    IS_ROOT ? "" : "service anvil {\n  chroot =\n}",
+  ].join("\n");
+  await writeFile(join(root, "dovecot.conf"), `${conf}\n`);
+  // The master daemonizes: it must not inherit our pipes, or this waits forever.
+  execFileSync("dovecot", ["-c", join(root, "dovecot.conf")], {
+    stdio: "ignore",
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      const client = await pop3Connect(port);
+      await client.cmd("QUIT");
+      client.close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(
+    `Dovecot did not start: ${await readFile(
+      join(root, "dovecot.log"),
+      "utf8",
+    )}`,
+  );
+}
+
+async function stopDovecot(): Promise<void> {
+  const pidFile = join(root, "run", "master.pid");
+  const pid = Number(await readFile(pidFile, "utf8").catch(() => "0"));
+  if (!(pid > 0) || !fs.isProcessAlive(pid)) return;
+  process.kill(pid, "SIGTERM"); // the master we started, by its id
+  for (let i = 0; i < 200 && fs.isProcessAlive(pid); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+interface Listing {
+  uidl: string[];
+  list: string[];
+}
+
+/** UIDL and LIST from Dovecot's POP3 server, then DELE of `dele` and QUIT. */
+async function dovecotListing(dele: number[] = []): Promise<Listing> {
+  const client = await pop3Connect(port);
+  try {
+    assert.match(await client.cmd("USER alice"), /^\+OK/);
+    assert.match(await client.cmd("PASS secret"), /^\+OK/);
+    const uidl = (await client.multi("UIDL")).lines;
+    const list = (await client.multi("LIST")).lines;
+    for (const n of dele) assert.match(await client.cmd(`DELE ${n}`), /^\+OK/);
+    assert.match(await client.cmd("QUIT"), /^\+OK/);
+    return { uidl, list };
+  } finally {
+    client.close();
+  }
+}
+
+/** The same listing computed from the files with loadDovecotUidls. */
+async function ourListing(options: DovecotUidlOptions = {}): Promise<Listing> {
+  const names: string[] = [];
+  for (const sub of ["new", "cur"]) {
+    for (const name of await readdir(join(maildir, sub))) {
+      names.push(`${sub}/${name}`);
+    }
+  }
+  const result = await loadDovecotUidls(
+    fs,
+    maildir,
+    names.map((n) => n.slice(4)),
+    { format, ...options },
+  );
+  assert.ok(result !== undefined);
+  const rows = [...result.messages].sort((a, b) => a[1].order - b[1].order);
+  const uidl: string[] = [];
+  const list: string[] = [];
+  for (const [i, [base, message]] of rows.entries()) {
+    const path = names.find((n) => n.slice(4).split(":")[0] === base)!;
+    const size = message.size ?? wireSize(await readFile(join(maildir, path)));
+    uidl.push(`${i + 1} ${message.uidl}`);
+    list.push(`${i + 1} ${size}`);
+  }
+  return { uidl, list };
+}
+
+function wireSize(bytes: Uint8Array): number {
+  let size = bytes.length;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 10 && (i === 0 || bytes[i - 1] !== 13)) size++;
+  }
+  return size;
+}
+
+async function deliver(
+  sub: "new" | "cur",
+  name: string,
+  body: string,
+): Promise<void> {
+  await writeFile(join(maildir, sub, name), body);
+}
+
+async function dovecotComplaints(): Promise<string[]> {
+  const log = await readFile(join(root, "dovecot.log"), "utf8");
+  return log.split("\n").filter((line) =>
+    /Error|Panic|Fatal|Warning|corrupt/i.test(line) &&
+    !/Killed with signal 15/.test(line)
+  );
+}
+
+describe("loadDovecotUidls against Dovecot 2.3", {
+  skip: HAVE_DOVECOT ? false : "dovecot not installed",
+}, () => {
+  it("loadDovecotUidls lists what Dovecot lists: P, O, W, sizes, and new mail we numbered", async () => {
+    const a = "1700000060.M000001P1.peer,S=40,W=43";
+    const b = "1700000120.M000002P1.peer";
+    const c = "1700000180.M000003P1.peer,S=20";
+    const d = "1700000240.M000004P1.peer";
+    await deliver(
+      "cur",
+      `${a}:2,S`,
+      "Subject: a\n\nline one\nline two\n12345678\n",
+    );
+    await deliver(
+      "cur",
+      `${b}:2,`,
+      "Subject: b\r\n\r\ncrlf\r\nno final newline",
+    );
+    await deliver("cur", `${c}:2,`, "Subject: c\n\nshort\n\n\n");
+    await deliver("cur", `${d}:2,`, "Subject: d\n\nd\n");
+    await writeFile(
+      join(maildir, "dovecot-uidlist"),
+      [
+        "3 V1700000000 N9 G6553f100000000000000000000000004",
+        `1 O2 :${a}`,
+        "2 :1600000000.M1P1.gone", // expunged earlier: no file
+        `3 Pcustom-uidl-3 :${b}`,
+        `5 O1 :${c}`,
+        `7 W999 :${d}`, // Dovecot trusts the record's W when the name has none
+        "",
+      ].join("\n"),
+    );
+    // Mail delivered while nobody served the Maildir: we number it first.
+    await deliver("new", "1700001000.M5P9.later", "Subject: later\n\nx\n");
+    await deliver(
+      "new",
+      "1700001000.M3P9.later,S=16,W=19",
+      "Subject: w\n\nyy\n",
+    );
+    const ours = await ourListing();
+    const uidlist = await readFile(join(maildir, "dovecot-uidlist"), "utf8");
+    assert.match(
+      uidlist,
+      /\n9 :1700001000\.M3P9\.later,S=16,W=19\n10 :1700001000\.M5P9\.later\n$/,
+    );
+    assert.deepEqual(ours.uidl.map((l) => l.split(" ")[1]), [
+      "000000056553f100",
+      "000000016553f100",
+      "custom-uidl-3",
+      "000000076553f100",
+      "000000096553f100",
+      "0000000a6553f100",
+    ]);
+
+    await startDovecot();
+    assert.deepEqual(await dovecotListing(), ours);
+    // What Dovecot made of the file after reading it, we read the same way.
+    assert.deepEqual(await ourListing({ assign: false }), ours);
+
+    // The other way round: Dovecot numbers mail that arrives now.
+    await deliver("new", "1700002000.M1P9.third", "Subject: third\n\nz\n");
+    handOver();
+    const theirs = await dovecotListing();
+    assert.equal(theirs.uidl.at(-1), "7 0000000b6553f100");
+    assert.deepEqual(await ourListing({ assign: false }), theirs);
+
+    // While Dovecot runs, we number new mail; Dovecot agrees.
+    await deliver("new", "1700003000.M1P9.fourth", "Subject: 4\n\n4\n");
+    const ours2 = await ourListing();
+    assert.equal(ours2.uidl.at(-1), "8 0000000c6553f100");
+    handOver();
+    assert.deepEqual(await dovecotListing(), ours2);
+    assert.deepEqual(await dovecotComplaints(), []);
+  });
+
+  it("loadDovecotUidls and Dovecot agree after deletions on either side", async () => {
+    // Our DELE+QUIT unlinks the file and leaves the uidlist line behind.
+    const victim = (await readdir(join(maildir, "cur"))).find((n) =>
+      n.includes("M5P9.later")
+    )!;
+    await unlink(join(maildir, "cur", victim));
+    const ours = await ourListing();
+    assert.equal(ours.uidl.length, 7);
+    assert.deepEqual(await dovecotListing([1]), ours); // Dovecot deletes message 1
+    const after = await ourListing({ assign: false });
+    assert.deepEqual(await dovecotListing(), after);
+    assert.equal(after.uidl.length, 6);
+    assert.ok(!after.uidl.some((l) => l.endsWith(" 000000056553f100")));
+    assert.deepEqual(await dovecotComplaints(), []);
+  });
+
+  it("loadDovecotUidls follows another pop3_uidl_format as Dovecot does", async () => {
+    await stopDovecot();
+    format = "%g-%Xv.%3.4f";
+    try {
+      const uidlist = join(maildir, "dovecot-uidlist");
+      const text = await readFile(uidlist, "utf8");
+      // A message GUID on one record (Dovecot's %g falls back to %f without).
+      await writeFile(uidlist, text.replace(/^7 /m, "7 Gf00dfeed "));
+      await startDovecot();
+      const theirs = await dovecotListing();
+      assert.ok(theirs.uidl.some((l) => l.includes(" f00dfeed-6553f100.0000")));
+      assert.deepEqual(await ourListing({ assign: false }), theirs);
+      assert.deepEqual(await dovecotComplaints(), []);
+    } finally {
+      await stopDovecot();
+      format = "%08Xu%08Xv";
+    }
+  });
+
+  it("loadDovecotUidls breaks a lock that Dovecot's maildirlock left behind", {
+    skip: !IS_ROOT && "maildirlock test runs as root only",
+  }, async () => {
+    const have = await stat(MAILDIRLOCK).then(() => true, () => false);
+    if (!have) return;
+    // maildirlock prints the locking process's id; in 2.3.19 that process
+    // dies at once (a Dovecot bug), leaving the dotlock of a dead process.
+    const pid = Number(
+      execFileSync(MAILDIRLOCK, [maildir, "5"], {
+        stdio: ["ignore", "pipe", "ignore"],
+      }).toString().trim(),
+    );
+    for (let i = 0; i < 100 && fs.isProcessAlive(pid); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (fs.isProcessAlive(pid)) {
+      process.kill(pid, "SIGTERM"); // a fixed maildirlock: release it, nothing to test
+      return;
+    }
+    const lock = await readFile(
+      join(maildir, DOVECOT_UIDLIST_LOCK_NAME),
+      "utf8",
+    );
+    assert.equal(lock, `${pid}:${fs.hostname()}`); // Dovecot's dotlock content
+    await deliver("new", "1700005000.M1P9.fifth", "Subject: 5\n\n5\n");
+    const ours = await ourListing({ lockTimeoutMs: 0 });
+    assert.equal(ours.uidl.at(-1), "7 0000000d6553f100");
+    await startDovecot();
+    assert.deepEqual(await dovecotListing(), ours);
+    assert.deepEqual(await dovecotComplaints(), []);
+  });
+});
