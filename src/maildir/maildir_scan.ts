@@ -11,6 +11,12 @@ import { toHex } from "../_util/hex.ts";
 import { isValidUid } from "../_util/uid.ts";
 import type { MaildirFs } from "./maildir_fs.ts";
 import { deliveryTime, fieldOf, uniqueOf } from "./maildir_name.ts";
+import { dovecotBaseName } from "./dovecot_uidlist.ts";
+import {
+  foreignOrder,
+  foreignUidls,
+  type MaildirUidlSources,
+} from "./maildir_uidl_source.ts";
 
 const ENCODER = new TextEncoder();
 const SIZE_CONCURRENCY = 8;
@@ -41,12 +47,15 @@ interface Found {
  * Moves `new/` mail to `cur/` and lists `cur/`: regular files only (a
  * symbolic link is never listed, so never read, renamed or unlinked), in
  * delivery order. Sizes come from `,W=`, from `cache`, or are counted;
- * `cache` is replaced by the sizes of this snapshot.
+ * `cache` is replaced by the sizes of this snapshot. When `sources` names
+ * a foreign UIDL source the Maildir has (Dovecot's or Courier's), its
+ * order, UIDLs and sizes win.
  */
 export async function scanMaildir(
   fs: MaildirFs,
   dir: string,
   cache: SizeCache,
+  sources: MaildirUidlSources = { dovecot: false, courier: false },
 ): Promise<MaildirEntry[]> {
   for (const name of (await fs.readDir(`${dir}/new`)) ?? []) {
     if (name.startsWith(".")) continue;
@@ -71,19 +80,34 @@ export async function scanMaildir(
   found.sort((a, b) =>
     a.time - b.time || compare(a.unique, b.unique) || compare(a.name, b.name)
   );
-  const entries = await measure(fs, dir, found, cache);
+  const foreign = await foreignUidls(
+    fs,
+    dir,
+    found.map((f) => f.name),
+    sources,
+  );
+  const listed = foreign ? foreignOrder(foreign, found, (f) => f.name) : found;
+  const entries = await measure(fs, dir, listed, cache);
+  if (foreign) {
+    for (const entry of entries) {
+      const known = foreign.known.get(dovecotBaseName(entry.name));
+      if (known === undefined) continue;
+      entry.uidl = known.uidl;
+      if (known.size !== undefined) entry.size = known.size;
+    }
+  }
   await assignUidls(entries);
   return entries;
 }
 
 /**
- * Gives each entry its UIDL: the unique part of its file name, or a digest
- * when that is not a valid UIDL or repeats. The one place UIDLs are made.
+ * Checks each entry's UIDL (a foreign source's, or the unique part of its
+ * file name) and replaces it with a digest when it is not a valid UIDL or
+ * repeats. The one place UIDLs are made final.
  */
 export async function assignUidls(entries: MaildirEntry[]): Promise<void> {
   const used = new Set<string>();
   for (const entry of entries) {
-    entry.uidl = entry.unique;
     if (!isValidUid(entry.uidl) || used.has(entry.uidl)) {
       entry.uidl = await digestId(`${entry.unique}\0${entry.name}`);
     }

@@ -20,6 +20,9 @@ import type { MaildirFs } from "./maildir_fs.ts";
 import { MAILDIR_LOCK_NAME, MaildirLock } from "./maildir_lock.ts";
 import { MaildirMaildrop } from "./maildir_maildrop.ts";
 import { scanMaildir, type SizeCache } from "./maildir_scan.ts";
+import type { DovecotUidlOptions } from "./dovecot_uidlist_file.ts";
+import { compileDovecotUidlFormat } from "./dovecot_uidl_format.ts";
+import type { MaildirUidlSources } from "./maildir_uidl_source.ts";
 
 export { MAILDIR_LOCK_NAME };
 
@@ -55,6 +58,26 @@ export interface MaildirStorageOptions {
    * @default {true}
    */
   create?: boolean;
+  /**
+   * UIDLs of Maildirs that Dovecot served: when a Maildir has a
+   * `dovecot-uidlist` file, its order, UIDLs (`pop3_uidl_format`, `P`
+   * overrides, `O` order) and sizes are used, and new mail gets its UID
+   * the way Dovecot would assign it (written back under
+   * `dovecot-uidlist.lock`), so that clients do not download everything
+   * again and Dovecot lists the same UIDLs. `false` ignores the file;
+   * an object sets the format and lock timings.
+   *
+   * @default {true}
+   */
+  dovecotUidl?: boolean | DovecotUidlOptions;
+  /**
+   * UIDLs from Courier's `courierpop3dsizelist`, when a Maildir has one
+   * (after Dovecot's, if both exist). Mail Courier did not list follows,
+   * with this storage's own UIDLs.
+   *
+   * @default {false}
+   */
+  courierUidl?: boolean;
   /** File access; the default (Node's fs/promises API) when omitted. */
   fs?: MaildirFs;
   /**
@@ -62,6 +85,31 @@ export interface MaildirStorageOptions {
    * failed `:2,S` rename). No message content or password is passed.
    */
   onError?: (error: unknown) => void;
+}
+
+function uidlSources(options: MaildirStorageOptions): MaildirUidlSources {
+  const dovecot = options.dovecotUidl ?? true;
+  const courier = options.courierUidl ?? false;
+  if (
+    typeof dovecot !== "boolean" &&
+    (dovecot === null || typeof dovecot !== "object")
+  ) {
+    throw new TypeError(
+      "Cannot create MaildirStorage: dovecotUidl must be a boolean or an object",
+    );
+  }
+  if (typeof courier !== "boolean") {
+    throw new TypeError(
+      "Cannot create MaildirStorage: courierUidl must be a boolean",
+    );
+  }
+  if (typeof dovecot === "object" && dovecot.format !== undefined) {
+    compileDovecotUidlFormat(dovecot.format);
+  }
+  return {
+    dovecot: dovecot === false ? false : dovecot === true ? {} : dovecot,
+    courier,
+  };
 }
 
 // Maildirs locked by sessions of this process, by real directory path, so
@@ -124,13 +172,17 @@ export class MaildirStorage implements MaildropStore<string> {
   #fsPromise: Promise<MaildirFs> | undefined;
   #onError: (error: unknown) => void;
   #sizeCache = new Map<string, SizeCache>();
+  #uidlSources: MaildirUidlSources;
 
   /**
    * Creates the storage over Maildirs under `options.root`; nothing is read until first use.
    *
    * @param options The root directory and behaviour switches.
    * @throws {TypeError} When `root` is missing or empty.
-   * @throws {RangeError} When `staleLockMs` is not a positive number.
+   * @throws {RangeError} When `staleLockMs` is not a positive number, or
+   *   `dovecotUidl.format` is not a format Dovecot accepts.
+   * @throws {TypeError} When `dovecotUidl` or `courierUidl` has the wrong
+   *   type.
    */
   constructor(options: MaildirStorageOptions) {
     if (typeof options?.root !== "string" || options.root === "") {
@@ -148,6 +200,7 @@ export class MaildirStorage implements MaildropStore<string> {
     this.#create = options.create ?? true;
     this.#fs = options.fs;
     this.#onError = options.onError ?? (() => {});
+    this.#uidlSources = uidlSources(options);
   }
 
   /**
@@ -218,7 +271,9 @@ export class MaildirStorage implements MaildropStore<string> {
       }
       const cache = this.#sizeCache.get(key) ?? new Map();
       this.#sizeCache.set(key, cache);
-      const entries = exists ? await scanMaildir(fs, dir, cache) : [];
+      const entries = exists
+        ? await scanMaildir(fs, dir, cache, this.#uidlSources)
+        : [];
       return new MaildirMaildrop({
         fs,
         dir,

@@ -3,7 +3,15 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chown, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import {
+  chown,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -110,12 +118,24 @@ describe("MaildirStorage on a Maildir written by dovecot-lda", {
       uidls.push(storage.uidl("alice", id));
     }
     await storage.unlock("alice");
-    // The UIDLs are the unique names; the order is the delivery order (the
+    // dovecot-lda wrote a dovecot-uidlist: the UIDLs are Dovecot's own
+    // (pop3_uidl_format %08Xu%08Xv: UID and UIDVALIDITY), in UID order (the
     // contents above came back in the order they were delivered).
+    const header =
+      (await readFile(join(root, "alice", "dovecot-uidlist"), "latin1"))
+        .split("\n")[0];
+    const validity = Number(/ V(\d+)/.exec(header)![1]);
+    const hex8 = (n: number) => n.toString(16).padStart(8, "0");
+    assert.deepEqual(uidls, [1, 2, 3].map((u) => hex8(u) + hex8(validity)));
+
+    // Without the uidlist, the unique names are the UIDLs.
+    const own = byMbox(new MaildirStorage({ root, dovecotUidl: false }));
+    assert.equal(await own.lock("alice"), true);
     assert.deepEqual(
-      [...uidls].sort(),
+      [1, 2, 3].map((id) => own.uidl("alice", id)).sort(),
       [...delivered].sort().map((name) => name.split(",")[0]),
     );
+    await own.unlock("alice");
 
     // Dovecot delivers again into the folder we changed; nothing breaks.
     deliver("Subject: four\n\nlater\n");

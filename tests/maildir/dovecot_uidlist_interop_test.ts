@@ -13,7 +13,6 @@ import {
   readFile,
   rm,
   stat,
-  unlink,
   writeFile,
 } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -21,10 +20,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
-import {
-  DOVECOT_UIDLIST_LOCK_NAME,
-  loadDovecotUidls,
-} from "../../src/maildir/dovecot_uidlist_file.ts";
+import { DOVECOT_UIDLIST_LOCK_NAME } from "../../src/maildir/dovecot_uidlist_file.ts";
+import { MaildirStorage } from "../../maildir.ts";
+import { MemoryAuth, Pop3d } from "../../mod.ts";
 import type { DovecotUidlOptions } from "../../src/maildir/dovecot_uidlist_file.ts";
 import { pop3Connect } from "../_helpers/net_client.ts";
 
@@ -163,39 +161,46 @@ async function dovecotListing(dele: number[] = []): Promise<Listing> {
   }
 }
 
-/** The same listing computed from the files with loadDovecotUidls. */
-async function ourListing(options: DovecotUidlOptions = {}): Promise<Listing> {
-  const names: string[] = [];
-  for (const sub of ["new", "cur"]) {
-    for (const name of await readdir(join(maildir, sub))) {
-      names.push(`${sub}/${name}`);
+/**
+ * The same listing from our server: Pop3d with MaildirStorage (which reads
+ * and numbers through loadDovecotUidls) on the same Maildir, over the wire;
+ * then DELE of `dele` and QUIT.
+ */
+async function ourListing(
+  options: DovecotUidlOptions = {},
+  dele: number[] = [],
+): Promise<Listing> {
+  const server = new Pop3d({
+    hostname: "127.0.0.1",
+    port: 0,
+    auth: new MemoryAuth().addUser("alice", "secret", "home/Maildir"),
+    storage: new MaildirStorage({
+      root,
+      markSeen: false,
+      dovecotUidl: { format, ...options },
+    }),
+    authFailureDelay: 0,
+    authPenalty: false,
+  });
+  await server.up();
+  try {
+    const client = await pop3Connect(server.cget("port") as number);
+    try {
+      assert.match(await client.cmd("USER alice"), /^\+OK/);
+      assert.match(await client.cmd("PASS secret"), /^\+OK/);
+      const uidl = (await client.multi("UIDL")).lines;
+      const list = (await client.multi("LIST")).lines;
+      for (const n of dele) {
+        assert.match(await client.cmd(`DELE ${n}`), /^\+OK/);
+      }
+      assert.match(await client.cmd("QUIT"), /^\+OK/);
+      return { uidl, list };
+    } finally {
+      client.close();
     }
+  } finally {
+    await server.destroy();
   }
-  const result = await loadDovecotUidls(
-    fs,
-    maildir,
-    names.map((n) => n.slice(4)),
-    { format, ...options },
-  );
-  assert.ok(result !== undefined);
-  const rows = [...result.messages].sort((a, b) => a[1].order - b[1].order);
-  const uidl: string[] = [];
-  const list: string[] = [];
-  for (const [i, [base, message]] of rows.entries()) {
-    const path = names.find((n) => n.slice(4).split(":")[0] === base)!;
-    const size = message.size ?? wireSize(await readFile(join(maildir, path)));
-    uidl.push(`${i + 1} ${message.uidl}`);
-    list.push(`${i + 1} ${size}`);
-  }
-  return { uidl, list };
-}
-
-function wireSize(bytes: Uint8Array): number {
-  let size = bytes.length;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 10 && (i === 0 || bytes[i - 1] !== 13)) size++;
-  }
-  return size;
 }
 
 async function deliver(
@@ -214,10 +219,10 @@ async function dovecotComplaints(): Promise<string[]> {
   );
 }
 
-describe("loadDovecotUidls against Dovecot 2.3", {
+describe("MaildirStorage (dovecot-uidlist) against Dovecot 2.3", {
   skip: HAVE_DOVECOT ? false : "dovecot not installed",
 }, () => {
-  it("loadDovecotUidls lists what Dovecot lists: P, O, W, sizes, and new mail we numbered", async () => {
+  it("MaildirStorage lists what Dovecot lists on one Maildir: P, O, W, sizes, and new mail we numbered", async () => {
     const a = "1700000060.M000001P1.peer,S=40,W=43";
     const b = "1700000120.M000002P1.peer";
     const c = "1700000180.M000003P1.peer,S=20";
@@ -289,12 +294,19 @@ describe("loadDovecotUidls against Dovecot 2.3", {
     assert.deepEqual(await dovecotComplaints(), []);
   });
 
-  it("loadDovecotUidls and Dovecot agree after deletions on either side", async () => {
+  it("MaildirStorage and Dovecot agree after deletions on either side", async () => {
     // Our DELE+QUIT unlinks the file and leaves the uidlist line behind.
-    const victim = (await readdir(join(maildir, "cur"))).find((n) =>
-      n.includes("M5P9.later")
-    )!;
-    await unlink(join(maildir, "cur", victim));
+    const before = await ourListing();
+    const victim = before.uidl.findIndex((l) =>
+      l.endsWith(" 0000000a6553f100")
+    );
+    assert.ok(victim >= 0);
+    await ourListing({}, [victim + 1]);
+    assert.ok(
+      !(await readdir(join(maildir, "cur"))).some((n) =>
+        n.includes("M5P9.later")
+      ),
+    );
     const ours = await ourListing();
     assert.equal(ours.uidl.length, 7);
     assert.deepEqual(await dovecotListing([1]), ours); // Dovecot deletes message 1
@@ -305,7 +317,7 @@ describe("loadDovecotUidls against Dovecot 2.3", {
     assert.deepEqual(await dovecotComplaints(), []);
   });
 
-  it("loadDovecotUidls follows another pop3_uidl_format as Dovecot does", async () => {
+  it("MaildirStorage follows another pop3_uidl_format as Dovecot does", async () => {
     await stopDovecot();
     format = "%g-%Xv.%3.4f";
     try {
@@ -324,7 +336,7 @@ describe("loadDovecotUidls against Dovecot 2.3", {
     }
   });
 
-  it("loadDovecotUidls breaks a lock that Dovecot's maildirlock left behind", {
+  it("MaildirStorage breaks a lock that Dovecot's maildirlock left behind", {
     skip: !IS_ROOT && "maildirlock test runs as root only",
   }, async () => {
     const have = await stat(MAILDIRLOCK).then(() => true, () => false);

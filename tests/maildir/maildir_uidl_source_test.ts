@@ -1,0 +1,112 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MaildirStorage } from "../../maildir.ts";
+import { byMbox } from "../_helpers/by_mbox.ts";
+
+let root = "";
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "pop3d-uidl-source-"));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function maildir(name: string, files: Record<string, string>) {
+  const dir = join(root, name);
+  for (const sub of ["cur", "new", "tmp"]) {
+    await mkdir(join(dir, sub), { recursive: true });
+  }
+  for (const [file, body] of Object.entries(files)) {
+    await writeFile(join(dir, file), body);
+  }
+  return dir;
+}
+
+describe("MaildirStorage UIDL sources", () => {
+  it("MaildirStorage takes Courier's UIDLs, sizes and order from courierpop3dsizelist when asked", async () => {
+    await maildir("courier", {
+      "cur/1700000100.M1P1.h:2,S": "Subject: b\n\nb\n",
+      "cur/1700000200.M2P1.h:2,S": "Subject: a\n\na\n",
+      "new/1700000300.M3P1.h": "Subject: new\n\nn\n",
+      "courierpop3dsizelist": [
+        "/2 3 9",
+        "1700000200.M2P1.h 17 1:9",
+        "1700000100.M1P1.h 17 2:9",
+        "",
+      ].join("\n"),
+    });
+    const storage = byMbox(new MaildirStorage({ root, courierUidl: true }));
+    assert.equal(await storage.lock("courier"), true);
+    try {
+      assert.equal(storage.stat("courier"), 3);
+      assert.deepEqual(
+        [1, 2, 3].map((n) => storage.uidl("courier", n)),
+        ["UID1-9", "UID2-9", "1700000300.M3P1.h"],
+      );
+    } finally {
+      await storage.unlock("courier");
+    }
+    // Off by default: the file names are the UIDLs, in delivery order.
+    const plain = byMbox(new MaildirStorage({ root }));
+    assert.equal(await plain.lock("courier"), true);
+    try {
+      assert.deepEqual(
+        [1, 2, 3].map((n) => plain.uidl("courier", n)),
+        ["1700000100.M1P1.h", "1700000200.M2P1.h", "1700000300.M3P1.h"],
+      );
+    } finally {
+      await plain.unlock("courier");
+    }
+  });
+
+  it("MaildirStorage serves Dovecot's UIDLs from dovecot-uidlist and leaves them when dovecotUidl is false", async () => {
+    await maildir("dovecot", {
+      "cur/1700000100.M1P1.h,S=14:2,S": "Subject: b\n\nb\n",
+      "cur/1700000200.M2P1.h,S=14:2,S": "Subject: a\n\na\n",
+      "dovecot-uidlist": [
+        "3 V1700000000 N3 G6553f100000000000000000000000004",
+        "1 :1700000100.M1P1.h,S=14",
+        "2 Pcustom :1700000200.M2P1.h,S=14",
+        "",
+      ].join("\n"),
+    });
+    const storage = byMbox(new MaildirStorage({ root }));
+    assert.equal(await storage.lock("dovecot"), true);
+    try {
+      assert.deepEqual(
+        [1, 2].map((n) => storage.uidl("dovecot", n)),
+        ["000000016553f100", "custom"],
+      );
+    } finally {
+      await storage.unlock("dovecot");
+    }
+    const own = byMbox(new MaildirStorage({ root, dovecotUidl: false }));
+    assert.equal(await own.lock("dovecot"), true);
+    try {
+      assert.deepEqual(
+        [1, 2].map((n) => own.uidl("dovecot", n)),
+        ["1700000100.M1P1.h", "1700000200.M2P1.h"],
+      );
+    } finally {
+      await own.unlock("dovecot");
+    }
+  });
+
+  it("MaildirStorage refuses bad UIDL source options with a clear error", () => {
+    assert.throws(
+      () => new MaildirStorage({ root, dovecotUidl: { format: "%x" } }),
+      RangeError,
+    );
+    assert.throws(
+      () =>
+        new MaildirStorage({
+          root,
+          courierUidl: "yes" as unknown as boolean,
+        }),
+      /courierUidl must be a boolean/,
+    );
+  });
+});
