@@ -188,10 +188,16 @@ describe("proxySocket", () => {
       clients.push(a);
       a.write(v1("198.51.100.1"));
       assert.match((await a.line())!, /^\+OK/);
+      a.write("USER alice\r\nPASS pw\r\n");
+      assert.match((await a.line())!, /^\+OK/);
+      assert.match((await a.line())!, /^\+OK/);
       const b = await Raw.open(port);
       clients.push(b);
       b.write(v1("198.51.100.2"));
       assert.match((await b.line())!, /^\+OK/);
+      // 198.51.100.1's one connection is logged in, so it is not evicted:
+      // the new one from that address is refused; b (another address) is
+      // not counted against it.
       const c = await Raw.open(port);
       clients.push(c);
       c.write(v1("198.51.100.1"));
@@ -199,6 +205,12 @@ describe("proxySocket", () => {
         await c.line(),
         "-ERR [SYS/TEMP] Too many connections from your address",
       );
+      // A second connection from 198.51.100.2 (not logged in) evicts b.
+      const d = await Raw.open(port);
+      clients.push(d);
+      d.write(v1("198.51.100.2"));
+      assert.match((await d.line())!, /^\+OK/);
+      assert.equal(await b.line(), null);
     } finally {
       for (const c of clients) c.close();
       await server.destroy();
