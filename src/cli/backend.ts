@@ -11,6 +11,8 @@ import { MaildirStorage } from "../maildir/maildir_storage.ts";
 import { PostgresAuth } from "../postgres/postgres_auth.ts";
 import { PostgresStorage } from "../postgres/postgres_storage.ts";
 import type { MaildropStore } from "../storage/maildrop_handle.ts";
+import type { LmtpDelivery } from "../lmtp/lmtpd.ts";
+import { MaildirDeliver } from "../maildir/maildir_deliver.ts";
 import type { Config } from "./config.ts";
 import type { Host } from "./host.ts";
 import type { Log } from "./log.ts";
@@ -23,6 +25,8 @@ export interface Backend {
   auth: Pop3dAuth<unknown>;
   /** The storage callbacks. */
   storage: MaildropStore<unknown>;
+  /** Where LMTP delivers into the same users' mail. */
+  delivery: LmtpDelivery<unknown>;
   /** For the startup line. */
   description: string;
   /** Re-reads the users (the passwd-file). */
@@ -58,6 +62,7 @@ export async function openBackend(
     return {
       auth: new PostgresAuth(pg.db) as Pop3dAuth<unknown>,
       storage: storage as MaildropStore<unknown>,
+      delivery: storage as LmtpDelivery<unknown>,
       description: `PostgreSQL (${pg.driver})`,
       reload: () => Promise.resolve(),
       async close() {
@@ -94,6 +99,7 @@ export async function openBackend(
   return {
     auth: auth as Pop3dAuth<unknown>,
     storage: storage as MaildropStore<unknown>,
+    delivery: new MaildirDeliver({ root }) as LmtpDelivery<unknown>,
     description: `Maildirs under ${root}, users of ${passwd}`,
     reload: () => auth.reload(),
     close: () => Promise.resolve(),

@@ -11,7 +11,10 @@ import { Pop3d } from "../server/pop3d.ts";
 import { checkCredentials } from "../transport/_tls_credentials.ts";
 import { replaceTlsCredentials } from "../transport/replace_tls_credentials.ts";
 import { tlsSocket, type TlsSocketFactory } from "../transport/tls_socket.ts";
-import type { TlsOptions } from "../transport/types.ts";
+import type { SocketFactory, TlsOptions } from "../transport/types.ts";
+import { defaultSocket } from "../transport/default_socket.ts";
+import { proxySocket } from "../transport/proxy_socket.ts";
+import { Lmtpd, type LmtpdEvent } from "../lmtp/lmtpd.ts";
 import { type Backend, openBackend } from "./backend.ts";
 import { checkServeConfig, type Config } from "./config.ts";
 import type { Host } from "./host.ts";
@@ -87,6 +90,34 @@ function certificateFields(cert: string | Uint8Array) {
   };
 }
 
+/** One log line per LMTP delivery, refused recipient or failure. */
+function lmtpLog(log: Log, event: LmtpdEvent): void {
+  switch (event.type) {
+    case "delivery":
+      log.line("lmtp-delivery", {
+        id: event.id,
+        remote: event.remote,
+        user: event.user,
+        size: event.size,
+        outcome: event.outcome,
+      });
+      break;
+    case "recipient":
+      if (event.status !== "accepted") {
+        log.line("lmtp-recipient", {
+          id: event.id,
+          remote: event.remote,
+          address: event.address,
+          status: event.status,
+        });
+      }
+      break;
+    case "error":
+      log.line("error", { id: event.id, error: errorText(event.error) });
+      break;
+  }
+}
+
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -153,6 +184,13 @@ export async function serve(
   const stls: TlsOptions | undefined = tls
     ? { cert: tls.cert, key: tls.key }
     : undefined;
+  // Behind a load balancer: every listener takes the PROXY header first.
+  const trusted = config["trusted-proxies"] as string[] | undefined;
+  const proxied = (socket: SocketFactory): SocketFactory =>
+    trusted === undefined ? socket : proxySocket(socket, {
+      trusted,
+      onError: (error) => log.line("proxy-refused", { error: error.message }),
+    });
   const server = new Pop3d<unknown>({
     ...libraryOptions(config),
     hostname: endpoints[0].hostname,
@@ -160,7 +198,7 @@ export async function serve(
     auth: backend.auth,
     storage: backend.storage,
     tls: stls ?? null,
-    socket: multiSocket(
+    socket: proxied(multiSocket(
       endpoints,
       pop3s,
       (endpoint, port) =>
@@ -169,7 +207,7 @@ export async function serve(
           address: formatAddress(endpoint.hostname, port),
           stls: endpoint.proto === "pop3" ? stls !== undefined : undefined,
         }),
-    ),
+    )),
     onEvent: (event) => {
       log.event(event);
       metrics.event(event);
@@ -212,6 +250,37 @@ export async function serve(
     log.line("listening", {
       proto: "metrics",
       address: formatAddress(hostname, metricsServer.port),
+    });
+  }
+  let lmtp: Lmtpd<unknown> | undefined;
+  if (config["lmtp-port"] !== undefined) {
+    const hostname = config["lmtp-hostname"] as string;
+    const port = config["lmtp-port"] as number;
+    lmtp = new Lmtpd<unknown>({
+      hostname,
+      port,
+      auth: backend.auth,
+      storage: backend.delivery,
+      socket: proxied(defaultSocket),
+      onEvent: (event) => lmtpLog(log, event),
+    });
+    try {
+      await lmtp.up();
+    } catch (error) {
+      await server.destroy("kill");
+      await metricsServer?.close();
+      await backend.close().catch(() => {});
+      const e = new ListenError(
+        { proto: "pop3", hostname, port },
+        "--lmtp-port",
+        error,
+      );
+      log.line("fatal", { error: e.message });
+      return 1;
+    }
+    log.line("listening", {
+      proto: "lmtp",
+      address: formatAddress(hostname, lmtp.port),
     });
   }
   if (tls) certGauge(tls.cert);
@@ -303,13 +372,14 @@ export async function serve(
     const stop = async (signal: string) => {
       if (stopping) {
         log.line("stop-now", { signal, open: server.conn.list().length });
-        await server.destroy("kill");
+        await Promise.all([server.destroy("kill"), lmtp?.destroy("kill")]);
         return;
       }
       stopping = true;
       const started = Date.now();
       const drain = config["drain-timeout"] as number;
       await server.down(); // listeners closed before the line says so
+      await lmtp?.down();
       log.line("stopping", {
         signal,
         open: server.conn.list().length,
@@ -318,8 +388,12 @@ export async function serve(
       const timer = setTimeout(() => {
         log.line("drain-timeout", { closing: server.conn.list().length });
         server.destroy("kill");
+        lmtp?.destroy("kill");
       }, drain);
-      await server.destroy("defer");
+      await Promise.all([
+        server.destroy("defer"),
+        lmtp?.destroy("defer"),
+      ]);
       clearTimeout(timer);
       await metricsServer?.close();
       await backend.close().catch((error) =>

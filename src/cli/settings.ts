@@ -145,6 +145,31 @@ export const SETTINGS: readonly Setting[] = [
     group: "Listeners",
   },
   {
+    key: "lmtp-port",
+    kind: "port",
+    arg: "PORT",
+    help:
+      "LMTP port (RFC 2033) for mail from the MTA, delivered into the same users' mail",
+    group: "Listeners",
+  },
+  {
+    key: "lmtp-hostname",
+    kind: "string",
+    default: "127.0.0.1",
+    arg: "HOST",
+    help:
+      "Address of the LMTP listener (LMTP has no authentication: keep it private)",
+    group: "Listeners",
+  },
+  {
+    key: "trusted-proxies",
+    kind: "list",
+    arg: "CIDR",
+    help:
+      "Load balancers that send a PROXY protocol v1/v2 header: every POP3, POP3S and LMTP connection must come from one of them and start with a header, whose client address is then used; repeat for several",
+    group: "Listeners",
+  },
+  {
     key: "tls-cert",
     kind: "path",
     arg: "FILE",
