@@ -1,6 +1,6 @@
 /**
  * Byte-level repairs for clients that mishandle some messages, as Dovecot's
- * `pop3_workarounds` do: NUL octets (`outlook-no-nuls`) and a missing empty
+ * `pop3_client_workarounds` do: NUL octets (`outlook-no-nuls`) and a missing empty
  * line after the headers (`oe-ns-eoh`). Both work chunk by chunk.
  *
  * @module

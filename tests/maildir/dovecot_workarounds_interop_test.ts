@@ -1,7 +1,9 @@
-// "Keep on server" against a real Dovecot 2.3 on one Maildir: what our
-// MaildirStorage (deletedFlag) hides, Dovecot configured with
-// `pop3_deleted_flag = "$POP3Deleted"` (quoted: doveconf reads $name as a
-// variable) hides too, and the other way round.
+// Client workarounds against a real Dovecot 2.3 on one Maildir.
+// "Keep on server": what our MaildirStorage (deletedFlag) hides, Dovecot
+// configured with `pop3_deleted_flag = "$POP3Deleted"` (quoted: doveconf
+// reads $name as a variable) hides too, and the other way round.
+// `pop3_client_workarounds = outlook-no-nuls oe-ns-eoh`: our outlookNoNuls and
+// oeNsEoh send the very octets Dovecot sends, with the same sizes.
 // Skipped when `dovecot` is not installed.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -69,7 +71,11 @@ function handOver(): void {
   }
 }
 
+let dovecotStarted = false;
+
 async function startDovecot(): Promise<void> {
+  if (dovecotStarted) return;
+  dovecotStarted = true;
   const user = IS_ROOT
     ? "nobody"
     : execFileSync("id", ["-un"]).toString().trim();
@@ -96,7 +102,8 @@ async function startDovecot(): Promise<void> {
     `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN ${root}/users\n}`,
     `userdb {\n  driver = passwd-file\n  args = ${root}/users\n}`,
     "mail_location = maildir:~/Maildir",
-    'protocol pop3 {\n  pop3_deleted_flag = "$POP3Deleted"\n}',
+    'protocol pop3 {\n  pop3_deleted_flag = "$POP3Deleted"\n' +
+    "  pop3_client_workarounds = outlook-no-nuls oe-ns-eoh\n}",
     `service pop3-login {\n  inet_listener pop3 {\n    address = 127.0.0.1\n    port = ${port}\n  }\n${
       IS_ROOT ? "" : "  chroot =\n"
     }}`,
@@ -158,8 +165,8 @@ async function listing(at: number, dele: number[] = []): Promise<string[]> {
   }
 }
 
-/** The same from our server with `deletedFlag: true` on the same Maildir. */
-async function ourListing(dele: number[] = []): Promise<string[]> {
+/** Runs `fn` against our server with the workarounds on the same Maildir. */
+async function ours<T>(fn: (port: number) => Promise<T>): Promise<T> {
   const server = new Pop3d({
     hostname: "127.0.0.1",
     port: 0,
@@ -167,13 +174,41 @@ async function ourListing(dele: number[] = []): Promise<string[]> {
     storage: new MaildirStorage({ root, markSeen: false, deletedFlag: true }),
     authFailureDelay: 0,
     authPenalty: false,
+    outlookNoNuls: true,
+    oeNsEoh: true,
   });
   await server.up();
   try {
-    return await listing(server.cget("port") as number, dele);
+    return await fn(server.cget("port") as number);
   } finally {
     await server.destroy();
     handOver();
+  }
+}
+
+/** The LIST from our server on the same Maildir, then DELE and QUIT. */
+function ourListing(dele: number[] = []): Promise<string[]> {
+  return ours((at) => listing(at, dele));
+}
+
+/** Status and exact octets (terminator included) of each command's reply. */
+async function replies(at: number, commands: string[]): Promise<string[]> {
+  const client = await pop3Connect(at);
+  try {
+    assert.match(await client.cmd("USER alice"), /^\+OK/);
+    assert.match(await client.cmd("PASS secret"), /^\+OK/);
+    const out: string[] = [];
+    for (const command of commands) {
+      const status = await client.cmd(command);
+      const { raw } = await client.body();
+      // Status texts are free, except RETR's size.
+      const shown = command.startsWith("RETR") ? status : status.slice(0, 3);
+      out.push(`${command} -> ${shown}\n${String.fromCharCode(...raw)}`);
+    }
+    assert.match(await client.cmd("QUIT"), /^\+OK/);
+    return out;
+  } finally {
+    client.close();
   }
 }
 
@@ -185,7 +220,7 @@ async function dovecotComplaints(): Promise<string[]> {
   );
 }
 
-describe("MaildirStorage deletedFlag against Dovecot 2.3 pop3_deleted_flag", {
+describe("Client workarounds against Dovecot 2.3 on one Maildir", {
   skip: HAVE_DOVECOT ? false : "dovecot not installed",
 }, () => {
   it("MaildirStorage and Dovecot hide each other's kept-on-server deletions", async () => {
@@ -227,6 +262,44 @@ describe("MaildirStorage deletedFlag against Dovecot 2.3 pop3_deleted_flag", {
     assert.match(
       await readFile(join(maildir, "dovecot-keywords"), "utf8"),
       /^0 \$POP3Deleted$/m,
+    );
+    assert.deepEqual(await dovecotComplaints(), []);
+  });
+
+  it("Pop3d with outlookNoNuls and oeNsEoh sends what Dovecot sends with outlook-no-nuls oe-ns-eoh", async () => {
+    await startDovecot(); // the test above started it, unless run alone
+    // A headers-only message and one with NUL octets, after the one the
+    // test above left visible (or alone, when run alone).
+    await writeFile(
+      join(maildir, "cur", "1700000240.M4P1.peer:2,"),
+      "Subject: x\r\n",
+    );
+    await writeFile(
+      join(maildir, "cur", "1700000300.M5P1.peer:2,"),
+      "Subject: n\0l\r\n\r\na\0b\r\n\0\r\n.\0\r\nend\0",
+    );
+    handOver();
+    const count = (await listing(port)).length;
+    const last = [count - 1, count];
+    const commands = [
+      "LIST",
+      `RETR ${last[0]}`,
+      `TOP ${last[0]} 0`,
+      `RETR ${last[1]}`,
+      `TOP ${last[1]} 0`,
+      `TOP ${last[1]} 1`,
+    ];
+    const theirs = await replies(port, commands);
+    const mine = await ours((at) => replies(at, commands));
+    assert.deepEqual(mine, theirs);
+    // What they are: sizes as stored (Dovecot announces 12 octets and sends
+    // 14 for the headers-only message), NULs as 0x80, the empty line added.
+    assert.equal(
+      theirs[1],
+      `RETR ${last[0]} -> +OK 12 octets\nSubject: x\r\n\r\n.\r\n`,
+    );
+    assert.ok(
+      theirs[3].includes("a\x80b\r\n\x80\r\n..\x80\r\nend\x80\r\n.\r\n"),
     );
     assert.deepEqual(await dovecotComplaints(), []);
   });
