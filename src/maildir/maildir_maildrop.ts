@@ -11,6 +11,7 @@ import type { MessageSource } from "../storage/types.ts";
 import type { MaildirFs } from "./maildir_fs.ts";
 import type { MaildirEntry } from "./maildir_scan.ts";
 import { hasFlag, uniqueOf, withFlag } from "./maildir_name.ts";
+import { keywordLetter } from "./dovecot_keywords.ts";
 
 /** What a {@linkcode MaildirMaildrop} needs from its storage. */
 export interface MaildirMaildropOptions {
@@ -19,6 +20,11 @@ export interface MaildirMaildropOptions {
   readonly dir: string;
   readonly entries: MaildirEntry[];
   readonly markSeen: boolean;
+  /**
+   * "Keep on server": deleting adds this keyword's flag letter instead of
+   * unlinking (Dovecot's `pop3_deleted_flag`); `undefined` unlinks.
+   */
+  readonly deletedKeyword?: string;
   readonly onError: (error: unknown) => void;
   /** Releases the lock file and the in-process lock. */
   readonly release: () => Promise<void>;
@@ -39,6 +45,8 @@ export class MaildirMaildrop implements MaildropHandle {
   readonly #cur: string;
   readonly #entries: MaildirEntry[];
   readonly #markSeen: boolean;
+  readonly #dir: string;
+  readonly #deletedKeyword: string | undefined;
   readonly #onError: (error: unknown) => void;
   #release: (() => Promise<void>) | undefined;
 
@@ -47,6 +55,8 @@ export class MaildirMaildrop implements MaildropHandle {
     this.#cur = `${options.dir}/cur`;
     this.#entries = options.entries;
     this.#markSeen = options.markSeen;
+    this.#dir = options.dir;
+    this.#deletedKeyword = options.deletedKeyword;
     this.#onError = options.onError;
     this.#release = options.release;
     this.count = options.entries.length;
@@ -92,17 +102,24 @@ export class MaildirMaildrop implements MaildropHandle {
   }
 
   /**
-   * Unlinks each message's file and resolves with the numbers whose file
-   * is gone now (a file another program removed first counts as gone). A
-   * failed unlink does not stop the others; it goes to `onError`, or is
-   * thrown when no file at all was removed.
+   * Unlinks each message's file (or, with `deletedKeyword`, adds the
+   * keyword's flag letter to its name) and resolves with the numbers whose
+   * file is gone (or marked) now (a file another program removed first
+   * counts as gone). A failed unlink does not stop the others; it goes to
+   * `onError`, or is thrown when no file at all was removed.
    */
   async delete(ids: readonly number[]): Promise<readonly number[]> {
     const removed: number[] = [];
     let failure: unknown;
+    const keyword = this.#deletedKeyword;
+    const letter = keyword === undefined || ids.length === 0
+      ? undefined
+      : await keywordLetter(this.#fs, this.#dir, keyword);
     for (const id of ids) {
       try {
-        await this.#unlink(this.#entry(id));
+        const entry = this.#entry(id);
+        if (letter === undefined) await this.#unlink(entry);
+        else await this.#mark(entry, letter);
         removed.push(id);
       } catch (error) {
         if (failure === undefined) failure = error;
@@ -121,6 +138,20 @@ export class MaildirMaildrop implements MaildropHandle {
     const release = this.#release;
     this.#release = undefined;
     await release?.();
+  }
+
+  /** Adds `letter` to the flags; a file already gone counts as done. */
+  async #mark(entry: MaildirEntry, letter: string): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (hasFlag(entry.name, letter)) return;
+      const target = withFlag(entry.name, letter);
+      const cur = this.#cur;
+      if (await this.#fs.rename(`${cur}/${entry.name}`, `${cur}/${target}`)) {
+        entry.name = target;
+        return;
+      }
+      if (!(await this.#relocate(entry))) return;
+    }
   }
 
   async #unlink(entry: MaildirEntry): Promise<void> {

@@ -10,7 +10,7 @@ import { countBareLf } from "../_util/crlf.ts";
 import { toHex } from "../_util/hex.ts";
 import { isValidUid } from "../_util/uid.ts";
 import type { MaildirFs } from "./maildir_fs.ts";
-import { deliveryTime, fieldOf, uniqueOf } from "./maildir_name.ts";
+import { deliveryTime, fieldOf, hasFlag, uniqueOf } from "./maildir_name.ts";
 import { dovecotBaseName } from "./dovecot_uidlist.ts";
 import {
   foreignOrder,
@@ -49,13 +49,15 @@ interface Found {
  * delivery order. Sizes come from `,W=`, from `cache`, or are counted;
  * `cache` is replaced by the sizes of this snapshot. When `sources` names
  * a foreign UIDL source the Maildir has (Dovecot's or Courier's), its
- * order, UIDLs and sizes win.
+ * order, UIDLs and sizes win. Files whose `:2,` flags carry the letter
+ * `hidden` (a keyword letter: "keep on server" mode) are left out.
  */
 export async function scanMaildir(
   fs: MaildirFs,
   dir: string,
   cache: SizeCache,
   sources: MaildirUidlSources = { dovecot: false, courier: false },
+  hidden?: string,
 ): Promise<MaildirEntry[]> {
   for (const name of (await fs.readDir(`${dir}/new`)) ?? []) {
     if (name.startsWith(".")) continue;
@@ -86,7 +88,11 @@ export async function scanMaildir(
     found.map((f) => f.name),
     sources,
   );
-  const listed = foreign ? foreignOrder(foreign, found, (f) => f.name) : found;
+  // Hidden files stay known to the UIDL source (they are still there).
+  const shown = hidden === undefined
+    ? found
+    : found.filter((f) => !hasFlag(f.name, hidden));
+  const listed = foreign ? foreignOrder(foreign, shown, (f) => f.name) : shown;
   const entries = await measure(fs, dir, listed, cache);
   if (foreign) {
     for (const entry of entries) {

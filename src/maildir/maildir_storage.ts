@@ -23,6 +23,29 @@ import { scanMaildir, type SizeCache } from "./maildir_scan.ts";
 import type { DovecotUidlOptions } from "./dovecot_uidlist_file.ts";
 import { compileDovecotUidlFormat } from "./dovecot_uidl_format.ts";
 import type { MaildirUidlSources } from "./maildir_uidl_source.ts";
+import {
+  DEFAULT_DELETED_KEYWORD,
+  findKeywordLetter,
+  isKeyword,
+} from "./dovecot_keywords.ts";
+
+function deletedKeyword(value: unknown): string | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return DEFAULT_DELETED_KEYWORD;
+  if (typeof value !== "string") {
+    throw new TypeError(
+      "Cannot create MaildirStorage: deletedFlag must be a boolean or a keyword",
+    );
+  }
+  if (!isKeyword(value)) {
+    throw new RangeError(
+      `Cannot create MaildirStorage: deletedFlag must be an IMAP keyword, got "${
+        value.slice(0, 40)
+      }"`,
+    );
+  }
+  return value;
+}
 
 export { MAILDIR_LOCK_NAME };
 
@@ -78,6 +101,17 @@ export interface MaildirStorageOptions {
    * @default {false}
    */
   courierUidl?: boolean;
+  /**
+   * "Keep on server" (Dovecot's `pop3_deleted_flag`): DELE and QUIT do not
+   * unlink a message's file but add a keyword's flag letter to its `:2,`
+   * flags, and later sessions do not list files that carry it. The letter
+   * (`a` + index) is the keyword's in the Maildir's `dovecot-keywords`
+   * file, where the keyword is added if missing, as Dovecot does. `true`
+   * uses `$POP3Deleted`; a string names the keyword (an IMAP atom).
+   *
+   * @default {false}
+   */
+  deletedFlag?: boolean | string;
   /** File access; the default (Node's fs/promises API) when omitted. */
   fs?: MaildirFs;
   /**
@@ -173,6 +207,7 @@ export class MaildirStorage implements MaildropStore<string> {
   #onError: (error: unknown) => void;
   #sizeCache = new Map<string, SizeCache>();
   #uidlSources: MaildirUidlSources;
+  #deletedKeyword: string | undefined;
 
   /**
    * Creates the storage over Maildirs under `options.root`; nothing is read until first use.
@@ -181,8 +216,9 @@ export class MaildirStorage implements MaildropStore<string> {
    * @throws {TypeError} When `root` is missing or empty.
    * @throws {RangeError} When `staleLockMs` is not a positive number, or
    *   `dovecotUidl.format` is not a format Dovecot accepts.
-   * @throws {TypeError} When `dovecotUidl` or `courierUidl` has the wrong
-   *   type.
+   * @throws {TypeError} When `dovecotUidl`, `courierUidl` or `deletedFlag`
+   *   has the wrong type.
+   * @throws {RangeError} When `deletedFlag` is not an IMAP keyword.
    */
   constructor(options: MaildirStorageOptions) {
     if (typeof options?.root !== "string" || options.root === "") {
@@ -201,6 +237,7 @@ export class MaildirStorage implements MaildropStore<string> {
     this.#fs = options.fs;
     this.#onError = options.onError ?? (() => {});
     this.#uidlSources = uidlSources(options);
+    this.#deletedKeyword = deletedKeyword(options.deletedFlag);
   }
 
   /**
@@ -271,14 +308,19 @@ export class MaildirStorage implements MaildropStore<string> {
       }
       const cache = this.#sizeCache.get(key) ?? new Map();
       this.#sizeCache.set(key, cache);
+      const keyword = this.#deletedKeyword;
+      const hidden = exists && keyword !== undefined
+        ? await findKeywordLetter(fs, dir, keyword)
+        : undefined;
       const entries = exists
-        ? await scanMaildir(fs, dir, cache, this.#uidlSources)
+        ? await scanMaildir(fs, dir, cache, this.#uidlSources, hidden)
         : [];
       return new MaildirMaildrop({
         fs,
         dir,
         entries,
         markSeen: this.#markSeen,
+        deletedKeyword: this.#deletedKeyword,
         onError: this.#onError,
         release: async () => {
           LOCKED.delete(key);

@@ -105,6 +105,11 @@ export class DotStuffer {
     return this.#octets;
   }
 
+  /** Whether the bytes so far end with a line end (or there are none). */
+  get atLineStart(): boolean {
+    return this.#atLineStart;
+  }
+
   /** Encodes one chunk; the result may be the chunk itself. */
   encode(chunk: Uint8Array): Uint8Array {
     const n = chunk.length;

@@ -207,6 +207,24 @@ export interface Pop3dOptions<M = unknown> {
    * `new Pop3Error(text, "LOGIN-DELAY")`.
    */
   loginDelay?: number | null;
+  /**
+   * Sends each NUL octet of a message as 0x80 in RETR and TOP, because
+   * Outlook stops reading at a NUL (Dovecot's `outlook-no-nuls`). One octet
+   * for one: sizes stay right.
+   *
+   * @default {false}
+   */
+  outlookNoNuls?: boolean;
+  /**
+   * Sends an empty line after a message that has none after its headers
+   * (a message that is only headers), in RETR and TOP, because Outlook
+   * Express and Netscape need it (Dovecot's `oe-ns-eoh`). Like Dovecot,
+   * LIST, STAT and RETR's `+OK n octets` keep the stored size: such a
+   * message is sent 2 octets longer than announced.
+   *
+   * @default {false}
+   */
+  oeNsEoh?: boolean;
 }
 
 /** Every option with its value filled in. */
@@ -246,6 +264,8 @@ export const DEFAULTS: Readonly<ResolvedOptions<unknown>> = Object.freeze({
   transcript: null,
   expire: null,
   loginDelay: null,
+  outlookNoNuls: false,
+  oeNsEoh: false,
 });
 
 const MAX_TIMER = 2_147_483_647;
@@ -407,6 +427,14 @@ export function validateOption(name: string, value: unknown): void {
     case "loginDelay":
       if (value === null || value === undefined) return;
       return integer(name, value, 0, 1_000_000_000);
+    case "outlookNoNuls":
+    case "oeNsEoh":
+      if (typeof value !== "boolean") {
+        throw new TypeError(
+          `Option "${name}" must be a boolean, got ${typeof value}`,
+        );
+      }
+      return;
     case "logger":
       if (value === null || value === undefined) return;
       return methods(name, value, ["info", "warn", "error"]);

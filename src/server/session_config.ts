@@ -48,5 +48,7 @@ export function sessionConfig<M>(
     failureDelay,
     expire: o.expire,
     loginDelay: o.loginDelay,
+    outlookNoNuls: o.outlookNoNuls,
+    oeNsEoh: o.oeNsEoh,
   };
 }

@@ -67,6 +67,13 @@ export interface SessionConfig<M = unknown> {
   expire: number | "NEVER" | null;
   /** The RFC 2449 `LOGIN-DELAY` to announce in seconds, or `null`. */
   loginDelay: number | null;
+  /** Send NUL octets in RETR/TOP output as 0x80 (Dovecot's `outlook-no-nuls`). */
+  outlookNoNuls?: boolean;
+  /**
+   * Send an empty line after a message that has none after its headers
+   * (Dovecot's `oe-ns-eoh`).
+   */
+  oeNsEoh?: boolean;
 }
 
 /** The counters a session adds to. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HeaderEndFinder, replaceNuls } from "../protocol/client_quirks.ts";
 import { DotStuffer } from "../protocol/dot_stuffer.ts";
 import type { TopFilter } from "../protocol/top_filter.ts";
 import type { MessageBody } from "../storage/message_body.ts";
@@ -19,6 +20,8 @@ const BODY_CHUNK = 256 * 1024;
 function filtered(chunk: Uint8Array, top: TopFilter | undefined): Uint8Array {
   return top ? top.filter(chunk) : chunk;
 }
+
+const LF_BYTE = Uint8Array.of(0x0a);
 
 /**
  * Streams a message as a multi-line reply after its `+OK`. A failure cannot
@@ -46,12 +49,17 @@ export async function streamMessage(
 ): Promise<void> {
   const stuffer = new DotStuffer();
   const out = s.out;
+  const noNuls = s.config.outlookNoNuls === true;
+  const eoh = s.config.oeNsEoh === true ? new HeaderEndFinder() : undefined;
   // Bytes in memory are encoded view by view in a plain loop; only a stream
   // needs a reader and a promise per chunk.
   const reader = body instanceof Uint8Array ? undefined : body.getReader();
   let writing = false;
   const queue = async (chunk: Uint8Array) => {
-    out.push(stuffer.encode(filtered(chunk, top)));
+    let part = filtered(chunk, top);
+    eoh?.scan(part);
+    if (noNuls) part = replaceNuls(part);
+    out.push(stuffer.encode(part));
     if (out.queued >= FLUSH_AT) {
       writing = true;
       await s.flush();
@@ -98,6 +106,12 @@ export async function streamMessage(
   }
   if (top) reader?.cancel().catch(() => {});
   else reader?.releaseLock();
+  if (eoh !== undefined && !eoh.found) {
+    // oe-ns-eoh: end the last header line, then the missing empty line.
+    // Like Dovecot, after the size check: the announced size stays.
+    if (!stuffer.atLineStart) out.push(stuffer.encode(LF_BYTE));
+    out.push(stuffer.encode(LF_BYTE));
+  }
   out.push(stuffer.end());
   if (size !== undefined) s.observer.count("messagesSent", 1);
 }
