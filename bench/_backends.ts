@@ -108,6 +108,8 @@ class SharedMaildrops implements Pop3dStorage<string> {
  * const b = await backend({ storage: "maildir", mail: "/tmp/m", passwd: "/tmp/p", users: 0, pgUrl: "" });
  * ```
  */
+// async: a backend may need to open something first (kept for the integrator)
+// deno-lint-ignore require-await
 export async function backend(o: BackendOptions): Promise<Backend> {
   if (o.storage === "memory") {
     const store = new MemoryStorage();
