@@ -165,7 +165,7 @@ async function sh(script: string): Promise<string> {
 }
 
 /** A CA and an RSA-2048 leaf for 127.0.0.1 (Deno refuses a self-signed CA leaf). */
-async function certificates(dir: string): Promise<void> {
+export async function certificates(dir: string): Promise<void> {
   Deno.mkdirSync(dir, { recursive: true });
   await sh(`set -e; cd '${dir}'; [ -s cert.pem ] && exit 0
 openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=pop3bench-ca \
