@@ -20,6 +20,11 @@
  *       [--storages memory,maildir,postgres] [--modes plain,stls,tls]
  *       [--runtimes deno,bun,node] [--parts sessions,bulk,handshakes,idle]
  *       [--only SUBSTRING,...] [--idle 1000] [--nusers 1000] [--procs 2]
+ *       [--cpu-prof DIR]
+ *
+ * `--cpu-prof DIR` runs ours on Deno and Node with `--cpu-prof` (profiles in
+ * `DIR/<runtime>-<storage>/`, written when the server stops); summarize one
+ * with `bench/cpuprofile_top.ts`.
  *
  * Needs Dovecot, the peer scripts in `../shared/peers/dovecot`, openssl,
  * bun, Node 24 through `npx -y node@24`, and for the PostgreSQL rows
@@ -79,6 +84,7 @@ interface Options {
   peer: string;
   work: string;
   out: string;
+  cpuProf: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -101,6 +107,7 @@ function parseOptions(argv: string[]): Options {
     peer: `${ROOT}../shared/peers/dovecot`,
     work: "/tmp/pop3real",
     out: `${HERE}results`,
+    cpuProf: "",
   };
   if (argv.includes("--quick")) {
     Object.assign(o, {
@@ -422,11 +429,21 @@ async function main() {
           "--tls-port",
           String(port + 1),
         ];
+        const prof = o.cpuProf
+          ? [`--cpu-prof`, `--cpu-prof-dir=${o.cpuProf}/${rt}-${storage}`]
+          : [];
         const cmd = rt === "deno"
-          ? [Deno.execPath(), "run", "-A", "--v8-flags=--expose-gc", ...args]
+          ? [
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--v8-flags=--expose-gc",
+            ...prof,
+            ...args,
+          ]
           : rt === "bun"
           ? ["bun", ...args]
-          : [node, "--expose-gc", ...args];
+          : [node, "--expose-gc", ...prof, ...args];
         const server: Proc = Object.assign(
           processServer(`ours-${rt}-${storage}`, port, cmd),
           { tlsPort: port + 1 },
