@@ -167,7 +167,8 @@ if (import.meta.main) {
     `sampled: ${totalMs.toFixed(0)} ms` +
       (busiest > 0
         ? ` (the busiest ${busiest} s, from ${(from / 1000).toFixed(1)} s)`
-        : "") + "\n",
+        : "") +
+      "\n",
   );
   console.log("| self % | self ms | function |\n|---|---|---|");
   for (const r of functions.slice(0, top)) {
