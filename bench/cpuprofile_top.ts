@@ -139,6 +139,47 @@ export function selfTimes(
   return { functions: rows(fn), files: rows(file), totalMs: total };
 }
 
+/** Rough buckets for the self time of a function (first match wins). */
+const CATEGORIES: Array<[string, RegExp]> = [
+  ["idle (event loop waiting)", /^\(idle\)/],
+  ["garbage collector", /^\(garbage collector\)/],
+  [
+    "file system (ops and node:fs glue)",
+    /op_(node_)?fs|op_node_open|deno_fs|internal\/fs|node_fs\.ts|stat_utils|fs\/promises/,
+  ],
+  ["Web Streams", /streams/],
+  [
+    "socket I/O and TLS",
+    /op_write|op_read|op_net|op_tls|_tls|tls_wrap|net\.ts|transport\//,
+  ],
+  ["timers", /timers/],
+  ["our code (src/)", / src\//],
+  ["other", /./],
+];
+
+/**
+ * Self time summed per category (file system, streams, sockets, GC, idle,
+ * our code, other).
+ *
+ * @param functions The output of {@linkcode selfTimes}.
+ * @returns Categories, largest first.
+ * @example
+ * ```ts ignore
+ * byCategory(selfTimes(profile, 0).functions);
+ * ```
+ */
+export function byCategory(functions: SelfTime[]): SelfTime[] {
+  const sums = new Map<string, SelfTime>();
+  for (const f of functions) {
+    const [name] = CATEGORIES.find(([, re]) => re.test(f.what))!;
+    const row = sums.get(name) ?? { what: name, ms: 0, pct: 0 };
+    row.ms += f.ms;
+    row.pct += f.pct;
+    sums.set(name, row);
+  }
+  return [...sums.values()].sort((a, b) => b.ms - a.ms);
+}
+
 if (import.meta.main) {
   const args = [...Deno.args];
   const opt = (name: string, fallback: number) => {
@@ -173,6 +214,10 @@ if (import.meta.main) {
   console.log("| self % | self ms | function |\n|---|---|---|");
   for (const r of functions.slice(0, top)) {
     console.log(`| ${r.pct.toFixed(1)} | ${r.ms.toFixed(0)} | ${r.what} |`);
+  }
+  console.log("\n| self % | category |\n|---|---|");
+  for (const r of byCategory(functions)) {
+    console.log(`| ${r.pct.toFixed(1)} | ${r.what} |`);
   }
   console.log("\n| self % | file |\n|---|---|");
   for (const r of files.slice(0, 15)) {
