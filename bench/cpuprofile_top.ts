@@ -145,7 +145,7 @@ const CATEGORIES: Array<[string, RegExp]> = [
   ["garbage collector", /^\(garbage collector\)/],
   [
     "file system (ops and node:fs glue)",
-    /op_(node_)?fs|op_node_open|deno_fs|internal\/fs|node_fs\.ts|stat_utils|fs\/promises/,
+    /op_(node_)?fs|op_node_open|deno_fs|internal\/fs|\/_fs\/|node_fs\.ts|stat_utils|fs\/promises/,
   ],
   ["Web Streams", /streams/],
   [
@@ -153,6 +153,7 @@ const CATEGORIES: Array<[string, RegExp]> = [
     /op_write|op_read|op_net|op_tls|_tls|tls_wrap|net\.ts|transport\//,
   ],
   ["timers", /timers/],
+  ["promise and op dispatch", /00_infra|01_core|setPromise|async_op/],
   ["our code (src/)", / src\//],
   ["other", /./],
 ];
