@@ -20,7 +20,9 @@ import {
   PostgresStorage,
   tlsSocket,
 } from "../mod.ts";
-import type { MessageSource, Pop3dStorage } from "../mod.ts";
+import type { MaildirFs, MessageSource, Pop3dStorage } from "../mod.ts";
+// The default Maildir file access (node:fs/promises), for counting its calls.
+import { nodeFs } from "../src/runtime/node_fs.ts";
 // A dependency-free PostgreSQL wire client (node:net), shared with the tests.
 import { PgWirePool } from "../tests/_helpers/pg_wire.ts";
 // ---------------------------------------------------------------------------
@@ -256,4 +258,52 @@ export async function loadPostgres(
   } finally {
     await db.end();
   }
+}
+
+/** Calls and awaited time per `MaildirFs` method. */
+export type FsCalls = Record<string, { calls: number; ms: number }>;
+
+/**
+ * Ours over Maildir with the default file access wrapped to count every
+ * call and the time each one is awaited.
+ *
+ * @param mail The mail root.
+ * @param passwd The passwd-file.
+ * @returns The backend and the live counters.
+ * @example
+ * ```ts ignore
+ * const { backend, calls } = countingMaildir("/tmp/m", "/tmp/p");
+ * ```
+ */
+export function countingMaildir(
+  mail: string,
+  passwd: string,
+): { backend: Backend; calls: FsCalls } {
+  const inner = nodeFs();
+  const calls: FsCalls = {};
+  const fs = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(inner)) {
+    fs[name] = (...args: unknown[]) => {
+      const c = calls[name] ??= { calls: 0, ms: 0 };
+      c.calls++;
+      const t0 = performance.now();
+      const out = (fn as (...a: unknown[]) => unknown).apply(inner, args);
+      if (out instanceof Promise) {
+        return out.finally(() => c.ms += performance.now() - t0);
+      }
+      c.ms += performance.now() - t0;
+      return out;
+    };
+  }
+  return {
+    backend: {
+      storage: new MaildirStorage({
+        root: mail,
+        fs: fs as unknown as MaildirFs,
+      }),
+      auth: new PasswdFileAuth({ path: passwd, mailRoot: mail }),
+      close: () => Promise.resolve(),
+    },
+    calls,
+  };
 }
