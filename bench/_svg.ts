@@ -63,6 +63,10 @@ export function barChart(
     }</text>`,
     `<text x="10" y="38" fill="#555">${esc(note)}</text>`,
   );
+  out.push(
+    `<text x="${width - 10}" y="${top + 6}" text-anchor="end" fill="#555">` +
+      `solid line: Dovecot (1×); dashed red: the #17 target</text>`,
+  );
   const series = panels[0]?.series ?? [];
   series.forEach((s, i) => {
     const x = 10 + i * 90;
@@ -94,22 +98,15 @@ export function barChart(
         plotTop + plotH
       }" stroke="#999"/>`,
     );
-    for (
-      const [v, dash, label] of [[1, "", "1× Dovecot"], [
-        p.target,
-        "4 3",
-        `target ${p.target}×`,
-      ]] as const
-    ) {
+    for (const [v, dash] of [[1, ""], [p.target, "4 3"]] as const) {
+      const color = dash ? "#c33" : "#333";
       out.push(
         `<line x1="${left}" y1="${y(v).toFixed(1)}" x2="${left + plotW}" y2="${
           y(v).toFixed(1)
-        }" stroke="${dash ? "#c33" : "#333"}" stroke-dasharray="${dash}"/>`,
-        `<text x="${left + plotW}" y="${
-          (y(v) - 3).toFixed(1)
-        }" text-anchor="end" fill="${dash ? "#c33" : "#333"}" font-size="9">${
-          esc(label)
-        }</text>`,
+        }" stroke="${color}" stroke-dasharray="${dash}"/>`,
+        `<text x="${left - 4}" y="${
+          (y(v) + 3).toFixed(1)
+        }" text-anchor="end" fill="${color}" font-size="9">${v}×</text>`,
       );
       if (p.target === 1) break;
     }

@@ -8,7 +8,8 @@
  *   STAT, LIST, RETR ×10 of 10,420 octets, QUIT;
  * - bulk: RETR of one 53,106,807-octet message, N times on one connection;
  * - handshakes: connect, TLS handshake, greeting, QUIT (TLS rows);
- * - idle: memory per idle logged-in connection (plain, fresh server).
+ * - idle: memory per idle logged-in connection (plain, on a freshly
+ *   started server warmed by 1 s of sessions).
  *
  * The RETR bodies of every row are checked to be identical (SHA-256) before
  * measuring; ratios are medians of per-round ratios to Dovecot in the same
@@ -21,10 +22,12 @@
  *       [--runtimes deno,bun,node] [--parts sessions,bulk,handshakes,idle]
  *       [--only SUBSTRING,...] [--idle 1000] [--nusers 1000] [--procs 2]
  *       [--cpu-prof DIR]
+ *     deno run -A bench/real_path.ts --report bench/results/real-<time>.json
  *
  * `--cpu-prof DIR` runs ours on Deno and Node with `--cpu-prof` (profiles in
  * `DIR/<runtime>-<storage>/`, written when the server stops); summarize one
- * with `bench/cpuprofile_top.ts`.
+ * with `bench/cpuprofile_top.ts`. `--report FILE` prints the tables of a
+ * saved run again and rewrites its SVG, measuring nothing.
  *
  * Needs Dovecot, the peer scripts in `../shared/peers/dovecot`, openssl,
  * bun, Node 24 through `npx -y node@24`, and for the PostgreSQL rows
@@ -312,7 +315,26 @@ async function drive(
 
 // ---------------------------------------------------------------------------
 
+/** Prints the table and rewrites the SVG of a saved run (`--report FILE`). */
+function reportOnly(file: string): void {
+  const saved = JSON.parse(Deno.readTextFileSync(file));
+  const rows = (saved.rows as Array<Row & { server: string }>).map((r) => ({
+    ...r,
+    server: { name: r.server } as unknown as Proc,
+  }));
+  const report = summarize(saved.options, rows, saved.results);
+  const svg = file.replace(/\.json$/, "") + ".svg";
+  Deno.writeTextFileSync(svg, chart(saved.options, report, saved.machine));
+  console.log(report.markdown);
+  if (saved.skipped?.length > 0) {
+    console.log(`\nLeft out: ${saved.skipped.join("; ")}`);
+  }
+  console.log(`\nChart: ${svg}`);
+}
+
 async function main() {
+  const at = Deno.args.indexOf("--report");
+  if (at !== -1) return reportOnly(Deno.args[at + 1]);
   const o = parseOptions(Deno.args);
   Deno.mkdirSync(o.work, { recursive: true });
   Deno.mkdirSync(o.out, { recursive: true });
@@ -561,6 +583,20 @@ async function main() {
         if (!row || row.kind === "trivial") continue;
         await server.stop();
         await server.start();
+        // a few sessions first: thread pools, JIT and caches are part of
+        // the server, not of the idle connections measured next
+        await drive(row, ca, [
+          "--mode",
+          "sessions",
+          "--clients",
+          "4",
+          "--users",
+          "16",
+          "--duration",
+          "1",
+          "--warmup",
+          "0",
+        ], "plain");
         await new Promise((r) => setTimeout(r, 1000));
         record(
           `idle:${server.name}`,
