@@ -6,8 +6,10 @@
  *
  * - login + STAT: connect, greeting, USER, PASS, STAT (ms);
  * - UIDL: the full list (ms), its line count checked against STAT;
- * - memory per session: the server's RSS (process tree) while the session
- *   is logged in after UIDL, minus before connecting, per message (bytes).
+ * - memory per session: K more users (`alice1..aliceK`, the same messages,
+ *   hard links as the peer makes them) log in, STAT and UIDL and stay
+ *   logged in; the growth of the server's RSS (process tree) divided by K
+ *   and by the message count (bytes per message per session).
  *
  * The first login after the server starts is reported apart (Dovecot then
  * builds its index: the mail is freshly generated; ours starts with an empty
@@ -16,7 +18,7 @@
  * message), from the later logins.
  *
  *     deno run -A bench/large_maildrop.ts [--quick] [--sizes 10000,20000,50000,100000]
- *       [--logins 4] [--runtimes deno,bun,node] [--no-dovecot]
+ *       [--logins 4] [--sessions 8] [--runtimes deno,bun,node] [--no-dovecot]
  *
  * Writes `bench/results/large-<time>.json` and prints a markdown table.
  *
@@ -36,6 +38,7 @@ type Runtime = "deno" | "bun" | "node";
 interface Options {
   sizes: number[];
   logins: number;
+  sessions: number;
   runtimes: Runtime[];
   dovecot: boolean;
   basePort: number;
@@ -48,6 +51,7 @@ function parseOptions(argv: string[]): Options {
   const o: Options = {
     sizes: [10_000, 20_000, 50_000, 100_000],
     logins: 4,
+    sessions: 8,
     runtimes: ["deno", "bun", "node"],
     dovecot: true,
     basePort: 23600,
@@ -60,6 +64,7 @@ function parseOptions(argv: string[]): Options {
     if (arg === "--quick") {
       o.sizes = [10_000, 20_000];
       o.logins = 3;
+      o.sessions = 4;
       continue;
     }
     if (arg === "--no-dovecot") {
@@ -79,6 +84,11 @@ function parseOptions(argv: string[]): Options {
       o.logins = Number(value);
       if (!Number.isSafeInteger(o.logins) || o.logins < 2) {
         throw new RangeError(`Option "--logins" needs an integer ≥ 2`);
+      }
+    } else if (arg === "--sessions") {
+      o.sessions = Number(value);
+      if (!Number.isSafeInteger(o.sessions) || o.sessions < 1) {
+        throw new RangeError(`Option "--sessions" needs a positive integer`);
       }
     } else if (arg === "--runtimes") {
       o.runtimes = value.split(",") as Runtime[];
@@ -102,7 +112,6 @@ interface Login {
   loginStatMs: number;
   uidlMs: number;
   count: number;
-  sessionBytesPerMsg: number;
   error?: string;
 }
 
@@ -111,9 +120,8 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   while (off < data.length) off += await conn.write(data.subarray(off));
 }
 
-/** One session: login + STAT, UIDL, memory while logged in, QUIT. */
-async function measure(port: number, pid: number): Promise<Login> {
-  const before = treeMemory(pid).rssKib;
+/** Connects, logs in as `user`, STATs and UIDLs; returns the open session. */
+async function open(port: number, user: string) {
   const t0 = performance.now();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   conn.setNoDelay(true);
@@ -123,7 +131,7 @@ async function measure(port: number, pid: number): Promise<Login> {
   };
   try {
     await ok("greeting");
-    await writeAll(conn, enc.encode("USER alice\r\n"));
+    await writeAll(conn, enc.encode(`USER ${user}\r\n`));
     await ok("USER");
     await writeAll(conn, enc.encode("PASS secret\r\n"));
     await ok("PASS");
@@ -136,18 +144,48 @@ async function measure(port: number, pid: number): Promise<Login> {
     const { lines } = await r.multiLine(true);
     const t2 = performance.now();
     if (lines !== count) throw new Error(`UIDL: ${lines} lines, STAT ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const after = treeMemory(pid).rssKib;
-    await writeAll(conn, enc.encode("QUIT\r\n"));
-    await ok("QUIT");
-    return {
-      loginStatMs: t1 - t0,
-      uidlMs: t2 - t1,
-      count,
-      sessionBytesPerMsg: ((after - before) * 1024) / count,
+    const quit = async () => {
+      try {
+        await writeAll(conn, enc.encode("QUIT\r\n"));
+        await ok("QUIT");
+      } finally {
+        conn.close();
+      }
     };
-  } finally {
+    return { loginStatMs: t1 - t0, uidlMs: t2 - t1, count, quit };
+  } catch (error) {
     conn.close();
+    throw error;
+  }
+}
+
+/** One timed session of `alice`. */
+async function measure(port: number): Promise<Login> {
+  const { quit, ...login } = await open(port, "alice");
+  await quit();
+  return login;
+}
+
+/** RSS growth per message per session with `k` sessions logged in. */
+async function sessionMemory(
+  port: number,
+  pid: number,
+  k: number,
+): Promise<number> {
+  const before = treeMemory(pid).rssKib;
+  const held = [];
+  let count = 0;
+  try {
+    for (let i = 1; i <= k; i++) {
+      const s = await open(port, `alice${i}`);
+      held.push(s);
+      count = s.count;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = treeMemory(pid).rssKib;
+    return ((after - before) * 1024) / (k * count);
+  } finally {
+    for (const s of held) await s.quit().catch(() => {});
   }
 }
 
@@ -159,6 +197,7 @@ async function main() {
   await certificates(tlsDir);
   const node = await node24();
   const results: Record<string, Record<number, Login[]>> = {};
+  const memory: Record<string, Record<number, number>> = {};
   for (const n of o.sizes) {
     const dir = `${o.work}/n${n}`;
     const dv = `${dir}/dovecot`;
@@ -169,6 +208,7 @@ async function main() {
     await run(`${o.peer}/stop.sh`, [dv]).catch(() => {});
     const log = `${dir}.start.log`;
     const env = {
+      NUSERS: String(o.sessions),
       LOGIN_MODE: "perf",
       POP3_SERVICE_COUNT: "0",
       POP3_CLIENT_LIMIT: "100",
@@ -189,9 +229,11 @@ async function main() {
     await run("bash", [
       "-c",
       `set -e; rm -rf '${ours}'; mkdir -p '${ours}/mail'
-cp -a '${dv}/mail/alice/Maildir' '${ours}/mail/alice'
+cp -a '${dv}/mail/.' '${ours}/mail/'
 find '${ours}/mail' -name 'dovecot.index*' -delete -o -name 'dovecot.list.index*' -delete
-printf 'alice:{PLAIN}secret\\n' >'${ours}/passwd'`,
+for u in $(ls '${ours}/mail'); do
+  printf '%s:{PLAIN}secret::::::mail=maildir:%%u/Maildir\\n' "$u"
+done >'${ours}/passwd'`,
     ]);
     if (o.dovecot) {
       servers.push({
@@ -233,13 +275,12 @@ printf 'alice:{PLAIN}secret\\n' >'${ours}/passwd'`,
         const logins: Login[] = [];
         for (let i = 0; i < o.logins; i++) {
           try {
-            logins.push(await measure(s.port, s.pid));
+            logins.push(await measure(s.port));
           } catch (error) {
             logins.push({
               loginStatMs: NaN,
               uidlMs: NaN,
               count: 0,
-              sessionBytesPerMsg: NaN,
               error: String(error),
             });
           }
@@ -247,12 +288,24 @@ printf 'alice:{PLAIN}secret\\n' >'${ours}/passwd'`,
           console.error(
             `${s.name} ${n} login ${i + 1}: login+STAT ${
               l.loginStatMs.toFixed(1)
-            } ms, UIDL ${l.uidlMs.toFixed(1)} ms, ${
-              l.sessionBytesPerMsg.toFixed(0)
-            } B/msg${l.error ? ` (${l.error})` : ""}`,
+            } ms, UIDL ${l.uidlMs.toFixed(1)} ms${
+              l.error ? ` (${l.error})` : ""
+            }`,
           );
         }
         (results[s.name] ??= {})[n] = logins;
+        const bytes = await sessionMemory(s.port, s.pid, o.sessions).catch(
+          (error) => {
+            console.error(`${s.name} ${n} session memory: ${error}`);
+            return NaN;
+          },
+        );
+        (memory[s.name] ??= {})[n] = bytes;
+        console.error(
+          `${s.name} ${n}: ${
+            bytes.toFixed(0)
+          } B per message per session (${o.sessions} sessions)`,
+        );
       } finally {
         await s.stop().catch((e) => console.error(String(e)));
       }
@@ -264,11 +317,15 @@ printf 'alice:{PLAIN}secret\\n' >'${ours}/passwd'`,
   const file = `${o.out}/large-${stamp}.json`;
   Deno.writeTextFileSync(
     file,
-    JSON.stringify({ options: o, loadavg: Deno.loadavg(), results }, null, 1),
+    JSON.stringify(
+      { options: o, loadavg: Deno.loadavg(), results, memory },
+      null,
+      1,
+    ),
   );
   const f = (x: number, d = 0) => Number.isFinite(x) ? x.toFixed(d) : "–";
   const md = [
-    "| server | messages | login+STAT ms, 1st / later | UIDL ms, 1st / later | session RSS B/msg, 1st / later |",
+    `| server | messages | login+STAT ms, 1st / later | UIDL ms, 1st / later | RSS per session, B/msg (${o.sessions} sessions) |`,
     "|---|---|---|---|---|",
   ];
   const later = (ls: Login[], k: keyof Login) =>
@@ -281,8 +338,8 @@ printf 'alice:{PLAIN}secret\\n' >'${ours}/passwd'`,
         `| ${name} | ${n} | ${f(ls[0].loginStatMs)} / ${
           f(later(ls, "loginStatMs"))
         } | ${f(ls[0].uidlMs)} / ${f(later(ls, "uidlMs"))} | ${
-          f(ls[0].sessionBytesPerMsg)
-        } / ${f(later(ls, "sessionBytesPerMsg"))} |`,
+          f(memory[name]?.[n] ?? NaN)
+        } |`,
       );
     }
   }
