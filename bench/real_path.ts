@@ -68,7 +68,7 @@ const RUNTIME_LABEL: Record<Runtime, string> = {
   node: "Node 24",
 };
 
-interface Options {
+export interface Options {
   quick: boolean;
   rounds: number;
   duration: number;
@@ -90,7 +90,7 @@ interface Options {
   cpuProf: string;
 }
 
-function parseOptions(argv: string[]): Options {
+export function parseOptions(argv: string[]): Options {
   const o: Options = {
     quick: false,
     rounds: 3,
