@@ -67,7 +67,7 @@ function parseOptions(argv: string[]): Options {
 // ---------------------------------------------------------------------------
 // servers
 
-interface Server {
+export interface Server {
   name: string;
   port: number;
   pid: number;
@@ -75,7 +75,7 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function run(
+export async function run(
   cmd: string,
   args: string[],
   env: Record<string, string> = {},
@@ -139,7 +139,11 @@ function dovecot(
   return s;
 }
 
-function processServer(name: string, port: number, cmd: string[]): Server {
+export function processServer(
+  name: string,
+  port: number,
+  cmd: string[],
+): Server {
   let child: Deno.ChildProcess | undefined;
   const s: Server = {
     name,
@@ -193,7 +197,7 @@ function hasOurServer(): boolean {
   }
 }
 
-async function node24(): Promise<string> {
+export async function node24(): Promise<string> {
   return (await run("npx", ["-y", "node@24", "-p", "process.execPath"])).trim();
 }
 
@@ -291,18 +295,18 @@ async function bodyDigest(port: number): Promise<string> {
 // ---------------------------------------------------------------------------
 // report
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function fmt(x: number, digits = 0): string {
+export function fmt(x: number, digits = 0): string {
   return Number.isFinite(x) ? x.toFixed(digits) : "–";
 }
 
-function ratio(x: number): string {
+export function ratio(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(2)}×` : "–";
 }
 
