@@ -14,12 +14,12 @@ import {
   type LmtpRecipient,
   type LmtpRecipientResult,
 } from "./lmtp_protocol.ts";
+import type { ResolvedLmtpdOptions } from "./lmtpd_options.ts";
 import type {
   LmtpdCloseReason,
   LmtpdConnectionState,
   LmtpdEvent,
-  ResolvedLmtpdOptions,
-} from "./lmtpd.ts";
+} from "./lmtpd_types.ts";
 
 const encoder = new TextEncoder();
 
