@@ -222,3 +222,26 @@ function hasControlOrSpace(text: string): boolean {
   }
   return false;
 }
+
+/**
+ * The `503` text for a command sent in a state that does not allow it.
+ *
+ * @example
+ * ```ts
+ * import { outOfOrder } from "./lmtp_command.ts";
+ * console.assert(outOfOrder("RCPT", "ready") === "Send MAIL first");
+ * ```
+ */
+export function outOfOrder(name: LmtpCommandName, state: LmtpState): string {
+  if (state === "start") return "Send LHLO first";
+  switch (name) {
+    case "MAIL":
+      return "Nested MAIL command";
+    case "RCPT":
+      return "Send MAIL first";
+    case "DATA":
+      return state === "mail" ? "No valid recipients" : "Send MAIL first";
+    default:
+      return "Bad sequence of commands";
+  }
+}
