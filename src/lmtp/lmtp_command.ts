@@ -245,3 +245,35 @@ export function outOfOrder(name: LmtpCommandName, state: LmtpState): string {
       return "Bad sequence of commands";
   }
 }
+
+/**
+ * Checks the parameters of `MAIL FROM:` (`SIZE=` and `BODY=` only):
+ * `undefined` when they are fine, `"too-big"` when the announced size
+ * exceeds `maxMessageSize`, or the code and text of a syntax error.
+ *
+ * @example
+ * ```ts
+ * import { mailParamProblem } from "./lmtp_command.ts";
+ * console.assert(mailParamProblem(new Map([["SIZE", "10"]]), 100) === undefined);
+ * console.assert(mailParamProblem(new Map([["SIZE", "999"]]), 100) === "too-big");
+ * ```
+ */
+export function mailParamProblem(
+  params: ReadonlyMap<string, string>,
+  maxMessageSize: number,
+): "too-big" | [code: number, text: string] | undefined {
+  for (const [key, value] of params) {
+    if (key === "SIZE") {
+      if (!/^\d{1,20}$/.test(value)) return [501, "Bad SIZE parameter"];
+      if (Number(value) > maxMessageSize) return "too-big";
+    } else if (key === "BODY") {
+      const body = value.toUpperCase();
+      if (body !== "7BIT" && body !== "8BITMIME") {
+        return [501, "Unsupported BODY type"];
+      }
+    } else {
+      return [555, `Unsupported parameter ${key}`];
+    }
+  }
+  return undefined;
+}

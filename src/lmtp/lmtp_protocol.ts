@@ -10,6 +10,7 @@ import {
   LMTP_COMMANDS,
   type LmtpState,
   type LmtpUnknownCommand,
+  mailParamProblem,
   outOfOrder,
   parseLmtpCommand,
   parsePath,
@@ -23,14 +24,6 @@ import type {
 } from "./lmtp_action.ts";
 import { LmtpInput } from "./lmtp_input.ts";
 import { MessageBuffer } from "./message_buffer.ts";
-
-export type {
-  LmtpAction,
-  LmtpDeliveryOutcome,
-  LmtpProtocolOptions,
-  LmtpRecipient,
-  LmtpRecipientResult,
-} from "./lmtp_action.ts";
 
 /** Formats one reply line: `code enhanced text` and CRLF. */
 function line(code: number, enhanced: string, text: string): string {
@@ -358,31 +351,18 @@ export class LmtpProtocol<M = unknown> {
         line(501, "5.5.4", "Syntax: MAIL FROM:<address>"),
       );
     }
-    for (const [key, value] of path.params) {
-      if (key === "SIZE") {
-        if (!/^\d{1,20}$/.test(value)) {
-          return this.#bad("MAIL", line(501, "5.5.4", "Bad SIZE parameter"));
-        }
-        if (Number(value) > this.#o.maxMessageSize) {
-          return this.#reply(
-            "MAIL",
-            552,
-            "5.3.4",
-            "Message size exceeds fixed maximum message size",
-            false,
-          );
-        }
-      } else if (key === "BODY") {
-        const body = value.toUpperCase();
-        if (body !== "7BIT" && body !== "8BITMIME") {
-          return this.#bad("MAIL", line(501, "5.5.4", "Unsupported BODY type"));
-        }
-      } else {
-        return this.#bad(
-          "MAIL",
-          line(555, "5.5.4", `Unsupported parameter ${key}`),
-        );
-      }
+    const problem = mailParamProblem(path.params, this.#o.maxMessageSize);
+    if (problem === "too-big") {
+      return this.#reply(
+        "MAIL",
+        552,
+        "5.3.4",
+        "Message size exceeds fixed maximum message size",
+        false,
+      );
+    }
+    if (problem) {
+      return this.#bad("MAIL", line(problem[0], "5.5.4", problem[1]));
     }
     this.#from = path.address;
     this.#state = "mail";

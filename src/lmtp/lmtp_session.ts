@@ -8,12 +8,12 @@
 
 import type { Conn } from "../transport/types.ts";
 import { localPart } from "./lmtp_command.ts";
-import {
-  type LmtpDeliveryOutcome,
-  LmtpProtocol,
-  type LmtpRecipient,
-  type LmtpRecipientResult,
-} from "./lmtp_protocol.ts";
+import type {
+  LmtpDeliveryOutcome,
+  LmtpRecipient,
+  LmtpRecipientResult,
+} from "./lmtp_action.ts";
+import { LmtpProtocol } from "./lmtp_protocol.ts";
 import type { ResolvedLmtpdOptions } from "./lmtpd_options.ts";
 import type {
   LmtpdCloseReason,
