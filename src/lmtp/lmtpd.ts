@@ -7,7 +7,8 @@
  */
 
 import { defaultSocket } from "../transport/default_socket.ts";
-import type { Conn, Listener } from "../transport/types.ts";
+import type { Conn } from "../transport/types.ts";
+import { ServerLifecycle } from "../_util/server_lifecycle.ts";
 import {
   checkLmtpdOption,
   LMTPD_DEFAULTS,
@@ -65,14 +66,9 @@ function safely(fn: () => void): void {
  */
 export class Lmtpd<M = unknown> {
   #o: ResolvedLmtpdOptions<M>;
-  #state: "down" | "up" | "destroyed" = "down";
-  #listener: Listener | undefined;
-  #acceptLoop: Promise<void> | undefined;
-  #starting: Promise<void> | undefined;
+  #life: ServerLifecycle;
   #sessions = new Map<number, LmtpSession<M>>();
-  #running = new Map<number, Promise<void>>();
   #nextId = 1;
-  #destroying: Promise<void> | undefined;
   #stats: LmtpdStats = {
     connections: 0,
     connectionsTotal: 0,
@@ -106,6 +102,18 @@ export class Lmtpd<M = unknown> {
       resolved[name] = value;
     }
     this.#o = resolved as ResolvedLmtpdOptions<M>;
+    this.#life = new ServerLifecycle({
+      listen: () =>
+        (this.#o.socket ?? defaultSocket)({
+          hostname: this.#o.hostname,
+          port: this.#o.port,
+        }),
+      accept: (conn) => this.#start(conn),
+      error: (error) => this.#error(undefined, error),
+      kill: () => {
+        for (const session of this.#sessions.values()) session.kill();
+      },
+    });
     const sessions = this.#sessions;
     this.conn = {
       list: () => [...sessions.keys()],
@@ -119,12 +127,12 @@ export class Lmtpd<M = unknown> {
 
   /** `"down"`, `"up"` or `"destroyed"`. */
   get state(): "down" | "up" | "destroyed" {
-    return this.#state;
+    return this.#life.state;
   }
 
   /** The bound port while up, else the configured one. */
   get port(): number {
-    return this.#listener?.addr.port ?? this.#o.port;
+    return this.#life.listener?.addr.port ?? this.#o.port;
   }
 
   /**
@@ -169,43 +177,13 @@ export class Lmtpd<M = unknown> {
    *
    * @throws {Error} After `destroy()`, or when the socket cannot be bound.
    */
-  async up(): Promise<void> {
-    if (this.#state === "destroyed") {
-      throw new Error("Cannot start a destroyed server");
-    }
-    if (this.#starting) return this.#starting;
-    if (this.#listener) return;
-    const socket = this.#o.socket ?? defaultSocket;
-    this.#starting = (async () => {
-      const listener = await socket({
-        hostname: this.#o.hostname,
-        port: this.#o.port,
-      });
-      this.#listener = listener;
-      this.#state = "up";
-      this.#acceptLoop = this.#accept(listener);
-    })();
-    try {
-      await this.#starting;
-    } finally {
-      this.#starting = undefined;
-    }
+  up(): Promise<void> {
+    return this.#life.up();
   }
 
   /** Stops listening; open sessions go on. */
-  async down(): Promise<void> {
-    if (this.#starting) await this.#starting.catch(() => {});
-    const listener = this.#listener;
-    if (!listener) return;
-    this.#listener = undefined;
-    if (this.#state === "up") this.#state = "down";
-    try {
-      await listener.close();
-    } catch (error) {
-      this.#error(undefined, error);
-    }
-    await this.#acceptLoop;
-    this.#acceptLoop = undefined;
+  down(): Promise<void> {
+    return this.#life.down();
   }
 
   /**
@@ -217,33 +195,11 @@ export class Lmtpd<M = unknown> {
    * @returns When the server is down and, for `"defer"`, idle.
    */
   destroy(mode: "kill" | "defer" = "kill"): Promise<void> {
-    if (mode !== "kill" && mode !== "defer") {
-      return Promise.reject(
-        new TypeError(`Invalid destroy mode: "${String(mode)}"`),
-      );
-    }
-    if (mode === "kill") {
-      for (const session of this.#sessions.values()) session.kill();
-    }
-    if (this.#destroying) return this.#destroying;
-    this.#destroying = (async () => {
-      await this.down();
-      this.#state = "destroyed";
-      while (this.#running.size > 0) await Promise.all(this.#running.values());
-    })();
-    return this.#destroying;
-  }
-
-  async #accept(listener: Listener): Promise<void> {
-    try {
-      for await (const conn of listener) this.#start(conn);
-    } catch (error) {
-      if (this.#listener === listener) this.#error(undefined, error);
-    }
+    return this.#life.destroy(mode);
   }
 
   #start(conn: Conn): void {
-    if (this.#state !== "up") {
+    if (this.#life.state !== "up") {
       conn.close();
       return;
     }
@@ -270,12 +226,12 @@ export class Lmtpd<M = unknown> {
     this.#sessions.set(id, session);
     this.#stats.connections++;
     this.#stats.connectionsTotal++;
-    const running = session.run().finally(() => {
-      this.#sessions.delete(id);
-      this.#running.delete(id);
-      this.#stats.connections--;
-    });
-    this.#running.set(id, running);
+    this.#life.track(
+      session.run().finally(() => {
+        this.#sessions.delete(id);
+        this.#stats.connections--;
+      }),
+    );
   }
 
   #event(event: LmtpdEvent): void {
