@@ -19,22 +19,24 @@ export interface LifecycleHooks {
   accept(conn: Conn): void;
   /** Reports a failure to close the listener or of its accept loop. */
   error(error: unknown): void;
-  /** Closes every open session now, for `destroy("kill")`. */
-  kill(): void;
 }
 
 /**
- * One server's listener and running sessions.
+ * One server's listener, its open sessions by id, and the running sessions
+ * (a session may stop being open, evicted, before it stops running).
  *
  * @example
  * ```ts ignore
- * const life = new ServerLifecycle({ listen, accept, error, kill });
+ * const life = new ServerLifecycle({ listen, accept, error });
  * await life.up();
+ * life.sessions.set(id, session);
  * life.track(session.run());
  * await life.destroy("defer");
  * ```
  */
-export class ServerLifecycle {
+export class ServerLifecycle<S extends { kill(): void }> {
+  /** The open sessions by id; `destroy("kill")` kills each. */
+  readonly sessions: Map<number, S> = new Map();
   #hooks: LifecycleHooks;
   #state: LifecycleState = "down";
   #listener: Listener | undefined;
@@ -43,7 +45,7 @@ export class ServerLifecycle {
   #destroying: Promise<void> | undefined;
   #running = new Set<Promise<void>>();
 
-  /** @param hooks How to listen, accept, report and kill. */
+  /** @param hooks How to listen, accept and report. */
   constructor(hooks: LifecycleHooks) {
     this.#hooks = hooks;
   }
@@ -111,7 +113,9 @@ export class ServerLifecycle {
         new TypeError(`Invalid destroy mode: "${String(mode)}"`),
       );
     }
-    if (mode === "kill") this.#hooks.kill();
+    if (mode === "kill") {
+      for (const session of this.sessions.values()) session.kill();
+    }
     if (this.#destroying) return this.#destroying;
     this.#destroying = (async () => {
       await this.down();
@@ -119,6 +123,17 @@ export class ServerLifecycle {
       while (this.#running.size > 0) await Promise.all(this.#running);
     })();
     return this.#destroying;
+  }
+
+  /**
+   * The open session with this id (a string is read as a number).
+   *
+   * @throws {RangeError} When no open session has that id.
+   */
+  session(id: number | string): S {
+    const session = this.sessions.get(typeof id === "string" ? Number(id) : id);
+    if (!session) throw new RangeError(`Unknown connection: ${String(id)}`);
+    return session;
   }
 
   /** Counts a session as running until `run` settles. */

@@ -66,8 +66,8 @@ function safely(fn: () => void): void {
  */
 export class Lmtpd<M = unknown> {
   #o: ResolvedLmtpdOptions<M>;
-  #life: ServerLifecycle;
-  #sessions = new Map<number, LmtpSession<M>>();
+  #life: ServerLifecycle<LmtpSession<M>>;
+  #sessions: Map<number, LmtpSession<M>>;
   #nextId = 1;
   #stats: LmtpdStats = {
     connections: 0,
@@ -110,16 +110,13 @@ export class Lmtpd<M = unknown> {
         }),
       accept: (conn) => this.#start(conn),
       error: (error) => this.#error(undefined, error),
-      kill: () => {
-        for (const session of this.#sessions.values()) session.kill();
-      },
     });
+    this.#sessions = this.#life.sessions;
     const sessions = this.#sessions;
     this.conn = {
       list: () => [...sessions.keys()],
       state: (id) => {
-        const session = sessions.get(typeof id === "string" ? Number(id) : id);
-        if (!session) throw new RangeError(`Unknown connection: ${String(id)}`);
+        const session = this.#life.session(id);
         return session.info();
       },
     };

@@ -94,8 +94,8 @@ function optionName(name: string): string {
  */
 export class Pop3d<M = unknown> {
   #options: ResolvedOptions<M>;
-  #life: ServerLifecycle;
-  #sessions = new Map<number, Pop3Session<M>>();
+  #life: ServerLifecycle<Pop3Session<M>>;
+  #sessions: Map<number, Pop3Session<M>>;
   #admission = new Admission();
   #penalty: AuthPenalty;
   #nextId = 1;
@@ -133,18 +133,15 @@ export class Pop3d<M = unknown> {
       },
       accept: (conn) => this.#start(conn),
       error: (error) => this.#report(error),
-      kill: () => {
-        for (const session of this.#sessions.values()) session.kill();
-      },
     });
+    this.#sessions = this.#life.sessions;
     this.#penalty = new AuthPenalty(penaltySettings(resolved));
     this.#monitor = new Monitor(resolved, (event) => this.#observe(event));
     const sessions = this.#sessions;
     this.conn = {
       list: () => [...sessions.keys()],
       state: (id) => {
-        const session = sessions.get(typeof id === "string" ? Number(id) : id);
-        if (!session) throw new RangeError(`Unknown connection: ${String(id)}`);
+        const session = this.#life.session(id);
         const info = session.info();
         const authPenaltyMs = this.#penalty.delayFor(info.remoteAddress);
         return { ...info, authPenaltyMs };
