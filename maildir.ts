@@ -68,18 +68,20 @@ export {
   assignDovecotUids,
   compareDovecotNames,
   dovecotBaseName,
-  dovecotPop3View,
   formatDovecotUidlist,
   formatDovecotUidlistRecords,
   parseDovecotUidlist,
 } from "./src/maildir/dovecot_uidlist.ts";
 export type {
-  DovecotPop3Message,
-  DovecotPop3View,
-  DovecotPop3ViewOptions,
   DovecotUidlist,
   DovecotUidlistRecord,
 } from "./src/maildir/dovecot_uidlist.ts";
+export { dovecotPop3View } from "./src/maildir/dovecot_pop3_view.ts";
+export type {
+  DovecotPop3Message,
+  DovecotPop3View,
+  DovecotPop3ViewOptions,
+} from "./src/maildir/dovecot_pop3_view.ts";
 export {
   DOVECOT_UIDLIST_LOCK_NAME,
   DOVECOT_UIDLIST_NAME,

@@ -107,7 +107,7 @@ export type {
   LmtpProtocolOptions,
   LmtpRecipient,
   LmtpRecipientResult,
-} from "./src/lmtp/lmtp_protocol.ts";
+} from "./src/lmtp/lmtp_action.ts";
 export type { LmtpCommandName, LmtpState } from "./src/lmtp/lmtp_command.ts";
 export {
   parseProxyHeader,

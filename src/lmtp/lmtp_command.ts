@@ -222,3 +222,58 @@ function hasControlOrSpace(text: string): boolean {
   }
   return false;
 }
+
+/**
+ * The `503` text for a command sent in a state that does not allow it.
+ *
+ * @example
+ * ```ts
+ * import { outOfOrder } from "./lmtp_command.ts";
+ * console.assert(outOfOrder("RCPT", "ready") === "Send MAIL first");
+ * ```
+ */
+export function outOfOrder(name: LmtpCommandName, state: LmtpState): string {
+  if (state === "start") return "Send LHLO first";
+  switch (name) {
+    case "MAIL":
+      return "Nested MAIL command";
+    case "RCPT":
+      return "Send MAIL first";
+    case "DATA":
+      return state === "mail" ? "No valid recipients" : "Send MAIL first";
+    default:
+      return "Bad sequence of commands";
+  }
+}
+
+/**
+ * Checks the parameters of `MAIL FROM:` (`SIZE=` and `BODY=` only):
+ * `undefined` when they are fine, `"too-big"` when the announced size
+ * exceeds `maxMessageSize`, or the code and text of a syntax error.
+ *
+ * @example
+ * ```ts
+ * import { mailParamProblem } from "./lmtp_command.ts";
+ * console.assert(mailParamProblem(new Map([["SIZE", "10"]]), 100) === undefined);
+ * console.assert(mailParamProblem(new Map([["SIZE", "999"]]), 100) === "too-big");
+ * ```
+ */
+export function mailParamProblem(
+  params: ReadonlyMap<string, string>,
+  maxMessageSize: number,
+): "too-big" | [code: number, text: string] | undefined {
+  for (const [key, value] of params) {
+    if (key === "SIZE") {
+      if (!/^\d{1,20}$/.test(value)) return [501, "Bad SIZE parameter"];
+      if (Number(value) > maxMessageSize) return "too-big";
+    } else if (key === "BODY") {
+      const body = value.toUpperCase();
+      if (body !== "7BIT" && body !== "8BITMIME") {
+        return [501, "Unsupported BODY type"];
+      }
+    } else {
+      return [555, `Unsupported parameter ${key}`];
+    }
+  }
+  return undefined;
+}

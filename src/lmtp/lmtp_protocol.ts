@@ -8,77 +8,22 @@
 import { DataDecoder } from "./data_decoder.ts";
 import {
   LMTP_COMMANDS,
-  type LmtpCommandName,
   type LmtpState,
   type LmtpUnknownCommand,
+  mailParamProblem,
+  outOfOrder,
   parseLmtpCommand,
   parsePath,
 } from "./lmtp_command.ts";
-
-/** Limits and names of an {@linkcode LmtpProtocol}. */
-export interface LmtpProtocolOptions {
-  /** The host name in the greeting and the LHLO reply. */
-  serverName: string;
-  /** Largest message in octets (after dot-unstuffing); announced as SIZE. */
-  maxMessageSize: number;
-  /** Recipients per transaction; more get `452 4.5.3`. */
-  maxRecipients: number;
-  /** Longest command line in octets, including CRLF. */
-  maxLineLength: number;
-  /** Bad commands before the session is closed with `421 4.7.0`. */
-  maxBadCommands: number;
-}
-
-/** A recipient the driver accepted: its address, user and storage reference. */
-export interface LmtpRecipient<M = unknown> {
-  /** The address from `RCPT TO:`. */
-  readonly address: string;
-  /** The user the address belongs to. */
-  readonly user: string;
-  /** The user's storage reference, from the auth's `lookup`. */
-  readonly mbox: M;
-}
-
-/** The driver's answer to a `recipient` action. */
-export type LmtpRecipientResult<M = unknown> =
-  | { status: "accepted"; user: string; mbox: M }
-  | { status: "unknown" }
-  | { status: "temporary" };
-
-/** The outcome of delivering to one recipient. */
-export type LmtpDeliveryOutcome = "delivered" | "temporary" | "permanent";
-
-/**
- * What the driver must do next.
- *
- * - `reply`: send `text` (one or more CRLF-terminated lines); when `close`
- *   is set, close the connection after sending it. `verb` names the
- *   command answered, when one was.
- * - `recipient`: decide whether `address` may receive mail, then call
- *   {@linkcode LmtpProtocol.recipient}.
- * - `deliver`: deliver `message` to each of `recipients`, then call
- *   {@linkcode LmtpProtocol.delivered} with one outcome each, in order.
- */
-export type LmtpAction<M = unknown> =
-  | {
-    type: "reply";
-    text: string;
-    verb?: string;
-    ok?: boolean;
-    close?: "quit" | "errors";
-  }
-  | { type: "recipient"; address: string }
-  | {
-    type: "deliver";
-    from: string;
-    recipients: readonly LmtpRecipient<M>[];
-    message: Uint8Array;
-  };
-
-const LF = 0x0a;
-const CR = 0x0d;
-const EMPTY = new Uint8Array(0);
-const decoder = new TextDecoder();
+import type {
+  LmtpAction,
+  LmtpDeliveryOutcome,
+  LmtpProtocolOptions,
+  LmtpRecipient,
+  LmtpRecipientResult,
+} from "./lmtp_action.ts";
+import { LmtpInput } from "./lmtp_input.ts";
+import { MessageBuffer } from "./message_buffer.ts";
 
 /** Formats one reply line: `code enhanced text` and CRLF. */
 function line(code: number, enhanced: string, text: string): string {
@@ -122,9 +67,7 @@ export class LmtpProtocol<M = unknown> {
   #waiting: "recipient" | "deliver" | undefined;
   #pendingAddress = "";
   #queued: LmtpAction<M> | undefined;
-  #buf: Uint8Array = EMPTY;
-  #pos = 0;
-  #discarding = false;
+  #input = new LmtpInput();
   #badCount = 0;
   // The transaction.
   #from = "";
@@ -132,9 +75,7 @@ export class LmtpProtocol<M = unknown> {
   #unique: LmtpRecipient<M>[] = [];
   // The DATA section, while it arrives.
   #data: DataDecoder | undefined;
-  #message: Uint8Array = EMPTY;
-  #size = 0;
-  #tooBig = false;
+  #message: MessageBuffer;
 
   /**
    * Creates the protocol state for one connection.
@@ -143,6 +84,7 @@ export class LmtpProtocol<M = unknown> {
    */
   constructor(options: LmtpProtocolOptions) {
     this.#o = { ...options };
+    this.#message = new MessageBuffer(this.#o.maxMessageSize);
   }
 
   /** Where the session stands. */
@@ -175,18 +117,7 @@ export class LmtpProtocol<M = unknown> {
    * @param chunk The bytes; kept by reference until consumed.
    */
   receive(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    if (this.#pos >= this.#buf.length) {
-      this.#buf = chunk;
-      this.#pos = 0;
-      return;
-    }
-    const rest = this.#buf.length - this.#pos;
-    const next = new Uint8Array(rest + chunk.length);
-    next.set(this.#buf.subarray(this.#pos), 0);
-    next.set(chunk, rest);
-    this.#buf = next;
-    this.#pos = 0;
+    this.#input.push(chunk);
   }
 
   /**
@@ -195,10 +126,7 @@ export class LmtpProtocol<M = unknown> {
    * @returns How many octets were dropped.
    */
   clear(): number {
-    const dropped = this.#buf.length - this.#pos;
-    this.#buf = EMPTY;
-    this.#pos = 0;
-    return dropped;
+    return this.#input.clear();
   }
 
   /**
@@ -218,7 +146,7 @@ export class LmtpProtocol<M = unknown> {
     }
     if (this.#state === "closed") return undefined;
     if (this.#data) return this.#receiveData();
-    const got = this.#takeLine();
+    const got = this.#input.takeLine(this.#o.maxLineLength);
     if (got === undefined) return undefined;
     if (got === "too-long") {
       return this.#bad("COMMAND", line(500, "5.5.2", "Line too long"));
@@ -331,34 +259,10 @@ export class LmtpProtocol<M = unknown> {
     this.#rcpts = [];
     this.#unique = [];
     this.#data = undefined;
-    this.#message = EMPTY;
-    this.#size = 0;
-    this.#tooBig = false;
+    this.#message.clear();
     if (this.#state !== "start" && this.#state !== "closed") {
       this.#state = "ready";
     }
-  }
-
-  /** The next line as text, `"too-long"`, or `undefined` when incomplete. */
-  #takeLine(): string | "too-long" | undefined {
-    const buf = this.#buf;
-    const lf = buf.indexOf(LF, this.#pos);
-    if (lf === -1) {
-      if (buf.length - this.#pos >= this.#o.maxLineLength) {
-        this.#discarding = true;
-        this.#buf = EMPTY;
-        this.#pos = 0;
-      }
-      return undefined;
-    }
-    const start = this.#pos;
-    this.#pos = lf + 1;
-    if (this.#discarding || lf + 1 - start > this.#o.maxLineLength) {
-      this.#discarding = false;
-      return "too-long";
-    }
-    const end = lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
-    return decoder.decode(buf.subarray(start, end));
   }
 
   #command(text: string): LmtpAction<M> {
@@ -447,31 +351,18 @@ export class LmtpProtocol<M = unknown> {
         line(501, "5.5.4", "Syntax: MAIL FROM:<address>"),
       );
     }
-    for (const [key, value] of path.params) {
-      if (key === "SIZE") {
-        if (!/^\d{1,20}$/.test(value)) {
-          return this.#bad("MAIL", line(501, "5.5.4", "Bad SIZE parameter"));
-        }
-        if (Number(value) > this.#o.maxMessageSize) {
-          return this.#reply(
-            "MAIL",
-            552,
-            "5.3.4",
-            "Message size exceeds fixed maximum message size",
-            false,
-          );
-        }
-      } else if (key === "BODY") {
-        const body = value.toUpperCase();
-        if (body !== "7BIT" && body !== "8BITMIME") {
-          return this.#bad("MAIL", line(501, "5.5.4", "Unsupported BODY type"));
-        }
-      } else {
-        return this.#bad(
-          "MAIL",
-          line(555, "5.5.4", `Unsupported parameter ${key}`),
-        );
-      }
+    const problem = mailParamProblem(path.params, this.#o.maxMessageSize);
+    if (problem === "too-big") {
+      return this.#reply(
+        "MAIL",
+        552,
+        "5.3.4",
+        "Message size exceeds fixed maximum message size",
+        false,
+      );
+    }
+    if (problem) {
+      return this.#bad("MAIL", line(problem[0], "5.5.4", problem[1]));
     }
     this.#from = path.address;
     this.#state = "mail";
@@ -498,19 +389,12 @@ export class LmtpProtocol<M = unknown> {
   }
 
   #receiveData(): LmtpAction<M> | undefined {
-    const data = this.#data!;
-    if (this.#pos >= this.#buf.length) return undefined;
-    const chunk = this.#buf.subarray(this.#pos);
-    const result = data.push(chunk);
-    for (const piece of result.pieces) this.#append(piece);
-    this.#pos += result.consumed;
-    if (this.#pos >= this.#buf.length) {
-      this.#buf = EMPTY;
-      this.#pos = 0;
-    }
+    const result = this.#input.decode(this.#data!);
+    if (result === undefined) return undefined;
+    for (const piece of result.pieces) this.#message.append(piece);
     if (!result.done) return undefined;
     this.#data = undefined;
-    if (this.#tooBig) {
+    if (this.#message.tooBig) {
       const text = this.#rcpts.map((r) =>
         line(552, "5.3.4", `<${r.address}> Message too big`)
       ).join("");
@@ -522,43 +406,7 @@ export class LmtpProtocol<M = unknown> {
       type: "deliver",
       from: this.#from,
       recipients: [...this.#unique],
-      message: this.#message.subarray(0, this.#size),
+      message: this.#message.bytes(),
     };
-  }
-
-  #append(piece: Uint8Array): void {
-    if (this.#tooBig) return;
-    const size = this.#size + piece.length;
-    if (size > this.#o.maxMessageSize) {
-      this.#tooBig = true;
-      this.#message = EMPTY;
-      return;
-    }
-    if (size > this.#message.length) {
-      const grown = new Uint8Array(
-        Math.min(
-          Math.max(size, this.#message.length * 2, 4096),
-          this.#o.maxMessageSize,
-        ),
-      );
-      grown.set(this.#message.subarray(0, this.#size));
-      this.#message = grown;
-    }
-    this.#message.set(piece, this.#size);
-    this.#size = size;
-  }
-}
-
-function outOfOrder(name: LmtpCommandName, state: LmtpState): string {
-  if (state === "start") return "Send LHLO first";
-  switch (name) {
-    case "MAIL":
-      return "Nested MAIL command";
-    case "RCPT":
-      return "Send MAIL first";
-    case "DATA":
-      return state === "mail" ? "No valid recipients" : "Send MAIL first";
-    default:
-      return "Bad sequence of commands";
   }
 }

@@ -8,18 +8,18 @@
 
 import type { Conn } from "../transport/types.ts";
 import { localPart } from "./lmtp_command.ts";
-import {
-  type LmtpDeliveryOutcome,
-  LmtpProtocol,
-  type LmtpRecipient,
-  type LmtpRecipientResult,
-} from "./lmtp_protocol.ts";
+import type {
+  LmtpDeliveryOutcome,
+  LmtpRecipient,
+  LmtpRecipientResult,
+} from "./lmtp_action.ts";
+import { LmtpProtocol } from "./lmtp_protocol.ts";
+import type { ResolvedLmtpdOptions } from "./lmtpd_options.ts";
 import type {
   LmtpdCloseReason,
   LmtpdConnectionState,
   LmtpdEvent,
-  ResolvedLmtpdOptions,
-} from "./lmtpd.ts";
+} from "./lmtpd_types.ts";
 
 const encoder = new TextEncoder();
 
@@ -234,6 +234,15 @@ export class LmtpSession<M> {
     const id = this.#id;
     const remote = this.#conn.remoteAddr.hostname;
     let user: string | null | undefined;
+    const report = (status: "accepted" | "unknown" | "temporary") =>
+      this.#hooks.event({
+        type: "recipient",
+        id,
+        remote,
+        address,
+        user: user ?? undefined,
+        status,
+      });
     try {
       user = await withTimeout(
         o.recipientUser ? o.recipientUser(address) : localPart(address),
@@ -247,36 +256,15 @@ export class LmtpSession<M> {
           o.auth.lookup(user),
           o.callbackTimeout,
         );
-        this.#hooks.event({
-          type: "recipient",
-          id,
-          remote,
-          address,
-          user,
-          status: "accepted",
-        });
+        report("accepted");
         return { status: "accepted", user, mbox };
       }
     } catch (error) {
       this.#hooks.error(id, error);
-      this.#hooks.event({
-        type: "recipient",
-        id,
-        remote,
-        address,
-        user: user ?? undefined,
-        status: "temporary",
-      });
+      report("temporary");
       return { status: "temporary" };
     }
-    this.#hooks.event({
-      type: "recipient",
-      id,
-      remote,
-      address,
-      user: user ?? undefined,
-      status: "unknown",
-    });
+    report("unknown");
     return { status: "unknown" };
   }
 

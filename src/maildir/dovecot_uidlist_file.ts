@@ -30,12 +30,12 @@
 import type { MaildirFs } from "./maildir_fs.ts";
 import {
   assignDovecotUids,
-  dovecotPop3View,
   type DovecotUidlist,
   formatDovecotUidlist,
   formatDovecotUidlistRecords,
   parseDovecotUidlist,
 } from "./dovecot_uidlist.ts";
+import { dovecotPop3View } from "./dovecot_pop3_view.ts";
 import {
   compileDovecotUidlFormat,
   DOVECOT_DEFAULT_UIDL_FORMAT,

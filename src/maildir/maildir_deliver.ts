@@ -10,7 +10,7 @@ import {
   normalizePath,
   resolveInside,
 } from "../_util/path.ts";
-import type { MaildirFs } from "./maildir_fs.ts";
+import { lazyMaildirFs, type MaildirFs } from "./maildir_fs.ts";
 
 /** Options for {@linkcode MaildirDeliver}. */
 export interface MaildirDeliverOptions {
@@ -127,8 +127,7 @@ export class MaildirDeliver {
   #root: string;
   #create: boolean;
   #fsync: boolean;
-  #fs: MaildirFs | undefined;
-  #fsPromise: Promise<MaildirFs> | undefined;
+  #getFs: () => Promise<MaildirFs>;
   // Maildirs already checked and created: later deliveries skip the checks.
   #ready = new Set<string>();
 
@@ -145,7 +144,7 @@ export class MaildirDeliver {
     this.#root = normalizePath(options.root);
     this.#create = options.create ?? true;
     this.#fsync = options.fsync ?? true;
-    this.#fs = options.fs;
+    this.#getFs = lazyMaildirFs(options.fs);
   }
 
   /**
@@ -247,15 +246,6 @@ export class MaildirDeliver {
     }
     if (this.#fsync && fs.syncDir) await fs.syncDir(`${dir}/new`);
     return { name, unique, size: data.length, wireSize };
-  }
-
-  #getFs(): Promise<MaildirFs> {
-    if (this.#fs !== undefined) return Promise.resolve(this.#fs);
-    this.#fsPromise ??= import("../runtime/node_fs.ts").then((m) => {
-      this.#fs = m.nodeFs();
-      return this.#fs;
-    });
-    return this.#fsPromise;
   }
 
   /**

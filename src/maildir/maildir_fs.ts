@@ -108,3 +108,25 @@ export interface MaildirFs {
    */
   hostKey?(): string | undefined;
 }
+
+/**
+ * A getter of the file system to use: `given`, or else the default over
+ * Node's fs API, imported on the first call (so that code which passes its
+ * own `fs` never loads it).
+ *
+ * @param given The caller's file system, if any.
+ * @returns A function that resolves with the same file system every time.
+ *
+ * @example
+ * ```ts ignore
+ * const getFs = lazyMaildirFs(options.fs);
+ * const fs = await getFs();
+ * ```
+ */
+export function lazyMaildirFs(given?: MaildirFs): () => Promise<MaildirFs> {
+  let loading: Promise<MaildirFs> | undefined = given
+    ? Promise.resolve(given)
+    : undefined;
+  return () =>
+    loading ??= import("../runtime/node_fs.ts").then((m) => m.nodeFs());
+}

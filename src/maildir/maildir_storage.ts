@@ -16,7 +16,7 @@ import {
   normalizePath,
   resolveInside,
 } from "../_util/path.ts";
-import type { MaildirFs } from "./maildir_fs.ts";
+import { lazyMaildirFs, type MaildirFs } from "./maildir_fs.ts";
 import { MAILDIR_LOCK_NAME, MaildirLock } from "./maildir_lock.ts";
 import { MaildirMaildrop } from "./maildir_maildrop.ts";
 import { scanMaildir, type SizeCache } from "./maildir_scan.ts";
@@ -202,8 +202,7 @@ export class MaildirStorage implements MaildropStore<string> {
   #markSeen: boolean;
   #staleLockMs: number;
   #create: boolean;
-  #fs: MaildirFs | undefined;
-  #fsPromise: Promise<MaildirFs> | undefined;
+  #getFs: () => Promise<MaildirFs>;
   #onError: (error: unknown) => void;
   #sizeCache = new Map<string, SizeCache>();
   #uidlSources: MaildirUidlSources;
@@ -234,7 +233,7 @@ export class MaildirStorage implements MaildropStore<string> {
     this.#markSeen = options.markSeen ?? true;
     this.#staleLockMs = stale;
     this.#create = options.create ?? true;
-    this.#fs = options.fs;
+    this.#getFs = lazyMaildirFs(options.fs);
     this.#onError = options.onError ?? (() => {});
     this.#uidlSources = uidlSources(options);
     this.#deletedKeyword = deletedKeyword(options.deletedFlag);
@@ -332,15 +331,6 @@ export class MaildirStorage implements MaildropStore<string> {
       await lock?.release().catch(() => {});
       throw error;
     }
-  }
-
-  #getFs(): Promise<MaildirFs> {
-    if (this.#fs !== undefined) return Promise.resolve(this.#fs);
-    this.#fsPromise ??= import("../runtime/node_fs.ts").then((m) => {
-      this.#fs = m.nodeFs();
-      return this.#fs;
-    });
-    return this.#fsPromise;
   }
 
   /**

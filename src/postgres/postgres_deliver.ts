@@ -6,6 +6,7 @@
  */
 
 import { toCrlf } from "../_util/crlf.ts";
+import { byteChunks } from "../_util/chunks.ts";
 import { checkUid } from "../_util/uid.ts";
 import { ensureMailbox, toNumber } from "./_sql.ts";
 import type { PgClient, PgMailbox } from "./types.ts";
@@ -89,32 +90,26 @@ export async function deliverMessage(
     let prev = -1;
     let buffer = new Uint8Array(chunkSize);
     let filled = 0;
-    const reader = source.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (!(value instanceof Uint8Array)) {
-          throw new TypeError("Message stream must yield Uint8Array chunks");
-        }
-        if (value.length === 0) continue;
-        let piece = toCrlf(value, prev);
-        prev = value[value.length - 1];
-        size += piece.length;
-        while (piece.length > 0) {
-          const n = Math.min(piece.length, chunkSize - filled);
-          buffer.set(piece.subarray(0, n), filled);
-          filled += n;
-          piece = piece.subarray(n);
-          if (filled === chunkSize) {
-            await put(buffer);
-            buffer = new Uint8Array(chunkSize);
-            filled = 0;
-          }
+    const chunks = byteChunks(
+      source,
+      "Message stream must yield Uint8Array chunks",
+    );
+    for await (const value of chunks) {
+      if (value.length === 0) continue;
+      let piece = toCrlf(value, prev);
+      prev = value[value.length - 1];
+      size += piece.length;
+      while (piece.length > 0) {
+        const n = Math.min(piece.length, chunkSize - filled);
+        buffer.set(piece.subarray(0, n), filled);
+        filled += n;
+        piece = piece.subarray(n);
+        if (filled === chunkSize) {
+          await put(buffer);
+          buffer = new Uint8Array(chunkSize);
+          filled = 0;
         }
       }
-    } finally {
-      reader.releaseLock();
     }
     if (filled > 0) await put(buffer.subarray(0, filled));
     await tx.query(

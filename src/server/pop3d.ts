@@ -15,7 +15,8 @@ import { addressKey } from "./address_key.ts";
 import { AuthPenalty, type AuthPenaltySettings } from "./auth_penalty.ts";
 import type { Pop3dEvent } from "./events.ts";
 import { sessionConfig } from "./session_config.ts";
-import type { Conn, Listener } from "../transport/types.ts";
+import type { Conn } from "../transport/types.ts";
+import { ServerLifecycle } from "../_util/server_lifecycle.ts";
 import {
   DEFAULTS,
   type Pop3dOptions,
@@ -93,16 +94,11 @@ function optionName(name: string): string {
  */
 export class Pop3d<M = unknown> {
   #options: ResolvedOptions<M>;
-  #state: ServerState = "down";
-  #listener: Listener | undefined;
-  #acceptLoop: Promise<void> | undefined;
-  #starting: Promise<void> | undefined;
-  #sessions = new Map<number, Pop3Session<M>>();
-  #running = new Map<number, Promise<void>>();
+  #life: ServerLifecycle<Pop3Session<M>>;
+  #sessions: Map<number, Pop3Session<M>>;
   #admission = new Admission();
   #penalty: AuthPenalty;
   #nextId = 1;
-  #destroying: Promise<void> | undefined;
   #monitor: Monitor;
 
   /** The open connections: `conn.list()` and `conn.state(id)`. */
@@ -126,14 +122,26 @@ export class Pop3d<M = unknown> {
       (resolved as Record<string, unknown>)[name] = value;
     }
     this.#options = resolved;
+    this.#life = new ServerLifecycle({
+      listen: () => {
+        const o = this.#options;
+        return (o.socket ?? defaultSocket)({
+          hostname: o.hostname,
+          port: o.port,
+          ...(o.tls ? { tls: o.tls } : {}),
+        });
+      },
+      accept: (conn) => this.#start(conn),
+      error: (error) => this.#report(error),
+    });
+    this.#sessions = this.#life.sessions;
     this.#penalty = new AuthPenalty(penaltySettings(resolved));
     this.#monitor = new Monitor(resolved, (event) => this.#observe(event));
     const sessions = this.#sessions;
     this.conn = {
       list: () => [...sessions.keys()],
       state: (id) => {
-        const session = sessions.get(typeof id === "string" ? Number(id) : id);
-        if (!session) throw new RangeError(`Unknown connection: ${String(id)}`);
+        const session = this.#life.session(id);
         const info = session.info();
         const authPenaltyMs = this.#penalty.delayFor(info.remoteAddress);
         return { ...info, authPenaltyMs };
@@ -143,7 +151,7 @@ export class Pop3d<M = unknown> {
 
   /** `"down"`, `"up"` or `"destroyed"`. */
   get state(): ServerState {
-    return this.#state;
+    return this.#life.state;
   }
 
   /**
@@ -152,45 +160,13 @@ export class Pop3d<M = unknown> {
    *
    * @throws {Error} After `destroy()`, or when the socket cannot be bound.
    */
-  async up(): Promise<void> {
-    if (this.#state === "destroyed") {
-      throw new Error("Cannot start a destroyed server");
-    }
-    if (this.#starting) return this.#starting;
-    if (this.#listener) return;
-    const o = this.#options;
-    const socket = o.socket ?? defaultSocket;
-    this.#starting = (async () => {
-      const listener = await socket({
-        hostname: o.hostname,
-        port: o.port,
-        ...(o.tls ? { tls: o.tls } : {}),
-      });
-      this.#listener = listener;
-      this.#state = "up";
-      this.#acceptLoop = this.#accept(listener);
-    })();
-    try {
-      await this.#starting;
-    } finally {
-      this.#starting = undefined;
-    }
+  up(): Promise<void> {
+    return this.#life.up();
   }
 
   /** Stops listening. Open sessions go on. */
-  async down(): Promise<void> {
-    if (this.#starting) await this.#starting.catch(() => {});
-    const listener = this.#listener;
-    if (!listener) return;
-    this.#listener = undefined;
-    if (this.#state === "up") this.#state = "down";
-    try {
-      await listener.close();
-    } catch (error) {
-      this.#report(error);
-    }
-    await this.#acceptLoop;
-    this.#acceptLoop = undefined;
+  down(): Promise<void> {
+    return this.#life.down();
   }
 
   /**
@@ -201,21 +177,7 @@ export class Pop3d<M = unknown> {
    * @throws {TypeError} For another mode.
    */
   destroy(mode: DestroyMode = "kill"): Promise<void> {
-    if (mode !== "kill" && mode !== "defer") {
-      return Promise.reject(
-        new TypeError(`Invalid destroy mode: "${String(mode)}"`),
-      );
-    }
-    if (mode === "kill") {
-      for (const session of this.#sessions.values()) session.kill();
-    }
-    if (this.#destroying) return this.#destroying;
-    this.#destroying = (async () => {
-      await this.down();
-      this.#state = "destroyed";
-      while (this.#running.size > 0) await Promise.all(this.#running.values());
-    })();
-    return this.#destroying;
+    return this.#life.destroy(mode);
   }
 
   /**
@@ -250,7 +212,7 @@ export class Pop3d<M = unknown> {
     if (arg === undefined) {
       const all: Record<string, unknown> = {};
       for (const name of Object.keys(DEFAULTS)) all[name] = this.cget(name);
-      all.state = this.#state;
+      all.state = this.#life.state;
       return all;
     }
     if (typeof arg === "string") {
@@ -291,11 +253,12 @@ export class Pop3d<M = unknown> {
    */
   cget(name: string): unknown {
     const key = optionName(name);
-    if (key === "state") return this.#state;
+    if (key === "state") return this.#life.state;
     if (!Object.hasOwn(DEFAULTS, key)) {
       throw new TypeError(`Unknown option: "${name}"`);
     }
-    if (key === "port" && this.#listener) return this.#listener.addr.port;
+    const listener = this.#life.listener;
+    if (key === "port" && listener) return listener.addr.port;
     return this.#options[key as OptionName];
   }
 
@@ -313,18 +276,10 @@ export class Pop3d<M = unknown> {
     return { ...this.#monitor.snapshot(), authPenalties: this.#penalty.size };
   }
 
-  async #accept(listener: Listener): Promise<void> {
-    try {
-      for await (const conn of listener) this.#start(conn);
-    } catch (error) {
-      if (this.#listener === listener) this.#report(error);
-    }
-  }
-
   #start(conn: Conn): void {
     const o = this.#options;
     const address = conn.remoteAddr.hostname;
-    if (this.#state !== "up") {
+    if (this.#life.state !== "up") {
       conn.close();
       return;
     }
@@ -359,12 +314,12 @@ export class Pop3d<M = unknown> {
       this.#monitor,
     );
     this.#sessions.set(id, session);
-    const running = session.run().finally(() => {
-      this.#sessions.delete(id);
-      this.#running.delete(id);
-      this.#admission.remove(id);
-    });
-    this.#running.set(id, running);
+    this.#life.track(
+      session.run().finally(() => {
+        this.#sessions.delete(id);
+        this.#admission.remove(id);
+      }),
+    );
   }
 
   /** Server bookkeeping fed by session events: logins and failures. */

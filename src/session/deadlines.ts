@@ -10,7 +10,7 @@
 
 import type { SessionConfig } from "./config.ts";
 
-const MAX_TIMER = 2_147_483_647;
+import { MAX_TIMER } from "../_util/check_option.ts";
 
 /** What the deadlines read of the reply writer. */
 export interface WriteProgress {

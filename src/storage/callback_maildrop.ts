@@ -6,6 +6,7 @@
  */
 
 import { Md5 } from "../_util/md5.ts";
+import { byteChunks } from "../_util/chunks.ts";
 import { toHex } from "../_util/hex.ts";
 import type {
   MaildropHandle,
@@ -155,23 +156,11 @@ class CallbackMaildrop<M> implements MaildropHandle {
     const body = messageBody(await this.#storage.get(this.#mbox, n));
     const hash = new Md5();
     if (body instanceof Uint8Array) return toHex(hash.update(body).digest());
-    const reader = body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (!(value instanceof Uint8Array)) {
-          throw new TypeError(
-            `Storage "get" stream for message ${n} yielded a non-Uint8Array chunk`,
-          );
-        }
-        hash.update(value);
-      }
-    } catch (error) {
-      reader.cancel().catch(() => {});
-      throw error;
-    }
-    reader.releaseLock();
+    const chunks = byteChunks(
+      body,
+      `Storage "get" stream for message ${n} yielded a non-Uint8Array chunk`,
+    );
+    for await (const chunk of chunks) hash.update(chunk);
     return toHex(hash.digest());
   }
 }

@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import type { SecureContext, TLSSocket } from "node:tls";
 import { fromNodeSocket, type NodeSocket } from "./_node_conn.ts";
 import { currentContext, nodeTls } from "./_tls_credentials.ts";
+import { requireBuiltinModule } from "../_util/builtin_module.ts";
 import type { Conn } from "./types.ts";
 
 export { secureContext } from "./_tls_credentials.ts";
@@ -94,15 +95,10 @@ export async function startTlsOverStreams(
   plain: Conn,
   context: SecureContext,
 ): Promise<Conn> {
-  const host = globalThis as {
-    process?: { getBuiltinModule?(id: string): unknown };
-  };
-  const stream = host.process?.getBuiltinModule?.("node:stream") as
-    | typeof import("node:stream")
-    | undefined;
-  if (!stream) {
-    throw new Error("STLS needs node:stream, which this runtime lacks");
-  }
+  const stream = requireBuiltinModule<typeof import("node:stream")>(
+    "node:stream",
+    "STLS",
+  );
   const duplex = stream.Duplex.fromWeb({
     readable: plain.readable,
     writable: plain.writable,

@@ -7,31 +7,21 @@
 
 import type { SecureContext } from "node:tls";
 import type { TlsOptions } from "./types.ts";
+import {
+  builtinModule,
+  requireBuiltinModule,
+} from "../_util/builtin_module.ts";
 
 type NodeTls = typeof import("node:tls");
 
 /** Loads `node:tls` synchronously (Deno 2, Bun and Node 20.16+ have `getBuiltinModule`). */
 export function nodeTls(): NodeTls {
-  const host = globalThis as {
-    process?: { getBuiltinModule?(id: string): unknown };
-  };
-  const tls = host.process?.getBuiltinModule?.("node:tls") as
-    | NodeTls
-    | undefined;
-  if (!tls) throw new Error("TLS needs node:tls, which this runtime lacks");
-  return tls;
+  return requireBuiltinModule<NodeTls>("node:tls", "TLS");
 }
 
 /** Loads `node:net` synchronously, like {@linkcode nodeTls}. */
 export function nodeNet(): typeof import("node:net") {
-  const host = globalThis as {
-    process?: { getBuiltinModule?(id: string): unknown };
-  };
-  const net = host.process?.getBuiltinModule?.("node:net") as
-    | typeof import("node:net")
-    | undefined;
-  if (!net) throw new Error("TLS needs node:net, which this runtime lacks");
-  return net;
+  return requireBuiltinModule<typeof import("node:net")>("node:net", "TLS");
 }
 
 /** Checks the shape of a PEM option: a non-empty string or bytes. */
@@ -49,12 +39,7 @@ export function checkPem(name: string, value: unknown): void {
  * now: Deno's `node:tls` would only fail later, in each handshake.
  */
 export function checkCredentials(options: TlsOptions): void {
-  const host = globalThis as {
-    process?: { getBuiltinModule?(id: string): unknown };
-  };
-  const crypto = host.process?.getBuiltinModule?.("node:crypto") as
-    | typeof import("node:crypto")
-    | undefined;
+  const crypto = builtinModule<typeof import("node:crypto")>("node:crypto");
   if (!crypto) return;
   let match: boolean;
   try {

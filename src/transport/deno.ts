@@ -16,6 +16,7 @@
  */
 
 import type { SecureContext } from "node:tls";
+import { closeOnce } from "../_util/close_once.ts";
 import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
 import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
 
@@ -128,7 +129,6 @@ export function fromDenoConn(
   encrypted: boolean,
   tls?: SecureContext,
 ): Conn {
-  let closed = false;
   const close = () => wrapped.close();
   const wrapped: Conn = {
     readable: new ReadableStream(new Source(conn, close), { highWaterMark: 0 }),
@@ -136,15 +136,8 @@ export function fromDenoConn(
     remoteAddr: toNetAddr(conn.remoteAddr),
     localAddr: toNetAddr(conn.localAddr),
     encrypted,
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        conn.close();
-      } catch {
-        // The streams may have closed the resource already.
-      }
-    },
+    // The streams may have closed the resource already.
+    close: closeOnce(() => conn.close()),
   };
   if (tls) wrapped.startTls = () => startTlsOverStreams(wrapped, tls);
   return wrapped;
@@ -169,16 +162,12 @@ export function listenDeno(options: ListenOptions): Listener {
     port: options.port,
   });
   let closed = false;
+  const closeListener = closeOnce(() => listener.close());
   return {
     addr: toNetAddr(listener.addr),
     close() {
-      if (closed) return;
       closed = true;
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
+      closeListener();
     },
     async *[Symbol.asyncIterator]() {
       while (!closed) {

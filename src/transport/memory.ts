@@ -5,6 +5,7 @@
  * @module
  */
 
+import { closeOnce } from "../_util/close_once.ts";
 import type { Conn, Listener, NetAddr } from "./types.ts";
 
 /** The client end of an in-memory connection. */
@@ -54,21 +55,13 @@ function pipe(): Pipe {
       controller = c;
     },
   });
-  let ended = false;
   return {
     readable: stream.readable,
     writable: stream.writable,
-    end() {
-      if (ended) return;
-      ended = true;
-      try {
-        // Closes the readable end (pending reads resolve `done`) and errors
-        // the writable end (pending and later writes reject).
-        controller.terminate();
-      } catch {
-        // The readable end was cancelled already.
-      }
-    },
+    // Closes the readable end (pending reads resolve `done`) and errors the
+    // writable end (pending and later writes reject); the readable end may
+    // have been cancelled already.
+    end: closeOnce(() => controller.terminate()),
   };
 }
 

@@ -136,15 +136,20 @@ export function parseProxyHeader(bytes: Uint8Array): ProxyParseResult {
   );
 }
 
-function parseV1(bytes: Uint8Array): ProxyParseResult {
-  const n = Math.min(bytes.length, V1_PREFIX.length);
+/** Throws unless `bytes` so far agree with `prefix`. */
+function checkPrefix(bytes: Uint8Array, prefix: Uint8Array): void {
+  const n = Math.min(bytes.length, prefix.length);
   for (let i = 0; i < n; i++) {
-    if (bytes[i] !== V1_PREFIX[i]) {
+    if (bytes[i] !== prefix[i]) {
       throw new ProxyProtocolError(
         `Invalid PROXY header: starts with ${excerpt(bytes)}`,
       );
     }
   }
+}
+
+function parseV1(bytes: Uint8Array): ProxyParseResult {
+  checkPrefix(bytes, V1_PREFIX);
   const lf = bytes.subarray(0, PROXY_V1_MAX_LENGTH).indexOf(0x0a);
   if (lf === -1) {
     if (bytes.length >= PROXY_V1_MAX_LENGTH) {
@@ -216,14 +221,7 @@ function port(text: string): number | undefined {
 }
 
 function parseV2(bytes: Uint8Array): ProxyParseResult {
-  const n = Math.min(bytes.length, PROXY_V2_SIGNATURE.length);
-  for (let i = 0; i < n; i++) {
-    if (bytes[i] !== PROXY_V2_SIGNATURE[i]) {
-      throw new ProxyProtocolError(
-        `Invalid PROXY header: starts with ${excerpt(bytes)}`,
-      );
-    }
-  }
+  checkPrefix(bytes, PROXY_V2_SIGNATURE);
   if (bytes.length < 16) return { done: false, need: 16 - bytes.length };
   const version = bytes[12] >> 4;
   const command = bytes[12] & 0x0f;

@@ -1,10 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  type LmtpDeliveryOutcome,
-  LmtpProtocol,
-  type LmtpProtocolOptions,
-} from "../../src/lmtp/lmtp_protocol.ts";
+import type {
+  LmtpDeliveryOutcome,
+  LmtpProtocolOptions,
+} from "../../src/lmtp/lmtp_action.ts";
+import { LmtpProtocol } from "../../src/lmtp/lmtp_protocol.ts";
 import { prng, randomSplit } from "../_helpers/random.ts";
 
 const te = new TextEncoder();

@@ -7,11 +7,11 @@ import {
   assignDovecotUids,
   compareDovecotNames,
   dovecotBaseName,
-  dovecotPop3View,
   formatDovecotUidlist,
   formatDovecotUidlistRecords,
   parseDovecotUidlist,
 } from "../../src/maildir/dovecot_uidlist.ts";
+import { dovecotPop3View } from "../../src/maildir/dovecot_pop3_view.ts";
 import { compileDovecotUidlFormat } from "../../src/maildir/dovecot_uidl_format.ts";
 
 const A = "1700000060.M000001P1.pop3peer,S=683,W=704";

@@ -6,8 +6,13 @@
  * @module
  */
 
-import { BAD_CREDENTIALS, challenge, outOfTurn } from "./_common.ts";
-import type { SaslMechanismName, SaslStep } from "./types.ts";
+import {
+  BAD_CREDENTIALS,
+  challenge,
+  outOfTurn,
+  requireCallbacks,
+} from "./_common.ts";
+import type { SaslCallbacks, SaslStep, SaslTokenMechanism } from "./types.ts";
 
 /** A parsed client message: who and which token, or a failure step. */
 export type BearerMessage = { user: string; token: string } | SaslStep;
@@ -15,11 +20,9 @@ export type BearerMessage = { user: string; token: string } | SaslStep;
 /** What differs between the bearer mechanisms. */
 export interface BearerRules {
   /** The mechanism name, for out-of-turn failures and `verifyToken`. */
-  name: SaslMechanismName;
+  name: SaslTokenMechanism;
   /** Parses the client message. */
   parse(message: Uint8Array): BearerMessage;
-  /** Checks the token. */
-  verify(user: string, token: string): boolean | Promise<boolean>;
   /** The JSON error challenge sent after a rejected token. */
   errorChallenge(): string;
 }
@@ -29,16 +32,22 @@ export interface BearerRules {
  *
  * @example
  * ```ts ignore
- * const exchange = new BearerExchange(rules);
+ * const exchange = new BearerExchange(callbacks, rules);
  * const step = await exchange.start(initial);
  * ```
  */
 export class BearerExchange {
   #rules: BearerRules;
+  #callbacks: SaslCallbacks;
   #state: "new" | "message" | "error" | "done" = "new";
 
-  /** @param rules What the mechanism parses, verifies and answers. */
-  constructor(rules: BearerRules) {
+  /**
+   * @param callbacks Needs `verifyToken`, which gets the mechanism's name.
+   * @param rules What the mechanism parses and answers.
+   * @throws {TypeError} If `verifyToken` is missing.
+   */
+  constructor(callbacks: SaslCallbacks, rules: BearerRules) {
+    this.#callbacks = requireCallbacks(callbacks, rules.name, "verifyToken");
     this.#rules = rules;
   }
 
@@ -69,7 +78,12 @@ export class BearerExchange {
     const parsed = this.#rules.parse(message);
     if ("type" in parsed) return parsed;
     const { user, token } = parsed;
-    if ((await this.#rules.verify(user, token)) === true) {
+    const verified = await this.#callbacks.verifyToken?.(
+      user,
+      token,
+      this.#rules.name,
+    );
+    if (verified === true) {
       return { type: "success", user, authcid: user };
     }
     this.#state = "error";

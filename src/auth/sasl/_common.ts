@@ -40,6 +40,22 @@ export function failure(
   return { type: "failure", reason, message };
 }
 
+/**
+ * Checks that a mechanism got at least one of the callbacks it needs.
+ *
+ * @throws {TypeError} `Cannot create <name>: callbacks need <a> or <b>`.
+ */
+export function requireCallbacks(
+  callbacks: SaslCallbacks | undefined,
+  name: string,
+  ...needs: (keyof SaslCallbacks)[]
+): SaslCallbacks {
+  if (callbacks && needs.some((key) => callbacks[key])) return callbacks;
+  throw new TypeError(
+    `Cannot create ${name}: callbacks need ${needs.join(" or ")}`,
+  );
+}
+
 /** The failure for a call that comes out of turn. */
 export function outOfTurn(name: string): SaslFailure {
   return failure("malformed", `${name} exchange is not expecting a response`);

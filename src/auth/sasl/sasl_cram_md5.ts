@@ -14,6 +14,7 @@ import {
   failure,
   outOfTurn,
   randomBytes,
+  requireCallbacks,
 } from "./_common.ts";
 import type { SaslCallbacks, SaslMechanism, SaslStep } from "./types.ts";
 
@@ -69,12 +70,7 @@ export class SaslCramMd5 implements SaslMechanism {
    * @throws {TypeError} If `lookupPassword` is missing.
    */
   constructor(callbacks: SaslCallbacks, options: SaslCramMd5Options = {}) {
-    if (!callbacks?.lookupPassword) {
-      throw new TypeError(
-        "Cannot create CRAM-MD5: callbacks need lookupPassword",
-      );
-    }
-    this.#callbacks = callbacks;
+    this.#callbacks = requireCallbacks(callbacks, this.name, "lookupPassword");
     this.#options = options;
   }
 

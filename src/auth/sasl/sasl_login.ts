@@ -10,6 +10,7 @@ import {
   decodeUtf8,
   failure,
   outOfTurn,
+  requireCallbacks,
   verifyPassword,
 } from "./_common.ts";
 import type { SaslCallbacks, SaslMechanism, SaslStep } from "./types.ts";
@@ -47,12 +48,12 @@ export class SaslLogin implements SaslMechanism {
    * @throws {TypeError} If neither callback is present.
    */
   constructor(callbacks: SaslCallbacks) {
-    if (!callbacks?.authenticate && !callbacks?.lookupPassword) {
-      throw new TypeError(
-        "Cannot create LOGIN: callbacks need authenticate or lookupPassword",
-      );
-    }
-    this.#callbacks = callbacks;
+    this.#callbacks = requireCallbacks(
+      callbacks,
+      this.name,
+      "authenticate",
+      "lookupPassword",
+    );
   }
 
   /**

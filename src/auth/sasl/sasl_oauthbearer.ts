@@ -59,16 +59,9 @@ export class SaslOAuthBearer implements SaslMechanism {
    * @throws {TypeError} If `verifyToken` is missing.
    */
   constructor(callbacks: SaslCallbacks, options: SaslOAuthBearerOptions = {}) {
-    if (!callbacks?.verifyToken) {
-      throw new TypeError(
-        "Cannot create OAUTHBEARER: callbacks need verifyToken",
-      );
-    }
-    const verifyToken = callbacks.verifyToken.bind(callbacks);
-    this.#exchange = new BearerExchange({
+    this.#exchange = new BearerExchange(callbacks, {
       name: this.name,
       parse: parseMessage,
-      verify: (user, token) => verifyToken(user, token, "OAUTHBEARER"),
       errorChallenge: () => {
         const error: Record<string, string> = { status: "invalid_token" };
         if (options.scope !== undefined) error.scope = options.scope;

@@ -18,6 +18,7 @@ import {
   outOfTurn,
   parseGs2Header,
   randomBytes,
+  requireCallbacks,
 } from "./_common.ts";
 import type {
   SaslCallbacks,
@@ -118,11 +119,7 @@ export class SaslScramSha256 implements SaslMechanism {
    * @throws {RangeError} If `iterations` is not an integer from 1 to 10000000.
    */
   constructor(callbacks: SaslCallbacks, options: SaslScramSha256Options = {}) {
-    if (!callbacks?.lookupPassword) {
-      throw new TypeError(
-        "Cannot create SCRAM-SHA-256: callbacks need lookupPassword",
-      );
-    }
+    this.#callbacks = requireCallbacks(callbacks, this.name, "lookupPassword");
     const iterations = options.iterations ?? 4096;
     if (
       !Number.isInteger(iterations) || iterations < 1 || iterations > 10_000_000
@@ -131,7 +128,6 @@ export class SaslScramSha256 implements SaslMechanism {
         `Cannot create SCRAM-SHA-256: iterations must be an integer from 1 to 10000000, got "${iterations}"`,
       );
     }
-    this.#callbacks = callbacks;
     this.#options = options;
     this.#iterations = iterations;
   }

@@ -47,14 +47,9 @@ export class SaslXOAuth2 implements SaslMechanism {
    * @throws {TypeError} If `verifyToken` is missing.
    */
   constructor(callbacks: SaslCallbacks, options: SaslXOAuth2Options = {}) {
-    if (!callbacks?.verifyToken) {
-      throw new TypeError("Cannot create XOAUTH2: callbacks need verifyToken");
-    }
-    const verifyToken = callbacks.verifyToken.bind(callbacks);
-    this.#exchange = new BearerExchange({
+    this.#exchange = new BearerExchange(callbacks, {
       name: this.name,
       parse: parseMessage,
-      verify: (user, token) => verifyToken(user, token, "XOAUTH2"),
       errorChallenge: () => {
         const error: Record<string, string> = {
           status: "401",
