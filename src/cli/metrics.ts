@@ -7,25 +7,13 @@
 
 import type { Pop3dEvent } from "../server/events.ts";
 import type { Pop3dStats } from "../server/monitor.ts";
+import { COMMAND_NAMES } from "../protocol/command.ts";
 
-/** The verbs counted by name; anything else a client sends counts as "other". */
-const VERBS = new Set([
-  "USER",
-  "PASS",
-  "APOP",
-  "AUTH",
-  "QUIT",
-  "STAT",
-  "LIST",
-  "RETR",
-  "DELE",
-  "NOOP",
-  "RSET",
-  "TOP",
-  "UIDL",
-  "CAPA",
-  "STLS",
-]);
+/**
+ * The verbs counted by name: the server's command table; anything else a
+ * client sends counts as "other", so clients cannot add series.
+ */
+const VERBS: ReadonlySet<string> = new Set(COMMAND_NAMES);
 
 type Labels = Record<string, string>;
 
