@@ -66,7 +66,7 @@ export class HashGate {
   }
 }
 
-/** Hashes that run at once by default, per process. */
+/** Hashes that run at once by default, shared by the whole program. */
 export const DEFAULT_MAX_CONCURRENT_HASHES = 2;
 
 /** The gate shared by every password check that has no gate of its own. */

@@ -7,147 +7,45 @@
 // Skipped when `dovecot` is not installed.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import {
-  chmod,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  rm,
-  writeFile,
-} from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import process from "node:process";
-import { nodeFs } from "../../src/runtime/node_fs.ts";
 import { MaildirStorage } from "../../maildir.ts";
 import { MemoryAuth, Pop3d } from "../../mod.ts";
 import { pop3Connect } from "../_helpers/net_client.ts";
+import { DovecotPeer, HAVE_DOVECOT } from "../_helpers/dovecot_peer.ts";
 
-const HAVE_DOVECOT = spawnSync("dovecot", ["--version"]).status === 0;
 if (!HAVE_DOVECOT) console.log("dovecot not installed: interop test skipped");
-const IS_ROOT = typeof process.getuid === "function" && process.getuid() === 0;
-const fs = nodeFs();
 
 let root = "";
 let maildir = "";
 let port = 0;
 
+let peer: DovecotPeer | undefined;
 before(async () => {
   if (!HAVE_DOVECOT) return;
-  root = await mkdtemp(join(tmpdir(), "pop3d-dovecot-deleted-"));
-  await chmod(root, 0o755); // the mail user (nobody when we are root) enters it
-  maildir = join(root, "home", "Maildir");
-  for (const sub of ["cur", "new", "tmp"]) {
-    await mkdir(join(maildir, sub), { recursive: true });
-  }
-  port = await freePort();
+  peer = await DovecotPeer.create("deleted");
+  root = peer.root;
+  maildir = peer.maildir;
+  port = peer.port;
 });
 after(async () => {
-  if (!HAVE_DOVECOT) return;
-  await stopDovecot();
-  await rm(root, { recursive: true, force: true });
+  await peer?.remove();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === "object" && address ? address.port : 0)
-      );
-    });
-  });
-}
 
 /** Gives the mail tree to the user Dovecot reads it as. */
 function handOver(): void {
-  if (IS_ROOT) {
-    execFileSync("chown", ["-R", "nobody:nogroup", join(root, "home")]);
-  }
+  peer!.handOver();
 }
-
-let dovecotStarted = false;
 
 async function startDovecot(): Promise<void> {
-  if (dovecotStarted) return;
-  dovecotStarted = true;
-  const user = IS_ROOT
-    ? "nobody"
-    : execFileSync("id", ["-un"]).toString().trim();
-  const ids = IS_ROOT
-    ? ["65534", "65534"]
-    : [String(process.getuid?.()), String(process.getgid?.())];
-  await writeFile(
-    join(root, "users"),
-    `alice:{PLAIN}secret:${ids[0]}:${ids[1]}::${root}/home::\n`,
-  );
-  const conf = [
-    `base_dir = ${root}/run`,
-    `state_dir = ${root}/state`,
-    `instance_name = pop3d-deleted-${port}`,
-    `log_path = ${root}/dovecot.log`,
-    "protocols = pop3",
-    "listen = 127.0.0.1",
-    "ssl = no",
-    "disable_plaintext_auth = no",
-    `default_internal_user = ${IS_ROOT ? "dovecot" : user}`,
-    `default_internal_group = ${IS_ROOT ? "dovecot" : user}`,
-    `default_login_user = ${IS_ROOT ? "dovenull" : user}`,
-    "first_valid_uid = 1",
-    `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN ${root}/users\n}`,
-    `userdb {\n  driver = passwd-file\n  args = ${root}/users\n}`,
-    "mail_location = maildir:~/Maildir",
-    'protocol pop3 {\n  pop3_deleted_flag = "$POP3Deleted"\n' +
-    "  pop3_client_workarounds = outlook-no-nuls oe-ns-eoh\n}",
-    `service pop3-login {\n  inet_listener pop3 {\n    address = 127.0.0.1\n    port = ${port}\n  }\n${
-      IS_ROOT ? "" : "  chroot =\n"
-    }}`,
-    IS_ROOT ? "" : "service anvil {\n  chroot =\n}",
-  ].join("\n");
-  await writeFile(join(root, "dovecot.conf"), `${conf}\n`);
-  // The master daemonizes: it must not inherit our pipes, or this waits forever.
-  const checked = spawnSync("doveconf", [
-    "-n",
-    "-c",
-    join(root, "dovecot.conf"),
+  await peer!.start([
+    'pop3_deleted_flag = "$POP3Deleted"',
+    "pop3_client_workarounds = outlook-no-nuls oe-ns-eoh",
   ]);
-  if (checked.status !== 0) {
-    throw new Error(`doveconf refused the configuration: ${checked.stderr}`);
-  }
-  execFileSync("dovecot", ["-c", join(root, "dovecot.conf")], {
-    stdio: "ignore",
-  });
-  for (let i = 0; i < 100; i++) {
-    try {
-      const client = await pop3Connect(port);
-      await client.cmd("QUIT");
-      client.close();
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(
-    `Dovecot did not start: ${await readFile(
-      join(root, "dovecot.log"),
-      "utf8",
-    )}`,
-  );
 }
 
-async function stopDovecot(): Promise<void> {
-  const pidFile = join(root, "run", "master.pid");
-  const pid = Number(await readFile(pidFile, "utf8").catch(() => "0"));
-  if (!(pid > 0) || !fs.isProcessAlive(pid)) return;
-  process.kill(pid, "SIGTERM"); // the master we started, by its id
-  for (let i = 0; i < 200 && fs.isProcessAlive(pid); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+function dovecotComplaints(): Promise<string[]> {
+  return peer!.complaints();
 }
 
 /** LIST from a POP3 server on `at`, then DELE of `dele` and QUIT. */
@@ -210,14 +108,6 @@ async function replies(at: number, commands: string[]): Promise<string[]> {
   } finally {
     client.close();
   }
-}
-
-async function dovecotComplaints(): Promise<string[]> {
-  const log = await readFile(join(root, "dovecot.log"), "utf8");
-  return log.split("\n").filter((line) =>
-    /Error|Panic|Fatal|Warning|corrupt/i.test(line) &&
-    !/Killed with signal 15/.test(line)
-  );
 }
 
 describe("Client workarounds against Dovecot 2.3 on one Maildir", {
