@@ -64,8 +64,9 @@ export interface Backend {
  * copy (maildrop `alice`), `big` reads `big`; no exclusive lock (Dovecot's
  * `pop3_lock_session = no`); read-only.
  */
-class SharedMaildrops implements Pop3dStorage<string> {
+export class SharedMaildrops implements Pop3dStorage<string> {
   #store: MemoryStorage;
+  /** @param store Holds maildrops `alice` and `big`. */
   constructor(store: MemoryStorage) {
     this.#store = store;
   }

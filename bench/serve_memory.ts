@@ -21,45 +21,8 @@
 import process from "node:process";
 import { join } from "node:path";
 import { MemoryAuth, MemoryStorage, Pop3d } from "../mod.ts";
-import type { MessageSource, Pop3dStorage } from "../mod.ts";
 import { loadMaildir } from "./_maildir.ts";
-
-/**
- * One maildrop per user name, backed by the shared copy in MemoryStorage.
- * No exclusive lock (Dovecot's `pop3_lock_session = no`); the benchmark never
- * sends DELE, so `dele` is refused loudly rather than emptying everyone's mail.
- */
-class SharedMaildrops implements Pop3dStorage<string> {
-  #store: MemoryStorage;
-
-  constructor(store: MemoryStorage) {
-    this.#store = store;
-  }
-
-  #drop(user: string): string {
-    return user === "big" ? "big" : "alice";
-  }
-
-  lock(): boolean {
-    return true;
-  }
-  unlock(): void {}
-  stat(user: string): number {
-    return this.#store.stat(this.#drop(user));
-  }
-  size(user: string, msgId?: number): number {
-    return this.#store.size(this.#drop(user), msgId);
-  }
-  get(user: string, msgId: number): MessageSource {
-    return this.#store.get(this.#drop(user), msgId);
-  }
-  uidl(user: string, msgId: number): string {
-    return this.#store.uidl(this.#drop(user), msgId);
-  }
-  dele(): void {
-    throw new Error("The benchmark storage is read-only");
-  }
-}
+import { SharedMaildrops } from "./_backends.ts";
 
 function collectGarbage(): void {
   const g = globalThis as {
