@@ -34,7 +34,11 @@ export {
   MaildirStorage,
 } from "./src/maildir/maildir_storage.ts";
 export type { MaildirStorageOptions } from "./src/maildir/maildir_storage.ts";
-export type { MaildirFileInfo, MaildirFs } from "./src/maildir/maildir_fs.ts";
+export type {
+  MaildirDirEntry,
+  MaildirFileInfo,
+  MaildirFs,
+} from "./src/maildir/maildir_fs.ts";
 export {
   parsePasswdFile,
   PasswdFileAuth,

@@ -23,6 +23,18 @@ export interface MaildirFileInfo {
 }
 
 /**
+ * One name in a directory, with its kind as the directory itself records it
+ * (`d_type`): a final symbolic link is reported as `"symlink"`, never
+ * followed.
+ */
+export interface MaildirDirEntry {
+  /** The name inside the directory. */
+  name: string;
+  /** What the name is, without following a symbolic link. */
+  kind: "file" | "directory" | "symlink" | "other";
+}
+
+/**
  * The file operations the Maildir and passwd-file backends need. Paths use
  * `/` separators. Methods report a missing path through their return value
  * (`undefined` or `false`), and throw for any other failure.
@@ -40,6 +52,13 @@ export interface MaildirFileInfo {
 export interface MaildirFs {
   /** Lists the names in a directory, or `undefined` when it is missing. */
   readDir(path: string): Promise<string[] | undefined>;
+  /**
+   * Optional: lists a directory with each name's kind, in one call and
+   * without a `stat` per name, or `undefined` when it is missing. Without
+   * it, the Maildir snapshot uses {@linkcode MaildirFs.readDir} and a
+   * {@linkcode MaildirFs.stat} per name.
+   */
+  readDirKinds?(path: string): Promise<MaildirDirEntry[] | undefined>;
   /**
    * Describes a path without following a final symbolic link (`lstat`), or
    * returns `undefined` when it is missing.

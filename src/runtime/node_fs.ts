@@ -9,7 +9,11 @@ import * as fsp from "node:fs/promises";
 import { constants, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
-import type { MaildirFileInfo, MaildirFs } from "../maildir/maildir_fs.ts";
+import type {
+  MaildirDirEntry,
+  MaildirFileInfo,
+  MaildirFs,
+} from "../maildir/maildir_fs.ts";
 
 const CHUNK_SIZE = 64 * 1024;
 
@@ -28,6 +32,21 @@ const CHUNK_SIZE = 64 * 1024;
 export function nodeFs(): MaildirFs {
   return {
     readDir: (path) => missingAsUndefined(fsp.readdir(path)),
+    readDirKinds: async (path) => {
+      const found = await missingAsUndefined(
+        fsp.readdir(path, { withFileTypes: true }),
+      );
+      return found?.map((d): MaildirDirEntry => ({
+        name: d.name,
+        kind: d.isSymbolicLink()
+          ? "symlink"
+          : d.isFile()
+          ? "file"
+          : d.isDirectory()
+          ? "directory"
+          : "other",
+      }));
+    },
     stat: async (path) => {
       const s = await missingAsUndefined(fsp.lstat(path));
       return s === undefined ? undefined : toInfo(s);

@@ -1,7 +1,15 @@
 // nodeFs: the MaildirFs methods added for the Dovecot uidlist.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import {
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
@@ -32,5 +40,22 @@ describe("nodeFs", () => {
     const path = join(dir, "missing");
     assert.equal(await nodeFs().appendFile!(path, new Uint8Array([65])), false);
     assert.equal(await stat(path).then(() => true, () => false), false);
+  });
+
+  it("nodeFs readDirKinds tells files, directories and links apart without following links", async () => {
+    const sub = join(dir, "kinds");
+    await mkdir(join(sub, "d"), { recursive: true });
+    await writeFile(join(sub, "f"), "x");
+    await symlink(join(sub, "f"), join(sub, "to-file"));
+    await symlink(join(sub, "d"), join(sub, "to-dir"));
+    const found = await nodeFs().readDirKinds!(sub);
+    const kinds = Object.fromEntries(found!.map((e) => [e.name, e.kind]));
+    assert.deepEqual(kinds, {
+      d: "directory",
+      f: "file",
+      "to-file": "symlink",
+      "to-dir": "symlink",
+    });
+    assert.equal(await nodeFs().readDirKinds!(join(dir, "none")), undefined);
   });
 });
