@@ -73,6 +73,17 @@ export interface MaildirFs {
    * rename or unlink does not affect the stream.
    */
   openRead(path: string): Promise<ReadableStream<Uint8Array> | undefined>;
+  /**
+   * Optional: reads a whole regular file of at most `maxBytes` octets in one
+   * go, refusing a final symbolic link like {@linkcode MaildirFs.openRead};
+   * `undefined` when the file is missing, `null` when it is larger than
+   * `maxBytes` (the caller then streams it). Small messages are served
+   * through it without a stream.
+   */
+  readNoFollow?(
+    path: string,
+    maxBytes: number,
+  ): Promise<Uint8Array | null | undefined>;
   /** Reads a whole (small) file, or returns `undefined` when missing. */
   readFile(path: string): Promise<Uint8Array | undefined>;
   /**

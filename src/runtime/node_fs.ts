@@ -53,6 +53,7 @@ export function nodeFs(): MaildirFs {
     },
     realPath: (path) => missingAsUndefined(fsp.realpath(path)),
     openRead,
+    readNoFollow,
     readFile: async (path) => {
       const data = await missingAsUndefined(fsp.readFile(path));
       return data === undefined ? undefined : new Uint8Array(data);
@@ -163,6 +164,35 @@ async function openRead(
     },
     cancel: close,
   }, { highWaterMark: 0 });
+}
+
+async function readNoFollow(
+  path: string,
+  maxBytes: number,
+): Promise<Uint8Array | null | undefined> {
+  const flags = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
+  const handle = await missingAsUndefined(fsp.open(path, flags));
+  if (handle === undefined) return undefined;
+  try {
+    const { size } = await handle.stat();
+    if (size > maxBytes) return null;
+    // One read more than the size sees the end (or a file that grew).
+    const buffer = new Uint8Array(size + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(
+        buffer,
+        length,
+        buffer.length - length,
+        null,
+      );
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return length > size ? null : buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function createExclusive(

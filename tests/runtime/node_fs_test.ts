@@ -58,4 +58,19 @@ describe("nodeFs", () => {
     });
     assert.equal(await nodeFs().readDirKinds!(join(dir, "none")), undefined);
   });
+
+  it("nodeFs readNoFollow reads a small file whole, refuses links and large files", async () => {
+    const sub = join(dir, "whole");
+    await mkdir(sub, { recursive: true });
+    await writeFile(join(sub, "m"), "hello");
+    await symlink(join(sub, "m"), join(sub, "link"));
+    const fs = nodeFs();
+    assert.equal(
+      new TextDecoder().decode((await fs.readNoFollow!(join(sub, "m"), 5))!),
+      "hello",
+    );
+    assert.equal(await fs.readNoFollow!(join(sub, "m"), 4), null);
+    assert.equal(await fs.readNoFollow!(join(sub, "none"), 5), undefined);
+    await assert.rejects(fs.readNoFollow!(join(sub, "link"), 5));
+  });
 });
