@@ -28,7 +28,15 @@
 import { ReplyReader } from "./_reply_reader.ts";
 import { treeMemory } from "./_proc.ts";
 import { certificates } from "./real_path.ts";
-import { median, node24, processServer, run, type Server } from "./run.ts";
+import {
+  checkoutWork,
+  freePortBlock,
+  median,
+  node24,
+  processServer,
+  run,
+  type Server,
+} from "./run.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -54,9 +62,9 @@ function parseOptions(argv: string[]): Options {
     sessions: 8,
     runtimes: ["deno", "bun", "node"],
     dovecot: true,
-    basePort: 23600,
+    basePort: 0,
     peer: `${ROOT}../shared/peers/dovecot`,
-    work: "/tmp/pop3large",
+    work: checkoutWork("pop3large"),
     out: `${HERE}results`,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -103,6 +111,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === "--out") o.out = value;
     else throw new TypeError(`Unknown option "${arg}"`);
   }
+  if (o.basePort === 0) o.basePort = freePortBlock(23600, 40);
   return o;
 }
 

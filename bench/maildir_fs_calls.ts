@@ -9,13 +9,16 @@
  *     deno run -A bench/maildir_fs_calls.ts --mail DIR --passwd FILE [--user alice1] [--sessions 5]
  *
  * `--mail` and `--passwd` as `real_path.ts` leaves them in
- * `/tmp/pop3real/ours/`.
+ * `/tmp/pop3real/ours/` (per checkout: see `checkoutWork` in `run.ts`).
  *
  * @module
  */
 
 import { countingMaildir, type FsCalls, serve } from "./_backends.ts";
 import { ReplyReader } from "./_reply_reader.ts";
+import { checkoutWork, freePortBlock } from "./run.ts";
+
+const REAL = checkoutWork("pop3real");
 
 function option(name: string, fallback?: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -65,16 +68,16 @@ function diff(a: FsCalls, b: FsCalls, n: number): FsCalls {
   return out;
 }
 
-const mail = option("mail", "/tmp/pop3real/ours/mail");
-const passwd = option("passwd", "/tmp/pop3real/ours/passwd");
+const mail = option("mail", `${REAL}/ours/mail`);
+const passwd = option("passwd", `${REAL}/ours/passwd`);
 const user = option("user", "alice1");
 const sessions = Number(option("sessions", "5"));
 const cert = Deno.readTextFileSync(
-  option("cert", "/tmp/pop3real/tls/cert.pem"),
+  option("cert", `${REAL}/tls/cert.pem`),
 );
-const key = Deno.readTextFileSync(option("key", "/tmp/pop3real/tls/key.pem"));
+const key = Deno.readTextFileSync(option("key", `${REAL}/tls/key.pem`));
 const { backend, calls } = countingMaildir(mail, passwd);
-const port = 23590;
+const port = freePortBlock(23590, 1);
 const stop = await serve(backend, { port, tlsPort: 0, cert, key });
 try {
   const s0 = snapshot(calls);

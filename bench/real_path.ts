@@ -39,7 +39,9 @@
 import { loadPostgres, STORAGE_KINDS, type StorageKind } from "./_backends.ts";
 import { barChart, type Panel } from "./_svg.ts";
 import {
+  checkoutWork,
   fmt,
+  freePortBlock,
   median,
   node24,
   processServer,
@@ -106,9 +108,9 @@ export function parseOptions(argv: string[]): Options {
     runtimes: [...RUNTIMES],
     parts: [...PARTS],
     only: [],
-    basePort: 23400,
+    basePort: 0,
     peer: `${ROOT}../shared/peers/dovecot`,
-    work: "/tmp/pop3real",
+    work: checkoutWork("pop3real"),
     out: `${HERE}results`,
     cpuProf: "",
   };
@@ -158,6 +160,8 @@ export function parseOptions(argv: string[]): Options {
       rec[key] = n;
     } else rec[key] = value;
   }
+  // Another checkout's run may hold the default ports: take the next block.
+  if (o.basePort === 0) o.basePort = freePortBlock(23400, 40);
   if (o.idle > o.nusers) {
     throw new RangeError(
       `Option "--idle" (${o.idle}) must not exceed "--nusers" (${o.nusers}): ` +

@@ -612,3 +612,47 @@ async function main() {
 }
 
 if (import.meta.main) await main();
+
+/**
+ * A work directory under /tmp for one benchmark, private to this checkout
+ * (a short hash of its path), so that benchmarks run from two worktrees at
+ * once never share files. The checkout at `/work/main` keeps the plain name.
+ *
+ * @example
+ * ```ts ignore
+ * const work = checkoutWork("pop3real"); // "/tmp/pop3real" or "/tmp/pop3real-1a2b3c4d"
+ * ```
+ */
+export function checkoutWork(name: string): string {
+  if (ROOT === "/work/main/") return `/tmp/${name}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ROOT.length; i++) {
+    h = Math.imul(h ^ ROOT.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return `/tmp/${name}-${h.toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * The first of `span` consecutive loopback ports, starting at `base` and
+ * moving up by `span` while any port of the block is taken (another
+ * benchmark running from another checkout), so that two runs never collide.
+ *
+ * @example
+ * ```ts ignore
+ * const basePort = freePortBlock(23400, 40);
+ * ```
+ */
+export function freePortBlock(base: number, span: number): number {
+  for (let start = base; start + span < 65_000; start += span) {
+    let free = true;
+    for (let port = start; port < start + span && free; port++) {
+      try {
+        Deno.listen({ hostname: "127.0.0.1", port }).close();
+      } catch {
+        free = false;
+      }
+    }
+    if (free) return start;
+  }
+  throw new Error(`No free block of ${span} ports from ${base}`);
+}
