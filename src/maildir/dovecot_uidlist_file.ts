@@ -30,7 +30,10 @@
 import type { MaildirFs } from "./maildir_fs.ts";
 import {
   assignDovecotUids,
+  compareDovecotNames,
+  dovecotBaseName,
   type DovecotUidlist,
+  type DovecotUidlistRecord,
   formatDovecotUidlist,
   formatDovecotUidlistRecords,
   parseDovecotUidlist,
@@ -307,4 +310,234 @@ function positive(
     );
   }
   return result;
+}
+
+/**
+ * A `dovecot-uidlist` as a storage keeps it between logins: what the file
+ * said when it was last read, and a digest of those bytes. Dovecot changes
+ * the file in two ways only: it appends whole lines (`O_APPEND`), or it
+ * writes a new file and renames it over the old one. So when the file read
+ * at a later login starts with the same bytes (same length, same digest),
+ * only the lines after them are new and only they are parsed; any other
+ * change (a rewrite, a shorter file) parses the file again. The file is
+ * read whole at every login (one call; 1 MB for 20,000 messages): the
+ * digest of what was seen before is checked, never a size or a time alone.
+ */
+export interface DovecotUidlistCache {
+  /** Octets of the file that were parsed (a whole number of lines). */
+  length: number;
+  /** FNV-1a of those octets, two 32-bit lanes. */
+  hashA: number;
+  /** The second lane. */
+  hashB: number;
+  /** The header line, without its newline. */
+  header: string;
+  /** The mailbox's UIDVALIDITY. */
+  uidValidity: number;
+  /** The UID the next new message gets. */
+  nextUid: number;
+  /** The record number (file order, from 0) of each file name. */
+  index: Map<string, number>;
+  /** The UID of each record. */
+  uids: number[];
+  /** Extension fields of the records that have any, by record number. */
+  ext: Map<number, Record<string, string>>;
+}
+
+function hashBytes(
+  bytes: Uint8Array,
+  end: number,
+  seedA = 0x811c9dc5,
+  seedB = 0x01000193,
+): [number, number] {
+  let a = seedA;
+  let b = seedB;
+  for (let i = 0; i < end; i++) {
+    const byte = bytes[i];
+    a = Math.imul(a ^ byte, 0x01000193);
+    b = Math.imul(b ^ byte, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return [a >>> 0, b >>> 0];
+}
+
+function cacheOf(
+  bytes: Uint8Array,
+  list: DovecotUidlist,
+): DovecotUidlistCache {
+  const [hashA, hashB] = hashBytes(bytes, bytes.length);
+  const newline = bytes.indexOf(10);
+  const cache: DovecotUidlistCache = {
+    length: bytes.length,
+    hashA,
+    hashB,
+    header: DECODER.decode(bytes.subarray(0, newline === -1 ? 0 : newline)),
+    uidValidity: list.uidValidity,
+    nextUid: list.nextUid,
+    index: new Map(),
+    uids: [],
+    ext: new Map(),
+  };
+  appendRecords(cache, list.records);
+  return cache;
+}
+
+function validRecordName(name: string): boolean {
+  return name !== "" && !/[\s/]/.test(name);
+}
+
+function appendRecords(
+  cache: DovecotUidlistCache,
+  records: readonly DovecotUidlistRecord[],
+): void {
+  for (const record of records) {
+    const at = cache.uids.length;
+    cache.index.set(record.fileName, at);
+    cache.uids.push(record.uid);
+    for (const _ in record.ext) {
+      cache.ext.set(at, record.ext);
+      break;
+    }
+  }
+}
+
+/**
+ * Reads `dovecot-uidlist` and brings `holder.uidlist` up to date with it:
+ * lines appended since the last read are parsed alone, anything else parses
+ * the whole file (see {@linkcode DovecotUidlistCache}).
+ *
+ * @param fs File access.
+ * @param dir The Maildir.
+ * @param holder Where the cache is kept between calls.
+ * @returns The cache, or `undefined` when the Maildir has no uidlist.
+ * @throws {SyntaxError} When the uidlist is corrupt (naming its path).
+ *
+ * @example
+ * ```ts ignore
+ * const holder: { uidlist?: DovecotUidlistCache } = {};
+ * const list = await readDovecotUidlistCached(fs, "/var/mail/alice", holder);
+ * console.log(list?.index.size);
+ * ```
+ */
+export async function readDovecotUidlistCached(
+  fs: MaildirFs,
+  dir: string,
+  holder: { uidlist?: DovecotUidlistCache },
+): Promise<DovecotUidlistCache | undefined> {
+  const path = `${dir}/${DOVECOT_UIDLIST_NAME}`;
+  const bytes = await fs.readFile(path);
+  if (bytes === undefined) {
+    holder.uidlist = undefined;
+    return undefined;
+  }
+  const old = holder.uidlist;
+  const whole = bytes.length > 0 && bytes[bytes.length - 1] === 10;
+  if (old !== undefined && whole && bytes.length >= old.length) {
+    const [a, b] = hashBytes(bytes, old.length);
+    if (a === old.hashA && b === old.hashB) {
+      if (bytes.length === old.length) return old;
+      const tail = appendedRecords(old, bytes.subarray(old.length));
+      if (tail !== undefined) {
+        appendRecords(old, tail);
+        const [hashA, hashB] = hashBytes(bytes, bytes.length);
+        old.length = bytes.length;
+        old.hashA = hashA;
+        old.hashB = hashB;
+        return old;
+      }
+    }
+  }
+  holder.uidlist = undefined;
+  let list: DovecotUidlist;
+  try {
+    list = parseDovecotUidlist(bytes);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new SyntaxError(`${error.message} (${path})`, { cause: error });
+  }
+  const cache = cacheOf(bytes, list);
+  // A file that does not end in a newline may be half-appended: not kept.
+  if (whole) holder.uidlist = cache;
+  return cache;
+}
+
+/**
+ * Parses lines appended to a version 3 uidlist; `undefined` when they do
+ * not continue it (then the caller parses the whole file, which reports
+ * what is wrong).
+ */
+function appendedRecords(
+  cache: DovecotUidlistCache,
+  tail: Uint8Array,
+): DovecotUidlistRecord[] | undefined {
+  if (!cache.header.startsWith("3 ")) return undefined;
+  let records: DovecotUidlistRecord[];
+  try {
+    records = parseDovecotUidlist(`${cache.header}\n${DECODER.decode(tail)}`)
+      .records;
+  } catch {
+    return undefined;
+  }
+  let last = cache.uids.length === 0 ? 0 : cache.uids[cache.uids.length - 1];
+  for (const record of records) {
+    if (record.uid <= last || cache.index.has(record.fileName)) {
+      return undefined;
+    }
+    last = record.uid;
+  }
+  cache.nextUid = Math.max(cache.nextUid, last + 1);
+  return records;
+}
+
+/**
+ * Gives UIDs to `names` that the uidlist does not know, as
+ * {@linkcode loadDovecotUidls} does (under `dovecot-uidlist.lock`, read
+ * again under it, appended or rewritten), and brings `holder.uidlist` up to
+ * date. Returns `false` when the lock stayed busy (the names stay without
+ * a UID for this session).
+ *
+ * @example
+ * ```ts ignore
+ * await assignDovecotUidsCached(fs, dir, ["1700000000.M1P2.host"], {}, holder);
+ * ```
+ */
+export async function assignDovecotUidsCached(
+  fs: MaildirFs,
+  dir: string,
+  names: readonly string[],
+  options: DovecotUidlOptions,
+  holder: { uidlist?: DovecotUidlistCache },
+): Promise<boolean> {
+  const staleLockMs = positive(options.staleLockMs, 120_000, "staleLockMs");
+  const lockTimeoutMs = positive(options.lockTimeoutMs, 5_000, "lockTimeoutMs");
+  if (!(await lockUidlist(fs, dir, { staleLockMs, lockTimeoutMs }))) {
+    return false;
+  }
+  const path = `${dir}/${DOVECOT_UIDLIST_NAME}`;
+  try {
+    // Read again under the lock: Dovecot may have numbered them meanwhile.
+    const list = await readDovecotUidlistCached(fs, dir, holder);
+    if (list === undefined) return true;
+    const fresh = [...new Set(names.map(dovecotBaseName))]
+      .filter((name) => !list.index.has(name) && validRecordName(name))
+      .sort(compareDovecotNames);
+    if (fresh.length === 0) return true;
+    if (
+      holder.uidlist === list && list.header.startsWith("3 ") &&
+      fs.appendFile !== undefined
+    ) {
+      // The cache holds whole lines of a version 3 file: append as Dovecot does.
+      let uid = list.nextUid;
+      const added = fresh.map((fileName) => ({ uid: uid++, fileName, ext: {} }));
+      if (await fs.appendFile(path, formatDovecotUidlistRecords(added))) {
+        await readDovecotUidlistCached(fs, dir, holder);
+        return true;
+      }
+    }
+    const read = await readUidlist(fs, path);
+    if (read !== undefined) await addRecords(fs, path, read, fresh);
+  } finally {
+    await unlockUidlist(fs, `${dir}/${DOVECOT_UIDLIST_LOCK_NAME}`);
+  }
+  await readDovecotUidlistCached(fs, dir, holder);
+  return true;
 }

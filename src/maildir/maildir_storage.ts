@@ -19,7 +19,7 @@ import {
 import { lazyMaildirFs, type MaildirFs } from "./maildir_fs.ts";
 import { MAILDIR_LOCK_NAME, MaildirLock } from "./maildir_lock.ts";
 import { MaildirMaildrop } from "./maildir_maildrop.ts";
-import { scanMaildir, type SizeCache } from "./maildir_scan.ts";
+import { MaildirCaches, MaildirSnapshot, scanMaildir } from "./maildir_scan.ts";
 import type { DovecotUidlOptions } from "./dovecot_uidlist_file.ts";
 import { compileDovecotUidlFormat } from "./dovecot_uidl_format.ts";
 import type { MaildirUidlSources } from "./maildir_uidl_source.ts";
@@ -204,7 +204,7 @@ export class MaildirStorage implements MaildropStore<string> {
   #create: boolean;
   #getFs: () => Promise<MaildirFs>;
   #onError: (error: unknown) => void;
-  #sizeCache = new Map<string, SizeCache>();
+  #caches = new MaildirCaches();
   #uidlSources: MaildirUidlSources;
   #deletedKeyword: string | undefined;
 
@@ -305,19 +305,19 @@ export class MaildirStorage implements MaildropStore<string> {
         await lock?.release();
         return null;
       }
-      const cache = this.#sizeCache.get(key) ?? new Map();
-      this.#sizeCache.set(key, cache);
+      const cache = this.#caches.get(key);
       const keyword = this.#deletedKeyword;
       const hidden = exists && keyword !== undefined
         ? await findKeywordLetter(fs, dir, keyword)
         : undefined;
-      const entries = exists
+      const snapshot = exists
         ? await scanMaildir(fs, dir, cache, this.#uidlSources, hidden)
-        : [];
+        : new MaildirSnapshot([], new Uint32Array(0), { kind: "own" });
       return new MaildirMaildrop({
         fs,
         dir,
-        entries,
+        snapshot,
+        onWrongSize: (base) => cache.sizes.delete(base),
         markSeen: this.#markSeen,
         deletedKeyword: this.#deletedKeyword,
         onError: this.#onError,

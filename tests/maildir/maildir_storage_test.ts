@@ -42,8 +42,9 @@ async function maildir(
 }
 
 async function bytesOf(source: MessageSource): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
   if (!(source instanceof ReadableStream)) {
-    throw new TypeError("Expected a stream");
+    throw new TypeError("Expected bytes or a stream");
   }
   const chunks: Uint8Array[] = [];
   for await (const chunk of source) chunks.push(chunk);
@@ -135,26 +136,62 @@ describe("MaildirStorage", () => {
     await storage.unlock("sizes");
   });
 
-  it("computes a size once and reuses it while name, mtime and size stay the same", async () => {
+  it("computes a size once and reuses it by base name, without a stat, until a read shows it wrong", async () => {
     const dir = await maildir("cache", { "cur/1700000001.a:2,": "a\nb\n" });
     const file = join(dir, "cur", "1700000001.a:2,");
-    const when = new Date(1_700_000_000_000);
-    await utimes(file, when, when);
-    const storage = byMbox(new MaildirStorage({ root }));
+    const fs = nodeFs();
+    const calls: string[] = [];
+    for (const method of ["stat", "openRead", "readFile"] as const) {
+      const inner = fs[method].bind(fs) as (path: string) => Promise<never>;
+      (fs as unknown as Record<string, unknown>)[method] = (path: string) => {
+        calls.push(`${method} ${path.slice(dir.length)}`);
+        return inner(path);
+      };
+    }
+    const storage = byMbox(new MaildirStorage({ root, fs }));
     assert.equal(await storage.lock("cache"), true);
     assert.equal(storage.size("cache", 1), 6);
     await storage.unlock("cache");
-    // Same length, same mtime: the cached count stands.
-    await writeFile(file, "a\r\nb");
-    await utimes(file, when, when);
+    assert.ok(calls.includes("openRead /cur/1700000001.a:2,"));
+    // A flag change keeps the base name: the count stands, no stat, no read.
+    await rename(file, join(dir, "cur", "1700000001.a:2,S"));
+    calls.length = 0;
     assert.equal(await storage.lock("cache"), true);
     assert.equal(storage.size("cache", 1), 6);
+    assert.deepEqual(calls.filter((c) => c.includes("/cur/")), []);
+    // A file rewritten in place breaks the Maildir contract: the cached
+    // count stands until a read of the whole file shows it wrong...
+    await writeFile(join(dir, "cur", "1700000001.a:2,S"), "a\r\nb");
+    assert.equal(
+      new TextDecoder().decode(await bytesOf(await storage.get("cache", 1))),
+      "a\r\nb",
+    );
     await storage.unlock("cache");
-    // A new mtime invalidates it.
-    await utimes(file, new Date(), new Date());
+    // ...then it is counted again.
     assert.equal(await storage.lock("cache"), true);
     assert.equal(storage.size("cache", 1), 4);
     await storage.unlock("cache");
+  });
+
+  it("lists cur/ without a stat per message when the fs lists kinds", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 1; i <= 5; i++) {
+      files[`cur/170000000${i}.M${i}P1.host,S=2,W=3:2,`] = "a\n";
+    }
+    await maildir("nostat", files);
+    const fs = nodeFs();
+    let stats = 0;
+    const stat = fs.stat.bind(fs);
+    fs.stat = (path) => {
+      if (path.includes("/cur/") || path.includes("/new/")) stats++;
+      return stat(path);
+    };
+    const storage = byMbox(new MaildirStorage({ root, fs }));
+    assert.equal(await storage.lock("nostat"), true);
+    assert.equal(storage.stat("nostat"), 5);
+    assert.equal(storage.size("nostat"), 15);
+    await storage.unlock("nostat");
+    assert.equal(stats, 0);
   });
 
   it("keeps UIDLs stable across instances, new/→cur/ moves and flag changes", async () => {
