@@ -313,35 +313,143 @@ function positive(
 }
 
 /**
- * A `dovecot-uidlist` as a storage keeps it between logins: what the file
- * said when it was last read, and a digest of those bytes. Dovecot changes
- * the file in two ways only: it appends whole lines (`O_APPEND`), or it
- * writes a new file and renames it over the old one. So when the file read
- * at a later login starts with the same bytes (same length, same digest),
- * only the lines after them are new and only they are parsed; any other
- * change (a rewrite, a shorter file) parses the file again. The file is
- * read whole at every login (one call; 1 MB for 20,000 messages): the
- * digest of what was seen before is checked, never a size or a time alone.
+ * A `dovecot-uidlist` as a storage keeps it between logins, compactly: the
+ * file names in one string, UIDs in a typed array, an open-addressing hash
+ * table of record numbers (no string per record), extension fields only for
+ * the records that have any; about 60 bytes per record.
+ *
+ * Dovecot changes the file in two ways only: it appends whole lines
+ * (`O_APPEND`), or it writes a new file and renames it over the old one. So
+ * when the file read at a later login starts with the same bytes (same
+ * length, same digest), only the lines after them are new and only they are
+ * parsed; any other change (a rewrite, a shorter file) parses the file
+ * again. The file is read whole at every login (one call; 1 MB for 20,000
+ * messages): the digest of what was seen before is checked, never a size or
+ * a time alone.
  */
-export interface DovecotUidlistCache {
+export class DovecotUidlistCache {
   /** Octets of the file that were parsed (a whole number of lines). */
-  length: number;
+  length = 0;
   /** FNV-1a of those octets, two 32-bit lanes. */
-  hashA: number;
+  hashA = 0;
   /** The second lane. */
-  hashB: number;
+  hashB = 0;
   /** The header line, without its newline. */
-  header: string;
+  readonly header: string;
   /** The mailbox's UIDVALIDITY. */
-  uidValidity: number;
+  readonly uidValidity: number;
   /** The UID the next new message gets. */
   nextUid: number;
-  /** The record number (file order, from 0) of each file name. */
-  index: Map<string, number>;
-  /** The UID of each record. */
-  uids: number[];
+  /** Records. */
+  count = 0;
   /** Extension fields of the records that have any, by record number. */
-  ext: Map<number, Record<string, string>>;
+  readonly ext = new Map<number, Record<string, string>>();
+  #names = "";
+  #starts = new Uint32Array(16);
+  #uids = new Uint32Array(16);
+  #table = new Int32Array(32).fill(-1);
+
+  /** An empty cache for a file with this header. */
+  constructor(header: string, uidValidity: number, nextUid: number) {
+    this.header = header;
+    this.uidValidity = uidValidity;
+    this.nextUid = nextUid;
+  }
+
+  /** The UID of record `r`. */
+  uid(r: number): number {
+    return this.#uids[r];
+  }
+
+  /** The file name of record `r`. */
+  fileName(r: number): string {
+    return this.#names.slice(this.#starts[r], this.#starts[r + 1] - 1);
+  }
+
+  /** The length of record `r`'s file name. */
+  nameLength(r: number): number {
+    return this.#starts[r + 1] - 1 - this.#starts[r];
+  }
+
+  /**
+   * The record of the file name `name` up to `end` (a Maildir name up to
+   * its `:`), or `-1`; no string is made.
+   */
+  find(name: string, end = name.length): number {
+    const table = this.#table;
+    const mask = table.length - 1;
+    for (let at = hashText(name, end) & mask;; at = (at + 1) & mask) {
+      const r = table[at];
+      if (r === -1) return -1;
+      if (this.#sameName(r, name, end)) return r;
+    }
+  }
+
+  /** Adds records (file order, new names, ascending UIDs). */
+  add(records: readonly DovecotUidlistRecord[]): void {
+    if (records.length === 0) return;
+    const count = this.count + records.length;
+    if (count + 1 > this.#starts.length) {
+      const size = Math.max(count + 1, this.#starts.length * 2);
+      const starts = new Uint32Array(size);
+      starts.set(this.#starts.subarray(0, this.count + 1));
+      this.#starts = starts;
+      const uids = new Uint32Array(size);
+      uids.set(this.#uids.subarray(0, this.count));
+      this.#uids = uids;
+    }
+    let at = this.#starts[this.count];
+    const names: string[] = [];
+    for (const record of records) {
+      const r = this.count++;
+      this.#uids[r] = record.uid;
+      at += record.fileName.length + 1;
+      this.#starts[r + 1] = at;
+      names.push(record.fileName, "\n");
+      for (const _ in record.ext) {
+        this.ext.set(r, record.ext);
+        break;
+      }
+    }
+    this.#names += names.join("");
+    if (this.count * 2 > this.#table.length) {
+      let size = this.#table.length;
+      while (this.count * 2 > size) size *= 2;
+      this.#table = new Int32Array(size).fill(-1);
+      this.#index(0);
+    } else this.#index(this.count - records.length);
+  }
+
+  #index(from: number): void {
+    const table = this.#table;
+    const mask = table.length - 1;
+    const names = this.#names;
+    for (let r = from; r < this.count; r++) {
+      const start = this.#starts[r];
+      let at = hashText(names, this.#starts[r + 1] - 1, start) & mask;
+      while (table[at] !== -1) at = (at + 1) & mask;
+      table[at] = r;
+    }
+  }
+
+  #sameName(r: number, name: string, end: number): boolean {
+    const start = this.#starts[r];
+    if (this.#starts[r + 1] - 1 - start !== end) return false;
+    const names = this.#names;
+    for (let i = 0; i < end; i++) {
+      if (names.charCodeAt(start + i) !== name.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+}
+
+/** FNV-1a over the UTF-16 code units of `text` from `start` to `end`. */
+function hashText(text: string, end: number, start = 0): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  }
+  return h >>> 0;
 }
 
 function hashBytes(
@@ -360,44 +468,24 @@ function hashBytes(
   return [a >>> 0, b >>> 0];
 }
 
-function cacheOf(
-  bytes: Uint8Array,
-  list: DovecotUidlist,
-): DovecotUidlistCache {
-  const [hashA, hashB] = hashBytes(bytes, bytes.length);
-  const newline = bytes.indexOf(10);
-  const cache: DovecotUidlistCache = {
-    length: bytes.length,
-    hashA,
-    hashB,
-    header: DECODER.decode(bytes.subarray(0, newline === -1 ? 0 : newline)),
-    uidValidity: list.uidValidity,
-    nextUid: list.nextUid,
-    index: new Map(),
-    uids: [],
-    ext: new Map(),
-  };
-  appendRecords(cache, list.records);
-  return cache;
-}
-
 function validRecordName(name: string): boolean {
   return name !== "" && !/[\s/]/.test(name);
 }
 
-function appendRecords(
-  cache: DovecotUidlistCache,
-  records: readonly DovecotUidlistRecord[],
-): void {
-  for (const record of records) {
-    const at = cache.uids.length;
-    cache.index.set(record.fileName, at);
-    cache.uids.push(record.uid);
-    for (const _ in record.ext) {
-      cache.ext.set(at, record.ext);
-      break;
-    }
-  }
+function cacheOf(
+  bytes: Uint8Array,
+  list: DovecotUidlist,
+): DovecotUidlistCache {
+  const newline = bytes.indexOf(10);
+  const cache = new DovecotUidlistCache(
+    DECODER.decode(bytes.subarray(0, newline === -1 ? 0 : newline)),
+    list.uidValidity,
+    list.nextUid,
+  );
+  [cache.hashA, cache.hashB] = hashBytes(bytes, bytes.length);
+  cache.length = bytes.length;
+  cache.add(list.records);
+  return cache;
 }
 
 /**
@@ -437,7 +525,7 @@ export async function readDovecotUidlistCached(
       if (bytes.length === old.length) return old;
       const tail = appendedRecords(old, bytes.subarray(old.length));
       if (tail !== undefined) {
-        appendRecords(old, tail);
+        old.add(tail);
         const [hashA, hashB] = hashBytes(bytes, bytes.length);
         old.length = bytes.length;
         old.hashA = hashA;
@@ -477,12 +565,17 @@ function appendedRecords(
   } catch {
     return undefined;
   }
-  let last = cache.uids.length === 0 ? 0 : cache.uids[cache.uids.length - 1];
+  let last = cache.count === 0 ? 0 : cache.uid(cache.count - 1);
+  const names = new Set<string>();
   for (const record of records) {
-    if (record.uid <= last || cache.index.has(record.fileName)) {
+    if (
+      record.uid <= last || cache.find(record.fileName) !== -1 ||
+      names.has(record.fileName)
+    ) {
       return undefined;
     }
     last = record.uid;
+    names.add(record.fileName);
   }
   cache.nextUid = Math.max(cache.nextUid, last + 1);
   return records;
@@ -518,7 +611,7 @@ export async function assignDovecotUidsCached(
     const list = await readDovecotUidlistCached(fs, dir, holder);
     if (list === undefined) return true;
     const fresh = [...new Set(names.map(dovecotBaseName))]
-      .filter((name) => !list.index.has(name) && validRecordName(name))
+      .filter((name) => list.find(name) === -1 && validRecordName(name))
       .sort(compareDovecotNames);
     if (fresh.length === 0) return true;
     if (

@@ -92,20 +92,35 @@ export class MaildirCaches {
 }
 
 function weight(cache: MaildirCache): number {
-  return cache.sizes.size + (cache.uidlist?.uids.length ?? 0);
+  return cache.sizes.size + (cache.uidlist?.count ?? 0);
 }
 
 /** How a snapshot's UIDLs are made. */
 type Uidls =
   | { kind: "own" }
-  | { kind: "dovecot"; uids: Uint32Array; suffix: string }
+  | { kind: "dovecot"; suffix: string }
   | { kind: "table"; uidls: string[] };
 
 /**
- * One session's view of a Maildir, compact: the names in one string, sizes
- * in a typed array, UIDLs made on demand from the name or the Dovecot UID,
- * with sparse overrides (digests, Dovecot's `P`, renamed files). Indices
- * are 0-based.
+ * The file names of a snapshot: its own (in one string), or records of
+ * Dovecot's cached uidlist plus each file's info part (`:2,<flags>`).
+ */
+export type SnapshotNames =
+  | readonly string[]
+  | {
+    list: DovecotUidlistCache;
+    records: Int32Array;
+    /** Each message's name after its base name (usually `:2,<flags>`). */
+    infos: readonly string[];
+  };
+
+/**
+ * One session's view of a Maildir, compact: the names in one string (or,
+ * for a Maildir with a Dovecot uidlist, record numbers into the storage's
+ * cached uidlist and an index into a few distinct `:2,<flags>` parts),
+ * sizes in a typed array, UIDLs made on demand from the name or the Dovecot
+ * UID, with sparse overrides (digests, Dovecot's `P`, renamed files).
+ * Indices are 0-based.
  *
  * @example
  * ```ts ignore
@@ -119,7 +134,11 @@ export class MaildirSnapshot {
   /** Their octets on the wire, in all. */
   readonly octets: number;
   readonly #names: string;
-  readonly #starts: Uint32Array;
+  readonly #starts: Uint32Array | undefined;
+  readonly #list: DovecotUidlistCache | undefined;
+  readonly #records: Int32Array | undefined;
+  readonly #infoOf: Uint8Array | Uint16Array | Uint32Array | undefined;
+  readonly #infos: string[] | undefined;
   readonly #sizes: Uint32Array | Float64Array;
   readonly #uidls: Uidls;
   #renamed: Map<number, string> | undefined;
@@ -127,23 +146,48 @@ export class MaildirSnapshot {
 
   /** Takes the names, sizes and UIDLs (see {@linkcode scanMaildir}). */
   constructor(
-    names: readonly string[],
+    names: SnapshotNames,
     sizes: Uint32Array | Float64Array,
     uidls: Uidls,
     overrides?: Map<number, string>,
   ) {
-    this.count = names.length;
-    this.#names = names.join("/");
-    const starts = new Uint32Array(names.length + 1);
-    let at = 0;
-    let octets = 0;
-    for (let i = 0; i < names.length; i++) {
-      starts[i] = at;
-      at += names[i].length + 1;
-      octets += sizes[i];
+    if (isNameList(names)) {
+      this.count = names.length;
+      this.#names = names.join("/");
+      const starts = new Uint32Array(names.length + 1);
+      let at = 0;
+      for (let i = 0; i < names.length; i++) {
+        starts[i] = at;
+        at += names[i].length + 1;
+      }
+      starts[names.length] = at;
+      this.#starts = starts;
+    } else {
+      this.count = names.records.length;
+      this.#names = "";
+      this.#list = names.list;
+      this.#records = names.records;
+      const infos: string[] = [];
+      const known = new Map<string, number>();
+      const infoOf = new Uint32Array(names.infos.length);
+      for (let i = 0; i < infoOf.length; i++) {
+        const info = names.infos[i];
+        let k = known.get(info);
+        if (k === undefined) {
+          k = infos.push(info) - 1;
+          known.set(info, k);
+        }
+        infoOf[i] = k;
+      }
+      this.#infos = infos;
+      this.#infoOf = infos.length <= 0x100
+        ? Uint8Array.from(infoOf)
+        : infos.length <= 0x10000
+        ? Uint16Array.from(infoOf)
+        : infoOf;
     }
-    starts[names.length] = at;
-    this.#starts = starts;
+    let octets = 0;
+    for (let i = 0; i < this.count; i++) octets += sizes[i];
     this.#sizes = sizes;
     this.#uidls = uidls;
     this.#overrides = overrides?.size ? overrides : undefined;
@@ -152,8 +196,14 @@ export class MaildirSnapshot {
 
   /** The current file name of message `i` in `cur/`. */
   name(i: number): string {
-    return this.#renamed?.get(i) ??
-      this.#names.slice(this.#starts[i], this.#starts[i + 1] - 1);
+    const renamed = this.#renamed?.get(i);
+    if (renamed !== undefined) return renamed;
+    const starts = this.#starts;
+    if (starts !== undefined) {
+      return this.#names.slice(starts[i], starts[i + 1] - 1);
+    }
+    return this.#list!.fileName(this.#records![i]) +
+      this.#infos![this.#infoOf![i]];
   }
 
   /** Records that message `i` was renamed (new flags). */
@@ -177,7 +227,8 @@ export class MaildirSnapshot {
     if (override !== undefined) return override;
     const uidls = this.#uidls;
     if (uidls.kind === "dovecot") {
-      return uidls.uids[i].toString(16).padStart(8, "0") + uidls.suffix;
+      const uid = this.#list!.uid(this.#records![i]);
+      return uid.toString(16).padStart(8, "0") + uidls.suffix;
     }
     if (uidls.kind === "table") return uidls.uidls[i];
     return this.unique(i);
@@ -196,6 +247,10 @@ export class MaildirSnapshot {
       } else used.add(uidl);
     }
   }
+}
+
+function isNameList(names: SnapshotNames): names is readonly string[] {
+  return Array.isArray(names);
 }
 
 /**
@@ -231,17 +286,14 @@ export async function scanMaildir(
   let listed: string[];
   let known: Known | undefined;
   let uidls: Uidls = { kind: "own" };
+  let records: number[] | undefined;
   if (dovecot !== undefined) {
-    ({ listed, known } = dovecot);
-    uidls = dovecot.uidls;
+    ({ listed, known, uidls, records } = dovecot);
   } else {
     listed = await deliveryOrder(fs, dir, all);
     if (sources.courier) {
       const courier = await courierListing(fs, dir, listed);
-      if (courier !== undefined) {
-        ({ listed, known } = courier);
-        uidls = courier.uidls;
-      }
+      if (courier !== undefined) ({ listed, known, uidls } = courier);
     }
   }
   if (hidden !== undefined) {
@@ -249,26 +301,30 @@ export async function scanMaildir(
     if (keep.includes(false)) {
       const kept = (_: unknown, i: number) => keep[i];
       listed = listed.filter(kept);
+      records = records?.filter(kept);
       if (known) {
         known = {
           sizes: known.sizes.filter(kept),
           overrides: remap(known.overrides, keep),
         };
       }
-      if (uidls.kind === "dovecot") {
-        uidls = { ...uidls, uids: uidls.uids.filter(kept) };
-      } else if (uidls.kind === "table") {
+      if (uidls.kind === "table") {
         uidls = { kind: "table", uidls: uidls.uidls.filter(kept) };
       }
     }
   }
   const sizes = await measure(fs, dir, listed, known?.sizes, cache);
-  const snapshot = new MaildirSnapshot(
-    listed,
-    sizes,
-    uidls,
-    known?.overrides,
-  );
+  const list = cache.uidlist;
+  const names: SnapshotNames = records !== undefined && list !== undefined
+    ? {
+      list,
+      records: Int32Array.from(records),
+      infos: listed.map((name, i) =>
+        name.slice(list.nameLength(records![i]))
+      ),
+    }
+    : listed;
+  const snapshot = new MaildirSnapshot(names, sizes, uidls, known?.overrides);
   // Dovecot's default UIDLs are distinct and valid by construction (one per
   // UID, in hex); any other UIDL is checked.
   if (uidls.kind !== "dovecot" || known?.overrides.size) {
@@ -355,32 +411,25 @@ async function dovecotListing(
   options: DovecotUidlOptions,
   cache: MaildirCache,
 ): Promise<
-  { listed: string[]; known: Known; uidls: Uidls } | undefined
+  | { listed: string[]; known: Known; uidls: Uidls; records?: number[] }
+  | undefined
 > {
   const formatText = options.format ?? DOVECOT_DEFAULT_UIDL_FORMAT;
   const format = compileDovecotUidlFormat(formatText);
   let list = await readDovecotUidlistCached(fs, dir, cache);
   if (list === undefined) return undefined;
-  let claim = claimRecords(list, names);
-  if (claim.unassigned.length > 0 && options.assign !== false) {
-    if (
-      await assignDovecotUidsCached(
-        fs,
-        dir,
-        claim.unassigned,
-        options,
-        cache,
-      )
-    ) {
+  let { claim, unassigned } = claimRecords(list, names);
+  if (unassigned.length > 0 && options.assign !== false) {
+    if (await assignDovecotUidsCached(fs, dir, unassigned, options, cache)) {
       list = cache.uidlist ?? await readDovecotUidlistCached(fs, dir, {});
       if (list === undefined) return undefined;
-      claim = claimRecords(list, names);
+      ({ claim } = claimRecords(list, names));
     }
   }
   const records: number[] = [];
   let ordered = false;
-  for (let r = 0; r < claim.byRecord.length; r++) {
-    if (claim.byRecord[r] === -1) continue;
+  for (let r = 0; r < claim.length; r++) {
+    if (claim[r] === -1) continue;
     records.push(r);
     if (list.ext.get(r)?.O !== undefined) ordered = true;
   }
@@ -395,16 +444,16 @@ async function dovecotListing(
   const listed: string[] = [];
   const sizes: (number | undefined)[] = [];
   const overrides = new Map<number, string>();
-  const uids = new Uint32Array(records.length);
-  const table = formatText === DOVECOT_DEFAULT_UIDL_FORMAT
+  // A cache not kept (a half-written last line) cannot be referred to.
+  const kept = cache.uidlist === list;
+  const table = formatText === DOVECOT_DEFAULT_UIDL_FORMAT && kept
     ? undefined
     : [] as string[];
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
-    const name = names[claim.byRecord[r]];
+    const name = names[claim[r]];
     const ext = list.ext.get(r);
     listed.push(name);
-    uids[i] = list.uids[r];
     const w = ext?.W;
     sizes.push(
       w !== undefined && /^\d{1,15}$/.test(w) ? Number(w) : undefined,
@@ -412,7 +461,7 @@ async function dovecotListing(
     if (ext?.P) overrides.set(i, ext.P);
     table?.push(
       format(
-        { uid: list.uids[r], fileName: baseNameOf(name), ext: ext ?? {} },
+        { uid: list.uid(r), fileName: baseNameOf(name), ext: ext ?? {} },
         list.uidValidity,
       ),
     );
@@ -421,11 +470,12 @@ async function dovecotListing(
     ? { kind: "table", uidls: table }
     : {
       kind: "dovecot",
-      uids,
       suffix: format({ uid: 0, fileName: "", ext: {} }, list.uidValidity)
         .slice(8),
     };
-  return { listed, known: { sizes, overrides }, uidls };
+  return kept
+    ? { listed, known: { sizes, overrides }, uidls, records }
+    : { listed, known: { sizes, overrides }, uidls };
 }
 
 /**
@@ -436,17 +486,17 @@ async function dovecotListing(
 function claimRecords(
   list: DovecotUidlistCache,
   names: readonly string[],
-): { byRecord: Int32Array; unassigned: string[] } {
-  const byRecord = new Int32Array(list.uids.length).fill(-1);
+): { claim: Int32Array; unassigned: string[] } {
+  const claim = new Int32Array(list.count).fill(-1);
   const unassigned: string[] = [];
   for (let i = 0; i < names.length; i++) {
-    const r = list.index.get(baseNameOf(names[i]));
-    if (r === undefined) unassigned.push(names[i]);
-    else if (byRecord[r] === -1 || names[i] < names[byRecord[r]]) {
-      byRecord[r] = i;
-    }
+    const name = names[i];
+    const colon = name.indexOf(":");
+    const r = list.find(name, colon === -1 ? name.length : colon);
+    if (r === -1) unassigned.push(name);
+    else if (claim[r] === -1 || name < names[claim[r]]) claim[r] = i;
   }
-  return { byRecord, unassigned };
+  return { claim, unassigned };
 }
 
 /**

@@ -258,6 +258,41 @@ describe("MaildirStorage", () => {
     ]);
   });
 
+  it("serves a small message as bytes and a large one as a stream; an unseen small one gets S only once read past its end", async () => {
+    const dir = await maildir("small", {
+      "cur/1700000001.a:2,S": "seen\n",
+      "cur/1700000002.b:2,": "unseen\n",
+      "cur/1700000003.c:2,S": "x".repeat(70_000),
+      "cur/1700000004.d:2,": "top\n",
+    });
+    const storage = byMbox(new MaildirStorage({ root }));
+    assert.equal(await storage.lock("small"), true);
+    const seen = await storage.get("small", 1);
+    assert.ok(seen instanceof Uint8Array);
+    assert.equal(new TextDecoder().decode(seen), "seen\n");
+    assert.ok((await storage.get("small", 3)) instanceof ReadableStream);
+    // Unseen: one chunk, then the flag when the reader asks for more.
+    const unseen = await storage.get("small", 2);
+    assert.ok(unseen instanceof ReadableStream);
+    const reader = unseen.getReader();
+    const first = await reader.read();
+    assert.equal(new TextDecoder().decode(first.value), "unseen\n");
+    assert.ok((await readdir(join(dir, "cur"))).includes("1700000002.b:2,"));
+    assert.equal((await reader.read()).done, true);
+    // TOP that stops after the first chunk cancels: no flag.
+    const top = (await storage.get("small", 4)) as ReadableStream<Uint8Array>;
+    const topReader = top.getReader();
+    await topReader.read();
+    await topReader.cancel();
+    await storage.unlock("small");
+    assert.deepEqual((await readdir(join(dir, "cur"))).sort(), [
+      "1700000001.a:2,S",
+      "1700000002.b:2,S",
+      "1700000003.c:2,S",
+      "1700000004.d:2,",
+    ]);
+  });
+
   it("leaves flags alone with markSeen: false", async () => {
     const dir = await maildir("noseen", { "new/1700000001.a": "one\n" });
     const storage = byMbox(new MaildirStorage({ root, markSeen: false }));

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MaildirStorage } from "../../maildir.ts";
 import { byMbox } from "../_helpers/by_mbox.ts";
@@ -93,6 +93,59 @@ describe("MaildirStorage UIDL sources", () => {
     } finally {
       await own.unlock("dovecot");
     }
+  });
+
+  it("MaildirStorage follows dovecot-uidlist appends and rewrites between logins, and leaves new mail out while its lock is busy", async () => {
+    const dir = await maildir("dovecot-later", {
+      "cur/1700000100.M1P1.h,S=2:2,S": "a\n",
+      "dovecot-uidlist": "3 V1700000000 N2 Gab\n1 :1700000100.M1P1.h,S=2\n",
+    });
+    const uidlist = join(dir, "dovecot-uidlist");
+    const storage = byMbox(
+      new MaildirStorage({
+        root,
+        dovecotUidl: { lockTimeoutMs: 50 },
+      }),
+    );
+    const list = async () => {
+      assert.equal(await storage.lock("dovecot-later"), true);
+      try {
+        const n = storage.stat("dovecot-later");
+        return Array.from(
+          { length: n },
+          (_, i) =>
+            `${storage.uidl("dovecot-later", i + 1)} ${
+              storage.size("dovecot-later", i + 1)
+            }`,
+        );
+      } finally {
+        await storage.unlock("dovecot-later");
+      }
+    };
+    assert.deepEqual(await list(), ["000000016553f100 3"]);
+    // Dovecot delivers and appends a line.
+    await writeFile(join(dir, "cur", "1700000200.M2P1.h:2,"), "bb\n");
+    await appendFile(uidlist, "5 W9 :1700000200.M2P1.h\n");
+    assert.deepEqual(await list(), [
+      "000000016553f100 3",
+      "000000056553f100 9",
+    ]);
+    // Dovecot rewrites the file (P and O added): the whole file counts.
+    await writeFile(
+      uidlist,
+      "3 V1700000000 N6 Gab\n1 O2 :1700000100.M1P1.h,S=2\n5 Pnew O1 W9 :1700000200.M2P1.h\n",
+    );
+    assert.deepEqual(await list(), ["new 9", "000000016553f100 3"]);
+    // New mail while another process holds the uidlist lock: not served.
+    await writeFile(join(dir, "cur", "1700000300.M3P1.h:2,"), "c\n");
+    await writeFile(join(dir, "dovecot-uidlist.lock"), `1:${hostname()}`);
+    assert.deepEqual(await list(), ["new 9", "000000016553f100 3"]);
+    await rm(join(dir, "dovecot-uidlist.lock"));
+    assert.deepEqual(await list(), [
+      "new 9",
+      "000000016553f100 3",
+      "000000066553f100 3",
+    ]);
   });
 
   it("MaildirStorage refuses bad UIDL source options with a clear error", () => {
