@@ -51,6 +51,43 @@ export interface MaildirCache {
   sizes: Map<string, number>;
   /** Dovecot's uidlist as last read (see {@linkcode DovecotUidlistCache}). */
   uidlist?: DovecotUidlistCache;
+  /** The last snapshot, while `cur/` is unchanged (see {@linkcode Listing}). */
+  listing?: Listing;
+}
+
+/**
+ * The last snapshot of a Maildir and what it was made from, so that a
+ * later login whose `cur/` did not change since (its modification time is
+ * the same, and nothing came from `new/`), with the same uidlist and hidden
+ * letter, shares it instead of listing `cur/` again, as Dovecot does. A
+ * directory's modification time changes with every file created, renamed
+ * or removed in it; a listing is kept only when that time was at least
+ * {@linkcode SETTLED_MS} older than the listing (a change within the same
+ * clock tick as the listing could not be told apart).
+ */
+interface Listing {
+  curMtimeMs: number;
+  hidden: string | undefined;
+  uidlist: DovecotUidlistCache | undefined;
+  uidlistCount: number;
+  snapshot: MaildirSnapshot;
+}
+
+/** How old `cur/`'s modification time must be for a listing to be kept. */
+const SETTLED_MS = 2_000;
+
+/**
+ * Forgets a cached size that a read showed wrong (a file rewritten in
+ * place), and the listing that holds it.
+ *
+ * @example
+ * ```ts ignore
+ * forgetSize(cache, "1700000000.M1P2.host");
+ * ```
+ */
+export function forgetSize(cache: MaildirCache, baseName: string): void {
+  cache.sizes.delete(baseName);
+  cache.listing = undefined;
 }
 
 /**
@@ -144,13 +181,31 @@ export class MaildirSnapshot {
   #renamed: Map<number, string> | undefined;
   #overrides: Map<number, string> | undefined;
 
-  /** Takes the names, sizes and UIDLs (see {@linkcode scanMaildir}). */
+  /**
+   * Takes the names, sizes and UIDLs (see {@linkcode scanMaildir}), or
+   * shares those of an earlier snapshot of an unchanged Maildir (never its
+   * renames).
+   */
   constructor(
-    names: SnapshotNames,
-    sizes: Uint32Array | Float64Array,
-    uidls: Uidls,
+    names: SnapshotNames | MaildirSnapshot,
+    sizes: Uint32Array | Float64Array = new Uint32Array(0),
+    uidls: Uidls = { kind: "own" },
     overrides?: Map<number, string>,
   ) {
+    if (names instanceof MaildirSnapshot) {
+      this.count = names.count;
+      this.octets = names.octets;
+      this.#names = names.#names;
+      this.#starts = names.#starts;
+      this.#list = names.#list;
+      this.#records = names.#records;
+      this.#infoOf = names.#infoOf;
+      this.#infos = names.#infos;
+      this.#sizes = names.#sizes;
+      this.#uidls = names.#uidls;
+      this.#overrides = names.#overrides;
+      return;
+    }
     if (isNameList(names)) {
       this.count = names.length;
       this.#names = names.join("/");
@@ -275,14 +330,33 @@ export async function scanMaildir(
   sources: MaildirUidlSources = { dovecot: false, courier: false },
   hidden?: string,
 ): Promise<MaildirSnapshot> {
+  let moved = false;
   for (const name of await regularFiles(fs, `${dir}/new`)) {
     const target = name.includes(":") ? name : `${name}:2,`;
     await fs.rename(`${dir}/new/${name}`, `${dir}/cur/${target}`);
+    moved = true;
+  }
+  // The listing can be shared only with the uidlist it was made from;
+  // reading it also picks up lines Dovecot appended.
+  const uidlist = sources.dovecot === false
+    ? undefined
+    : await readDovecotUidlistCached(fs, dir, cache);
+  const listedAt = Date.now();
+  const cur = await fs.stat(`${dir}/cur`);
+  const last = cache.listing;
+  cache.listing = undefined;
+  if (
+    last !== undefined && cur !== undefined && !moved && !sources.courier &&
+    last.curMtimeMs === cur.mtimeMs && last.hidden === hidden &&
+    last.uidlist === uidlist && last.uidlistCount === (uidlist?.count ?? 0)
+  ) {
+    cache.listing = last;
+    return new MaildirSnapshot(last.snapshot);
   }
   const all = await regularFiles(fs, `${dir}/cur`);
   const dovecot = sources.dovecot === false
     ? undefined
-    : await dovecotListing(fs, dir, all, sources.dovecot, cache);
+    : await dovecotListing(fs, dir, all, sources.dovecot, cache, uidlist);
   let listed: string[];
   let known: Known | undefined;
   let uidls: Uidls = { kind: "own" };
@@ -329,6 +403,21 @@ export async function scanMaildir(
   // UID, in hex); any other UIDL is checked.
   if (uidls.kind !== "dovecot" || known?.overrides.size) {
     await snapshot.makeUnique();
+  }
+  const settled = cur !== undefined && cur.mtimeMs <= listedAt - SETTLED_MS;
+  const source = cache.uidlist;
+  if (
+    settled && !moved && !sources.courier &&
+    (dovecot === undefined ||
+      (records !== undefined && !dovecot.pending && source === uidlist))
+  ) {
+    cache.listing = {
+      curMtimeMs: cur.mtimeMs,
+      hidden,
+      uidlist: source,
+      uidlistCount: source?.count ?? 0,
+      snapshot,
+    };
   }
   return snapshot;
 }
@@ -410,20 +499,28 @@ async function dovecotListing(
   names: string[],
   options: DovecotUidlOptions,
   cache: MaildirCache,
+  read: DovecotUidlistCache | undefined,
 ): Promise<
-  | { listed: string[]; known: Known; uidls: Uidls; records?: number[] }
+  | {
+    listed: string[];
+    known: Known;
+    uidls: Uidls;
+    records?: number[];
+    /** Mail left without a UID (to be numbered by a later login). */
+    pending: boolean;
+  }
   | undefined
 > {
   const formatText = options.format ?? DOVECOT_DEFAULT_UIDL_FORMAT;
   const format = compileDovecotUidlFormat(formatText);
-  let list = await readDovecotUidlistCached(fs, dir, cache);
+  let list = read;
   if (list === undefined) return undefined;
   let { claim, unassigned } = claimRecords(list, names);
   if (unassigned.length > 0 && options.assign !== false) {
     if (await assignDovecotUidsCached(fs, dir, unassigned, options, cache)) {
       list = cache.uidlist ?? await readDovecotUidlistCached(fs, dir, {});
       if (list === undefined) return undefined;
-      ({ claim } = claimRecords(list, names));
+      ({ claim, unassigned } = claimRecords(list, names));
     }
   }
   const records: number[] = [];
@@ -473,9 +570,10 @@ async function dovecotListing(
       suffix: format({ uid: 0, fileName: "", ext: {} }, list.uidValidity)
         .slice(8),
     };
+  const pending = unassigned.length > 0;
   return kept
-    ? { listed, known: { sizes, overrides }, uidls, records }
-    : { listed, known: { sizes, overrides }, uidls };
+    ? { listed, known: { sizes, overrides }, uidls, records, pending }
+    : { listed, known: { sizes, overrides }, uidls, pending };
 }
 
 /**

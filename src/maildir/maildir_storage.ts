@@ -19,7 +19,12 @@ import {
 import { lazyMaildirFs, type MaildirFs } from "./maildir_fs.ts";
 import { MAILDIR_LOCK_NAME, MaildirLock } from "./maildir_lock.ts";
 import { MaildirMaildrop } from "./maildir_maildrop.ts";
-import { MaildirCaches, MaildirSnapshot, scanMaildir } from "./maildir_scan.ts";
+import {
+  forgetSize,
+  MaildirCaches,
+  MaildirSnapshot,
+  scanMaildir,
+} from "./maildir_scan.ts";
 import type { DovecotUidlOptions } from "./dovecot_uidlist_file.ts";
 import { compileDovecotUidlFormat } from "./dovecot_uidl_format.ts";
 import type { MaildirUidlSources } from "./maildir_uidl_source.ts";
@@ -317,7 +322,7 @@ export class MaildirStorage implements MaildropStore<string> {
         fs,
         dir,
         snapshot,
-        onWrongSize: (base) => cache.sizes.delete(base),
+        onWrongSize: (base) => forgetSize(cache, base),
         markSeen: this.#markSeen,
         deletedKeyword: this.#deletedKeyword,
         onError: this.#onError,

@@ -194,6 +194,78 @@ describe("MaildirStorage", () => {
     assert.equal(stats, 0);
   });
 
+  it("shares the last listing while cur/ is unchanged and settled, and lists again after any change", async () => {
+    const dir = await maildir("settled", {
+      "cur/1700000001.a,W=3:2,S": "a\n",
+      "cur/1700000002.b,W=3:2,": "b\n",
+    });
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(dir, "cur"), old, old);
+    const fs = nodeFs();
+    let listings = 0;
+    const count =
+      <T>(inner: (path: string) => Promise<T>) => (path: string) => {
+        if (path.endsWith("/cur")) listings++;
+        return inner(path);
+      };
+    fs.readDir = count(fs.readDir.bind(fs));
+    if (fs.readDirKinds) fs.readDirKinds = count(fs.readDirKinds.bind(fs));
+    const storage = byMbox(new MaildirStorage({ root, fs }));
+    const login = async () => {
+      listings = 0;
+      assert.equal(await storage.lock("settled"), true);
+      const n = storage.stat("settled");
+      const uidls = Array.from(
+        { length: n },
+        (_, i) => storage.uidl("settled", i + 1),
+      );
+      return { uidls, listings };
+    };
+    const both = ["1700000001.a", "1700000002.b"];
+    assert.deepEqual(await login(), { uidls: both, listings: 1 });
+    await storage.unlock("settled");
+    // Unchanged and settled: shared, cur/ not listed.
+    assert.deepEqual(await login(), { uidls: both, listings: 0 });
+    // This session reads message 2 whole: its S flag renames it.
+    await bytesOf(await storage.get("settled", 2));
+    await storage.unlock("settled");
+    assert.ok(
+      (await readdir(join(dir, "cur"))).includes("1700000002.b,W=3:2,S"),
+    );
+    // cur/ changed: listed again, the renamed file found, and (changed just
+    // now, not settled) listed again at the next login too.
+    assert.deepEqual(await login(), { uidls: both, listings: 1 });
+    assert.equal(
+      new TextDecoder().decode(await bytesOf(await storage.get("settled", 2))),
+      "b\n",
+    );
+    await storage.unlock("settled");
+    assert.deepEqual(await login(), { uidls: both, listings: 1 });
+    await storage.unlock("settled");
+    // New mail in new/ is always seen.
+    await utimes(join(dir, "cur"), old, old);
+    assert.deepEqual(await login(), { uidls: both, listings: 1 });
+    await storage.unlock("settled");
+    await writeFile(join(dir, "new", "1700000003.c"), "c\n");
+    assert.deepEqual(await login(), {
+      uidls: [...both, "1700000003.c"],
+      listings: 1,
+    });
+    await storage.unlock("settled");
+    // A file put straight into cur/ (its mtime changes) is seen too.
+    await utimes(join(dir, "cur"), old, old);
+    assert.equal((await login()).listings, 1);
+    await storage.unlock("settled");
+    assert.equal((await login()).listings, 0);
+    await storage.unlock("settled");
+    await writeFile(join(dir, "cur", "1700000004.d:2,"), "d\n");
+    assert.deepEqual(await login(), {
+      uidls: [...both, "1700000003.c", "1700000004.d"],
+      listings: 1,
+    });
+    await storage.unlock("settled");
+  });
+
   it("keeps UIDLs stable across instances, new/→cur/ moves and flag changes", async () => {
     const dir = await maildir("uidl", {
       "new/1700000001.M1P1.host,S=3": "a\n\n",

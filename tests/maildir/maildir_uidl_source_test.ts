@@ -1,10 +1,18 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import {
+  appendFile,
+  mkdir,
+  mkdtemp,
+  rm,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MaildirStorage } from "../../maildir.ts";
 import { byMbox } from "../_helpers/by_mbox.ts";
+import { nodeFs } from "../../src/runtime/node_fs.ts";
 
 let root = "";
 before(async () => {
@@ -146,6 +154,47 @@ describe("MaildirStorage UIDL sources", () => {
       "000000016553f100 3",
       "000000066553f100 3",
     ]);
+  });
+
+  it("MaildirStorage shares a settled Dovecot listing only while dovecot-uidlist is unchanged", async () => {
+    const dir = await maildir("dovecot-settled", {
+      "cur/1700000100.M1P1.h,S=2:2,S": "a\n",
+      "cur/1700000200.M2P1.h:2,S": "b\n",
+      "dovecot-uidlist":
+        "3 V1700000000 N3 Gab\n1 :1700000100.M1P1.h,S=2\n2 :1700000200.M2P1.h\n",
+    });
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(dir, "cur"), old, old);
+    const fs = nodeFs();
+    let listings = 0;
+    const kinds = fs.readDirKinds!.bind(fs);
+    fs.readDirKinds = (path) => {
+      if (path.endsWith("/cur")) listings++;
+      return kinds(path);
+    };
+    const storage = byMbox(new MaildirStorage({ root, fs }));
+    const login = async () => {
+      listings = 0;
+      assert.equal(await storage.lock("dovecot-settled"), true);
+      try {
+        return [1, 2].map((n) => storage.uidl("dovecot-settled", n))
+          .join(" ") + ` ${listings}`;
+      } finally {
+        await storage.unlock("dovecot-settled");
+      }
+    };
+    assert.equal(await login(), "000000016553f100 000000026553f100 1");
+    assert.equal(await login(), "000000016553f100 000000026553f100 0");
+    // Dovecot rewrites the uidlist (new order, a P): listed again.
+    await writeFile(
+      join(dir, "dovecot-uidlist"),
+      "3 V1700000000 N3 Gab\n1 O2 :1700000100.M1P1.h,S=2\n2 O1 Pb :1700000200.M2P1.h\n",
+    );
+    assert.equal(await login(), "b 000000016553f100 1");
+    assert.equal(await login(), "b 000000016553f100 0");
+    // Dovecot appends a line (for a file elsewhere): listed again.
+    await appendFile(join(dir, "dovecot-uidlist"), "3 :1700000300.M3P1.h\n");
+    assert.equal(await login(), "b 000000016553f100 1");
   });
 
   it("MaildirStorage refuses bad UIDL source options with a clear error", () => {
