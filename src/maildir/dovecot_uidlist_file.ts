@@ -620,7 +620,11 @@ export async function assignDovecotUidsCached(
     ) {
       // The cache holds whole lines of a version 3 file: append as Dovecot does.
       let uid = list.nextUid;
-      const added = fresh.map((fileName) => ({ uid: uid++, fileName, ext: {} }));
+      const added = fresh.map((fileName) => ({
+        uid: uid++,
+        fileName,
+        ext: {},
+      }));
       if (await fs.appendFile(path, formatDovecotUidlistRecords(added))) {
         await readDovecotUidlistCached(fs, dir, holder);
         return true;

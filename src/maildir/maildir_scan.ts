@@ -393,9 +393,7 @@ export async function scanMaildir(
     ? {
       list,
       records: Int32Array.from(records),
-      infos: listed.map((name, i) =>
-        name.slice(list.nameLength(records![i]))
-      ),
+      infos: listed.map((name, i) => name.slice(list.nameLength(records![i]))),
     }
     : listed;
   const snapshot = new MaildirSnapshot(names, sizes, uidls, known?.overrides);
@@ -563,13 +561,11 @@ async function dovecotListing(
       ),
     );
   }
-  const uidls: Uidls = table !== undefined
-    ? { kind: "table", uidls: table }
-    : {
-      kind: "dovecot",
-      suffix: format({ uid: 0, fileName: "", ext: {} }, list.uidValidity)
-        .slice(8),
-    };
+  const uidls: Uidls = table !== undefined ? { kind: "table", uidls: table } : {
+    kind: "dovecot",
+    suffix: format({ uid: 0, fileName: "", ext: {} }, list.uidValidity)
+      .slice(8),
+  };
   const pending = unassigned.length > 0;
   return kept
     ? { listed, known: { sizes, overrides }, uidls, records, pending }
