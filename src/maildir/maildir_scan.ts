@@ -92,9 +92,10 @@ export function forgetSize(cache: MaildirCache, baseName: string): void {
 
 /**
  * The {@linkcode MaildirCache}s of a storage, by Maildir, the least recently
- * used dropped first once they hold more than `limit` entries in all (sizes
- * and uidlist records), so that memory stays bounded however many Maildirs
- * are served.
+ * used dropped first once they hold more than `limit` entries in all (sizes,
+ * uidlist records and listed messages; some 10 to 70 bytes each, so about
+ * 30 MB at the default limit), so that memory stays bounded however many
+ * Maildirs are served.
  *
  * @example
  * ```ts
@@ -129,7 +130,8 @@ export class MaildirCaches {
 }
 
 function weight(cache: MaildirCache): number {
-  return cache.sizes.size + (cache.uidlist?.count ?? 0);
+  return cache.sizes.size + (cache.uidlist?.count ?? 0) +
+    (cache.listing?.snapshot.count ?? 0);
 }
 
 /** How a snapshot's UIDLs are made. */
