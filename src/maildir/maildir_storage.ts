@@ -164,8 +164,10 @@ const SUBDIRS = ["cur", "new", "tmp"] as const;
  * later appears in the next session. UIDLs are the unique part of the file
  * names, so they survive restarts, `new/`→`cur/` moves and flag changes.
  * Sizes come from `,W=` when present, otherwise they are counted once (bare
- * LF as CRLF) and cached by name, mtime and size. Messages are streamed from
- * their files; a delete unlinks them.
+ * LF as CRLF) and cached by the name up to `:` (message files never change).
+ * A later login whose `cur/` is unchanged reuses the last listing. Messages
+ * of at most 64 KiB are read whole, larger ones streamed from their files; a
+ * delete unlinks them.
  *
  * A Maildir whose `cur/`, `new/` or `tmp/` is not a real directory (a
  * symbolic link, say) is refused with `-ERR [SYS/PERM]` and reported to
