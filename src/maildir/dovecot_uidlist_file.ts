@@ -296,6 +296,26 @@ async function isStale(
   return Date.now() - changed >= staleLockMs;
 }
 
+/**
+ * The lock timings of `options`, checked as {@linkcode loadDovecotUidls}
+ * checks them.
+ *
+ * @throws {RangeError} For a negative or non-finite timing.
+ *
+ * @example
+ * ```ts ignore
+ * dovecotLockTimes({ lockTimeoutMs: 50 }); // { staleLockMs: 120000, lockTimeoutMs: 50 }
+ * ```
+ */
+export function dovecotLockTimes(
+  options: DovecotUidlOptions,
+): { staleLockMs: number; lockTimeoutMs: number } {
+  return {
+    staleLockMs: positive(options.staleLockMs, 120_000, "staleLockMs"),
+    lockTimeoutMs: positive(options.lockTimeoutMs, 5_000, "lockTimeoutMs"),
+  };
+}
+
 function positive(
   value: number | undefined,
   fallback: number,
@@ -600,8 +620,7 @@ export async function assignDovecotUidsCached(
   options: DovecotUidlOptions,
   holder: { uidlist?: DovecotUidlistCache },
 ): Promise<boolean> {
-  const staleLockMs = positive(options.staleLockMs, 120_000, "staleLockMs");
-  const lockTimeoutMs = positive(options.lockTimeoutMs, 5_000, "lockTimeoutMs");
+  const { staleLockMs, lockTimeoutMs } = dovecotLockTimes(options);
   if (!(await lockUidlist(fs, dir, { staleLockMs, lockTimeoutMs }))) {
     return false;
   }

@@ -19,6 +19,7 @@ import {
 } from "./maildir_name.ts";
 import {
   assignDovecotUidsCached,
+  dovecotLockTimes,
   type DovecotUidlistCache,
   type DovecotUidlOptions,
   readDovecotUidlistCached,
@@ -513,6 +514,7 @@ async function dovecotListing(
 > {
   const formatText = options.format ?? DOVECOT_DEFAULT_UIDL_FORMAT;
   const format = compileDovecotUidlFormat(formatText);
+  dovecotLockTimes(options); // bad timings fail every login, as before
   let list = read;
   if (list === undefined) return undefined;
   let { claim, unassigned } = claimRecords(list, names);

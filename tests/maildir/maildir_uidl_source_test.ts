@@ -197,6 +197,14 @@ describe("MaildirStorage UIDL sources", () => {
     assert.equal(await login(), "b 000000016553f100 1");
   });
 
+  it("MaildirStorage fails a login with bad Dovecot lock timings", async () => {
+    await maildir("bad-timing", { "cur/1700000100.M1P1.h:2,": "a\n" });
+    const storage = byMbox(
+      new MaildirStorage({ root, dovecotUidl: { lockTimeoutMs: -1 } }),
+    );
+    await assert.rejects(storage.lock("bad-timing"), RangeError);
+  });
+
   it("MaildirStorage refuses bad UIDL source options with a clear error", () => {
     assert.throws(
       () => new MaildirStorage({ root, dovecotUidl: { format: "%x" } }),
