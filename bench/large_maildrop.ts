@@ -9,7 +9,10 @@
  * - memory per session: K more users (`alice1..aliceK`, the same messages,
  *   hard links as the peer makes them) log in, STAT and UIDL and stay
  *   logged in; the growth of the server's RSS (process tree) divided by K
- *   and by the message count (bytes per message per session).
+ *   and by the message count (bytes per message per session). Measured at
+ *   their first login (with what the server keeps per Maildir, and heap
+ *   growth from the first login's garbage), then again after they logged
+ *   out and in (later logins: the sessions alone).
  *
  * The first login after the server starts is reported apart (Dovecot then
  * builds its index: the mail is freshly generated; ours starts with an empty
@@ -175,27 +178,38 @@ async function measure(port: number): Promise<Login> {
   return login;
 }
 
-/** RSS growth per message per session with `k` sessions logged in. */
+/**
+ * RSS growth per message per session with `k` sessions logged in: first
+ * when the `k` users log in for the first time since the server started
+ * (what the server keeps per Maildir is counted too, and the garbage of a
+ * first login that the heap has not returned), then when the same users
+ * log in again after logging out (later logins: the sessions alone).
+ */
 async function sessionMemory(
   port: number,
   pid: number,
   k: number,
-): Promise<number> {
-  const before = treeMemory(pid).rssKib;
-  const held = [];
-  let count = 0;
-  try {
-    for (let i = 1; i <= k; i++) {
-      const s = await open(port, `alice${i}`);
-      held.push(s);
-      count = s.count;
+): Promise<{ first: number; later: number }> {
+  const hold = async () => {
+    const before = treeMemory(pid).rssKib;
+    const held = [];
+    let count = 0;
+    try {
+      for (let i = 1; i <= k; i++) {
+        const s = await open(port, `alice${i}`);
+        held.push(s);
+        count = s.count;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const after = treeMemory(pid).rssKib;
+      return ((after - before) * 1024) / (k * count);
+    } finally {
+      for (const s of held) await s.quit().catch(() => {});
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const after = treeMemory(pid).rssKib;
-    return ((after - before) * 1024) / (k * count);
-  } finally {
-    for (const s of held) await s.quit().catch(() => {});
-  }
+  };
+  const first = await hold();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return { first, later: await hold() };
 }
 
 async function main() {
@@ -206,7 +220,10 @@ async function main() {
   await certificates(tlsDir);
   const node = await node24();
   const results: Record<string, Record<number, Login[]>> = {};
-  const memory: Record<string, Record<number, number>> = {};
+  const memory: Record<
+    string,
+    Record<number, { first: number; later: number }>
+  > = {};
   for (const n of o.sizes) {
     const dir = `${o.work}/n${n}`;
     const dv = `${dir}/dovecot`;
@@ -306,14 +323,14 @@ done >'${ours}/passwd'`,
         const bytes = await sessionMemory(s.port, s.pid, o.sessions).catch(
           (error) => {
             console.error(`${s.name} ${n} session memory: ${error}`);
-            return NaN;
+            return { first: NaN, later: NaN };
           },
         );
         (memory[s.name] ??= {})[n] = bytes;
         console.error(
-          `${s.name} ${n}: ${
-            bytes.toFixed(0)
-          } B per message per session (${o.sessions} sessions)`,
+          `${s.name} ${n}: ${bytes.first.toFixed(0)} / ${
+            bytes.later.toFixed(0)
+          } B per message per session, first / later logins (${o.sessions} sessions)`,
         );
       } finally {
         await s.stop().catch((e) => console.error(String(e)));
@@ -334,7 +351,7 @@ done >'${ours}/passwd'`,
   );
   const f = (x: number, d = 0) => Number.isFinite(x) ? x.toFixed(d) : "–";
   const md = [
-    `| server | messages | login+STAT ms, 1st / later | UIDL ms, 1st / later | RSS per session, B/msg (${o.sessions} sessions) |`,
+    `| server | messages | login+STAT ms, 1st / later | UIDL ms, 1st / later | RSS per session, B/msg, 1st / later login (${o.sessions} sessions) |`,
     "|---|---|---|---|---|",
   ];
   const later = (ls: Login[], k: keyof Login) =>
@@ -347,8 +364,8 @@ done >'${ours}/passwd'`,
         `| ${name} | ${n} | ${f(ls[0].loginStatMs)} / ${
           f(later(ls, "loginStatMs"))
         } | ${f(ls[0].uidlMs)} / ${f(later(ls, "uidlMs"))} | ${
-          f(memory[name]?.[n] ?? NaN)
-        } |`,
+          f(memory[name]?.[n]?.first ?? NaN)
+        } / ${f(memory[name]?.[n]?.later ?? NaN)} |`,
       );
     }
   }

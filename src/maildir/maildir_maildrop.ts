@@ -9,17 +9,29 @@ import { Pop3Error } from "../errors.ts";
 import type { MaildropHandle } from "../storage/maildrop_handle.ts";
 import type { MessageSource } from "../storage/types.ts";
 import type { MaildirFs } from "./maildir_fs.ts";
-import type { MaildirEntry } from "./maildir_scan.ts";
-import { hasFlag, uniqueOf, withFlag } from "./maildir_name.ts";
+import type { MaildirSnapshot } from "./maildir_scan.ts";
+import { countBareLf } from "../_util/crlf.ts";
+import { baseNameOf, hasFlag, uniqueOf, withFlag } from "./maildir_name.ts";
 import { keywordLetter } from "./dovecot_keywords.ts";
+
+/**
+ * Messages of at most this many octets on the wire are read whole in one
+ * call instead of streamed (64 KiB).
+ */
+const SMALL_MESSAGE = 64 * 1024;
 
 /** What a {@linkcode MaildirMaildrop} needs from its storage. */
 export interface MaildirMaildropOptions {
   readonly fs: MaildirFs;
   /** The Maildir directory. */
   readonly dir: string;
-  readonly entries: MaildirEntry[];
+  readonly snapshot: MaildirSnapshot;
   readonly markSeen: boolean;
+  /**
+   * Called with a message's base name when its file, read whole, did not
+   * have the size a cache gave it (the cached count is then dropped).
+   */
+  readonly onWrongSize?: (baseName: string) => void;
   /**
    * "Keep on server": deleting adds this keyword's flag letter instead of
    * unlinking (Dovecot's `pop3_deleted_flag`); `undefined` unlinks.
@@ -43,7 +55,8 @@ export class MaildirMaildrop implements MaildropHandle {
   readonly octets: number;
   readonly #fs: MaildirFs;
   readonly #cur: string;
-  readonly #entries: MaildirEntry[];
+  readonly #snapshot: MaildirSnapshot;
+  readonly #onWrongSize: ((baseName: string) => void) | undefined;
   readonly #markSeen: boolean;
   readonly #dir: string;
   readonly #deletedKeyword: string | undefined;
@@ -53,39 +66,66 @@ export class MaildirMaildrop implements MaildropHandle {
   constructor(options: MaildirMaildropOptions) {
     this.#fs = options.fs;
     this.#cur = `${options.dir}/cur`;
-    this.#entries = options.entries;
+    this.#snapshot = options.snapshot;
+    this.#onWrongSize = options.onWrongSize;
     this.#markSeen = options.markSeen;
     this.#dir = options.dir;
     this.#deletedKeyword = options.deletedKeyword;
     this.#onError = options.onError;
     this.#release = options.release;
-    this.count = options.entries.length;
-    this.octets = options.entries.reduce((n, e) => n + e.size, 0);
+    this.count = options.snapshot.count;
+    this.octets = options.snapshot.octets;
   }
 
   size(n: number): number {
-    return this.#entry(n).size;
+    return this.#snapshot.size(this.#entry(n));
   }
 
   uid(n: number): string {
-    return this.#entry(n).uidl;
+    return this.#snapshot.uidl(this.#entry(n));
   }
 
   /**
-   * Streams the message file (never through a symbolic link). With
-   * `markSeen`, the file gets the `S` flag after its last byte was read.
+   * The message file's bytes (never through a symbolic link): read whole
+   * when the snapshot says it is at most {@linkcode SMALL_MESSAGE} octets
+   * (and `fs` has `readNoFollow`), else streamed. With `markSeen`, the file
+   * gets the `S` flag after its last byte was read: for bytes read whole,
+   * when the consumer asks for more after them.
    */
   async get(n: number): Promise<MessageSource> {
-    const entry = this.#entry(n);
+    const i = this.#entry(n);
+    const snapshot = this.#snapshot;
     const fs = this.#fs;
-    let stream = await fs.openRead(`${this.#cur}/${entry.name}`);
-    if (stream === undefined && (await this.#relocate(entry))) {
-      stream = await fs.openRead(`${this.#cur}/${entry.name}`);
+    if (fs.readNoFollow !== undefined && snapshot.size(i) <= SMALL_MESSAGE) {
+      let bytes = await fs.readNoFollow(
+        `${this.#cur}/${snapshot.name(i)}`,
+        SMALL_MESSAGE,
+      );
+      if (bytes === undefined && (await this.#relocate(i))) {
+        bytes = await fs.readNoFollow(
+          `${this.#cur}/${snapshot.name(i)}`,
+          SMALL_MESSAGE,
+        );
+      }
+      if (bytes === undefined) {
+        throw new Pop3Error("Message was removed by another program");
+      }
+      if (bytes !== null) {
+        if (bytes.length + countBareLf(bytes) !== snapshot.size(i)) {
+          this.#onWrongSize?.(baseNameOf(snapshot.name(i)));
+        }
+        if (!this.#markSeen || hasFlag(snapshot.name(i), "S")) return bytes;
+        return this.#seenAfter(i, bytes);
+      }
+    }
+    let stream = await fs.openRead(`${this.#cur}/${snapshot.name(i)}`);
+    if (stream === undefined && (await this.#relocate(i))) {
+      stream = await fs.openRead(`${this.#cur}/${snapshot.name(i)}`);
     }
     if (stream === undefined) {
       throw new Pop3Error("Message was removed by another program");
     }
-    if (!this.#markSeen || hasFlag(entry.name, "S")) return stream;
+    if (!this.#markSeen || hasFlag(snapshot.name(i), "S")) return stream;
     const reader = stream.getReader();
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
@@ -94,10 +134,29 @@ export class MaildirMaildrop implements MaildropHandle {
           controller.enqueue(value);
           return;
         }
-        await this.#setSeen(entry).catch(this.#onError);
+        await this.#setSeen(i).catch(this.#onError);
         controller.close();
       },
       cancel: (reason) => reader.cancel(reason),
+    }, { highWaterMark: 0 });
+  }
+
+  /**
+   * The bytes as a one-chunk stream that sets the `S` flag when it is asked
+   * for more after them (not when TOP stops early and cancels it).
+   */
+  #seenAfter(i: number, bytes: Uint8Array): ReadableStream<Uint8Array> {
+    let sent = false;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(bytes);
+          return;
+        }
+        await this.#setSeen(i).catch(this.#onError);
+        controller.close();
+      },
     }, { highWaterMark: 0 });
   }
 
@@ -117,9 +176,9 @@ export class MaildirMaildrop implements MaildropHandle {
       : await keywordLetter(this.#fs, this.#dir, keyword);
     for (const id of ids) {
       try {
-        const entry = this.#entry(id);
-        if (letter === undefined) await this.#unlink(entry);
-        else await this.#mark(entry, letter);
+        const i = this.#entry(id);
+        if (letter === undefined) await this.#unlink(i);
+        else await this.#mark(i, letter);
         removed.push(id);
       } catch (error) {
         if (failure === undefined) failure = error;
@@ -141,58 +200,62 @@ export class MaildirMaildrop implements MaildropHandle {
   }
 
   /** Adds `letter` to the flags; a file already gone counts as done. */
-  async #mark(entry: MaildirEntry, letter: string): Promise<void> {
+  async #mark(i: number, letter: string): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (hasFlag(entry.name, letter)) return;
-      const target = withFlag(entry.name, letter);
+      const name = this.#snapshot.name(i);
+      if (hasFlag(name, letter)) return;
+      const target = withFlag(name, letter);
       const cur = this.#cur;
-      if (await this.#fs.rename(`${cur}/${entry.name}`, `${cur}/${target}`)) {
-        entry.name = target;
+      if (await this.#fs.rename(`${cur}/${name}`, `${cur}/${target}`)) {
+        this.#snapshot.rename(i, target);
         return;
       }
-      if (!(await this.#relocate(entry))) return;
+      if (!(await this.#relocate(i))) return;
     }
   }
 
-  async #unlink(entry: MaildirEntry): Promise<void> {
-    if (await this.#fs.unlink(`${this.#cur}/${entry.name}`)) return;
-    if (await this.#relocate(entry)) {
-      await this.#fs.unlink(`${this.#cur}/${entry.name}`);
+  async #unlink(i: number): Promise<void> {
+    if (await this.#fs.unlink(`${this.#cur}/${this.#snapshot.name(i)}`)) return;
+    if (await this.#relocate(i)) {
+      await this.#fs.unlink(`${this.#cur}/${this.#snapshot.name(i)}`);
     }
   }
 
-  #entry(n: number): MaildirEntry {
-    const entry = Number.isInteger(n) ? this.#entries[n - 1] : undefined;
-    if (entry === undefined) {
+  /** The snapshot index of message `n`. */
+  #entry(n: number): number {
+    if (!Number.isInteger(n) || n < 1 || n > this.count) {
       throw new RangeError(`Cannot find message ${n} in the Maildir`);
     }
-    return entry;
+    return n - 1;
   }
 
   /**
    * Finds a message another program renamed (new flags) in `cur/`: a
    * regular file with the same unique part, never a link.
    */
-  async #relocate(entry: MaildirEntry): Promise<boolean> {
+  async #relocate(i: number): Promise<boolean> {
+    const current = this.#snapshot.name(i);
+    const unique = uniqueOf(current);
     for (const name of (await this.#fs.readDir(this.#cur)) ?? []) {
-      if (name === entry.name || uniqueOf(name) !== entry.unique) continue;
+      if (name === current || uniqueOf(name) !== unique) continue;
       if (!(await this.#fs.stat(`${this.#cur}/${name}`))?.isFile) continue;
-      entry.name = name;
+      this.#snapshot.rename(i, name);
       return true;
     }
     return false;
   }
 
-  async #setSeen(entry: MaildirEntry): Promise<void> {
+  async #setSeen(i: number): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (hasFlag(entry.name, "S")) return;
-      const target = withFlag(entry.name, "S");
+      const name = this.#snapshot.name(i);
+      if (hasFlag(name, "S")) return;
+      const target = withFlag(name, "S");
       const cur = this.#cur;
-      if (await this.#fs.rename(`${cur}/${entry.name}`, `${cur}/${target}`)) {
-        entry.name = target;
+      if (await this.#fs.rename(`${cur}/${name}`, `${cur}/${target}`)) {
+        this.#snapshot.rename(i, target);
         return;
       }
-      if (!(await this.#relocate(entry))) return;
+      if (!(await this.#relocate(i))) return;
     }
   }
 }

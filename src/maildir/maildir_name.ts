@@ -94,3 +94,53 @@ export function withFlag(name: string, flag: string): string {
   const sorted = [...new Set([...flags, flag])].sort().join("");
   return `${name.slice(0, name.length - flags.length)}${sorted}`;
 }
+
+/**
+ * The `,W=` field (size on the wire) of a file name, as
+ * {@linkcode fieldOf}`(name, "W")` reads it, without splitting the name:
+ * the snapshot reads it for every message at every login.
+ *
+ * @example
+ * ```ts
+ * import { wireSizeOf } from "./maildir_name.ts";
+ * console.assert(wireSizeOf("1.a,S=3,W=5:2,") === 5);
+ * console.assert(wireSizeOf("1.a,W=x,W=7") === 7);
+ * ```
+ */
+export function wireSizeOf(name: string): number | undefined {
+  const colon = name.indexOf(":");
+  const end = colon === -1 ? name.length : colon;
+  let at = name.indexOf(",W=");
+  while (at !== -1 && at < end) {
+    let stop = at + 3;
+    while (stop < end) {
+      const code = name.charCodeAt(stop);
+      if (code < 48 || code > 57) break;
+      stop++;
+    }
+    const digits = stop - at - 3;
+    if (
+      digits >= 1 && digits <= 15 &&
+      (stop === end || name.charCodeAt(stop) === 44)
+    ) {
+      return Number(name.slice(at + 3, stop));
+    }
+    at = name.indexOf(",W=", at + 1);
+  }
+  return undefined;
+}
+
+/**
+ * The file name up to the `:` that starts its info part (`:2,<flags>`):
+ * what identifies a message's content, as Dovecot's uidlist records it.
+ *
+ * @example
+ * ```ts
+ * import { baseNameOf } from "./maildir_name.ts";
+ * console.assert(baseNameOf("1.a,S=3:2,S") === "1.a,S=3");
+ * ```
+ */
+export function baseNameOf(name: string): string {
+  const colon = name.indexOf(":");
+  return colon === -1 ? name : name.slice(0, colon);
+}

@@ -19,7 +19,12 @@ import {
 import { lazyMaildirFs, type MaildirFs } from "./maildir_fs.ts";
 import { MAILDIR_LOCK_NAME, MaildirLock } from "./maildir_lock.ts";
 import { MaildirMaildrop } from "./maildir_maildrop.ts";
-import { scanMaildir, type SizeCache } from "./maildir_scan.ts";
+import {
+  forgetSize,
+  MaildirCaches,
+  MaildirSnapshot,
+  scanMaildir,
+} from "./maildir_scan.ts";
 import type { DovecotUidlOptions } from "./dovecot_uidlist_file.ts";
 import { compileDovecotUidlFormat } from "./dovecot_uidl_format.ts";
 import type { MaildirUidlSources } from "./maildir_uidl_source.ts";
@@ -159,8 +164,10 @@ const SUBDIRS = ["cur", "new", "tmp"] as const;
  * later appears in the next session. UIDLs are the unique part of the file
  * names, so they survive restarts, `new/`→`cur/` moves and flag changes.
  * Sizes come from `,W=` when present, otherwise they are counted once (bare
- * LF as CRLF) and cached by name, mtime and size. Messages are streamed from
- * their files; a delete unlinks them.
+ * LF as CRLF) and cached by the name up to `:` (message files never change).
+ * A later login whose `cur/` is unchanged reuses the last listing. Messages
+ * of at most 64 KiB are read whole, larger ones streamed from their files; a
+ * delete unlinks them.
  *
  * A Maildir whose `cur/`, `new/` or `tmp/` is not a real directory (a
  * symbolic link, say) is refused with `-ERR [SYS/PERM]` and reported to
@@ -204,7 +211,7 @@ export class MaildirStorage implements MaildropStore<string> {
   #create: boolean;
   #getFs: () => Promise<MaildirFs>;
   #onError: (error: unknown) => void;
-  #sizeCache = new Map<string, SizeCache>();
+  #caches = new MaildirCaches();
   #uidlSources: MaildirUidlSources;
   #deletedKeyword: string | undefined;
 
@@ -305,19 +312,19 @@ export class MaildirStorage implements MaildropStore<string> {
         await lock?.release();
         return null;
       }
-      const cache = this.#sizeCache.get(key) ?? new Map();
-      this.#sizeCache.set(key, cache);
+      const cache = this.#caches.get(key);
       const keyword = this.#deletedKeyword;
       const hidden = exists && keyword !== undefined
         ? await findKeywordLetter(fs, dir, keyword)
         : undefined;
-      const entries = exists
+      const snapshot = exists
         ? await scanMaildir(fs, dir, cache, this.#uidlSources, hidden)
-        : [];
+        : new MaildirSnapshot([], new Uint32Array(0), { kind: "own" });
       return new MaildirMaildrop({
         fs,
         dir,
-        entries,
+        snapshot,
+        onWrongSize: (base) => forgetSize(cache, base),
         markSeen: this.#markSeen,
         deletedKeyword: this.#deletedKeyword,
         onError: this.#onError,

@@ -17,10 +17,14 @@ import { join } from "node:path";
 import process from "node:process";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import {
+  assignDovecotUidsCached,
   DOVECOT_UIDLIST_LOCK_NAME,
   DOVECOT_UIDLIST_NAME,
+  type DovecotUidlistCache,
   loadDovecotUidls,
+  readDovecotUidlistCached,
 } from "../../src/maildir/dovecot_uidlist_file.ts";
+import { appendFile } from "node:fs/promises";
 
 const fs = nodeFs();
 const HEAD = "3 V1700000000 N3 G6553f100000000000000000000000002\n";
@@ -224,5 +228,106 @@ describe("loadDovecotUidls", () => {
       loadDovecotUidls(fs, dir, CUR, { lockTimeoutMs: NaN }),
       RangeError,
     );
+  });
+});
+
+describe("readDovecotUidlistCached", () => {
+  it("readDovecotUidlistCached parses appended lines alone and the whole file after a rewrite", async () => {
+    const dir = await maildir(OLD);
+    const holder: { uidlist?: DovecotUidlistCache } = {};
+    const first = await readDovecotUidlistCached(fs, dir, holder);
+    assert.ok(first !== undefined && holder.uidlist === first);
+    assert.equal(first.count, 2);
+    assert.equal(first.find("1700000120.M1P1.h"), 1);
+    assert.equal(first.find("1700000120.M1P1.h:2,S", 17), 1);
+    assert.equal(first.find("1700000120.M1P1.x"), -1);
+    assert.deepEqual(first.ext.get(1), { P: "2-custom" });
+    // Unchanged: the same cache, nothing parsed.
+    assert.equal(await readDovecotUidlistCached(fs, dir, holder), first);
+    // Dovecot appends a line: the same cache, one record more.
+    await appendFile(
+      join(dir, DOVECOT_UIDLIST_NAME),
+      "7 W9 :1700000900.M1P9.h\n",
+    );
+    const appended = await readDovecotUidlistCached(fs, dir, holder);
+    assert.equal(appended, first);
+    assert.equal(first.count, 3);
+    assert.equal(first.uid(2), 7);
+    assert.equal(first.fileName(2), "1700000900.M1P9.h");
+    assert.equal(first.nextUid, 8);
+    assert.deepEqual(first.ext.get(2), { W: "9" });
+    // A rewrite that changes earlier bytes (same length or longer): parsed again.
+    const rewritten = OLD.replace("2 P2-custom", "2 P2-cuXtom") +
+      "7 W9 :1700000900.M1P9.h\n8 :1700000960.M1P9.h\n";
+    await writeFile(join(dir, DOVECOT_UIDLIST_NAME), rewritten);
+    const again = await readDovecotUidlistCached(fs, dir, holder);
+    assert.ok(
+      again !== undefined && again !== first && holder.uidlist === again,
+    );
+    assert.equal(again.count, 4);
+    assert.deepEqual(again.ext.get(1), { P: "2-cuXtom" });
+    // An appended line that repeats a file name is corruption, reported.
+    await appendFile(
+      join(dir, DOVECOT_UIDLIST_NAME),
+      "9 :1700000060.M1P1.h,S=5,W=6\n",
+    );
+    await assert.rejects(
+      readDovecotUidlistCached(fs, dir, holder),
+      /duplicate file .*dovecot-uidlist/,
+    );
+    // A shorter file, and a missing one.
+    await writeFile(join(dir, DOVECOT_UIDLIST_NAME), HEAD);
+    assert.equal((await readDovecotUidlistCached(fs, dir, holder))?.count, 0);
+    await rm(join(dir, DOVECOT_UIDLIST_NAME));
+    assert.equal(await readDovecotUidlistCached(fs, dir, holder), undefined);
+    assert.equal(holder.uidlist, undefined);
+  });
+
+  it("readDovecotUidlistCached does not keep a file whose last line is not finished", async () => {
+    const dir = await maildir(OLD + "3 :1700000900.M1");
+    const holder: { uidlist?: DovecotUidlistCache } = {};
+    const list = await readDovecotUidlistCached(fs, dir, holder);
+    assert.equal(list?.count, 3);
+    assert.equal(holder.uidlist, undefined);
+  });
+
+  it("readDovecotUidlistCached finds every name of a large list", async () => {
+    const lines = [HEAD];
+    for (let i = 1; i <= 3000; i++) {
+      lines.push(`${i} :${1700000000 + i}.M${i}P1.h\n`);
+    }
+    const dir = await maildir(lines.join(""));
+    const list = (await readDovecotUidlistCached(fs, dir, {}))!;
+    for (let i = 1; i <= 3000; i++) {
+      assert.equal(list.find(`${1700000000 + i}.M${i}P1.h`), i - 1);
+    }
+    assert.equal(list.find("1700000000.M0P1.h"), -1);
+  });
+
+  it("assignDovecotUidsCached appends new mail as Dovecot does and updates the cache", async () => {
+    const dir = await maildir(OLD);
+    const holder: { uidlist?: DovecotUidlistCache } = {};
+    const list = (await readDovecotUidlistCached(fs, dir, holder))!;
+    assert.equal(
+      await assignDovecotUidsCached(fs, dir, [...NEW, CUR[0]], {}, holder),
+      true,
+    );
+    assert.equal(
+      await text(dir),
+      `${OLD}3 :1700000900.M1P9.h,S=3,W=4\n4 :1700000900.M2P9.h\n`,
+    );
+    assert.equal(holder.uidlist, list);
+    assert.equal(list.find("1700000900.M2P9.h"), 3);
+    assert.equal(list.nextUid, 5);
+    assert.equal(await exists(join(dir, DOVECOT_UIDLIST_LOCK_NAME)), false);
+    // A live process's lock: nothing numbered, the file alone.
+    await writeFile(join(dir, DOVECOT_UIDLIST_LOCK_NAME), `1:${hostname()}`);
+    assert.equal(
+      await assignDovecotUidsCached(fs, dir, ["1700001000.M1P1.h"], {
+        lockTimeoutMs: 50,
+      }, holder),
+      false,
+    );
+    assert.equal(list.count, 4);
   });
 });

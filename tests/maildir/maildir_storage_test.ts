@@ -42,8 +42,9 @@ async function maildir(
 }
 
 async function bytesOf(source: MessageSource): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
   if (!(source instanceof ReadableStream)) {
-    throw new TypeError("Expected a stream");
+    throw new TypeError("Expected bytes or a stream");
   }
   const chunks: Uint8Array[] = [];
   for await (const chunk of source) chunks.push(chunk);
@@ -135,26 +136,134 @@ describe("MaildirStorage", () => {
     await storage.unlock("sizes");
   });
 
-  it("computes a size once and reuses it while name, mtime and size stay the same", async () => {
+  it("computes a size once and reuses it by base name, without a stat, until a read shows it wrong", async () => {
     const dir = await maildir("cache", { "cur/1700000001.a:2,": "a\nb\n" });
     const file = join(dir, "cur", "1700000001.a:2,");
-    const when = new Date(1_700_000_000_000);
-    await utimes(file, when, when);
-    const storage = byMbox(new MaildirStorage({ root }));
+    const fs = nodeFs();
+    const calls: string[] = [];
+    for (const method of ["stat", "openRead", "readFile"] as const) {
+      const inner = fs[method].bind(fs) as (path: string) => Promise<never>;
+      (fs as unknown as Record<string, unknown>)[method] = (path: string) => {
+        calls.push(`${method} ${path.slice(dir.length)}`);
+        return inner(path);
+      };
+    }
+    const storage = byMbox(new MaildirStorage({ root, fs }));
     assert.equal(await storage.lock("cache"), true);
     assert.equal(storage.size("cache", 1), 6);
     await storage.unlock("cache");
-    // Same length, same mtime: the cached count stands.
-    await writeFile(file, "a\r\nb");
-    await utimes(file, when, when);
+    assert.ok(calls.includes("openRead /cur/1700000001.a:2,"));
+    // A flag change keeps the base name: the count stands, no stat, no read.
+    await rename(file, join(dir, "cur", "1700000001.a:2,S"));
+    calls.length = 0;
     assert.equal(await storage.lock("cache"), true);
     assert.equal(storage.size("cache", 1), 6);
+    assert.deepEqual(calls.filter((c) => c.includes("/cur/")), []);
+    // A file rewritten in place breaks the Maildir contract: the cached
+    // count stands until a read of the whole file shows it wrong...
+    await writeFile(join(dir, "cur", "1700000001.a:2,S"), "a\r\nb");
+    assert.equal(
+      new TextDecoder().decode(await bytesOf(await storage.get("cache", 1))),
+      "a\r\nb",
+    );
     await storage.unlock("cache");
-    // A new mtime invalidates it.
-    await utimes(file, new Date(), new Date());
+    // ...then it is counted again.
     assert.equal(await storage.lock("cache"), true);
     assert.equal(storage.size("cache", 1), 4);
     await storage.unlock("cache");
+  });
+
+  it("lists cur/ without a stat per message when the fs lists kinds", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 1; i <= 5; i++) {
+      files[`cur/170000000${i}.M${i}P1.host,S=2,W=3:2,`] = "a\n";
+    }
+    await maildir("nostat", files);
+    const fs = nodeFs();
+    let stats = 0;
+    const stat = fs.stat.bind(fs);
+    fs.stat = (path) => {
+      if (path.includes("/cur/") || path.includes("/new/")) stats++;
+      return stat(path);
+    };
+    const storage = byMbox(new MaildirStorage({ root, fs }));
+    assert.equal(await storage.lock("nostat"), true);
+    assert.equal(storage.stat("nostat"), 5);
+    assert.equal(storage.size("nostat"), 15);
+    await storage.unlock("nostat");
+    assert.equal(stats, 0);
+  });
+
+  it("shares the last listing while cur/ is unchanged and settled, and lists again after any change", async () => {
+    const dir = await maildir("settled", {
+      "cur/1700000001.a,W=3:2,S": "a\n",
+      "cur/1700000002.b,W=3:2,": "b\n",
+    });
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(dir, "cur"), old, old);
+    const fs = nodeFs();
+    let listings = 0;
+    const count =
+      <T>(inner: (path: string) => Promise<T>) => (path: string) => {
+        if (path.endsWith("/cur")) listings++;
+        return inner(path);
+      };
+    fs.readDir = count(fs.readDir.bind(fs));
+    if (fs.readDirKinds) fs.readDirKinds = count(fs.readDirKinds.bind(fs));
+    const storage = byMbox(new MaildirStorage({ root, fs }));
+    const login = async () => {
+      listings = 0;
+      assert.equal(await storage.lock("settled"), true);
+      const n = storage.stat("settled");
+      const uidls = Array.from(
+        { length: n },
+        (_, i) => storage.uidl("settled", i + 1),
+      );
+      return { uidls, listings };
+    };
+    const both = ["1700000001.a", "1700000002.b"];
+    assert.deepEqual(await login(), { uidls: both, listings: 1 });
+    await storage.unlock("settled");
+    // Unchanged and settled: shared, cur/ not listed.
+    assert.deepEqual(await login(), { uidls: both, listings: 0 });
+    // This session reads message 2 whole: its S flag renames it.
+    await bytesOf(await storage.get("settled", 2));
+    await storage.unlock("settled");
+    assert.ok(
+      (await readdir(join(dir, "cur"))).includes("1700000002.b,W=3:2,S"),
+    );
+    // cur/ changed: listed again, the renamed file found, and (changed just
+    // now, not settled) listed again at the next login too.
+    assert.deepEqual(await login(), { uidls: both, listings: 1 });
+    assert.equal(
+      new TextDecoder().decode(await bytesOf(await storage.get("settled", 2))),
+      "b\n",
+    );
+    await storage.unlock("settled");
+    assert.deepEqual(await login(), { uidls: both, listings: 1 });
+    await storage.unlock("settled");
+    // New mail in new/ is always seen.
+    await utimes(join(dir, "cur"), old, old);
+    assert.deepEqual(await login(), { uidls: both, listings: 1 });
+    await storage.unlock("settled");
+    await writeFile(join(dir, "new", "1700000003.c"), "c\n");
+    assert.deepEqual(await login(), {
+      uidls: [...both, "1700000003.c"],
+      listings: 1,
+    });
+    await storage.unlock("settled");
+    // A file put straight into cur/ (its mtime changes) is seen too.
+    await utimes(join(dir, "cur"), old, old);
+    assert.equal((await login()).listings, 1);
+    await storage.unlock("settled");
+    assert.equal((await login()).listings, 0);
+    await storage.unlock("settled");
+    await writeFile(join(dir, "cur", "1700000004.d:2,"), "d\n");
+    assert.deepEqual(await login(), {
+      uidls: [...both, "1700000003.c", "1700000004.d"],
+      listings: 1,
+    });
+    await storage.unlock("settled");
   });
 
   it("keeps UIDLs stable across instances, new/→cur/ moves and flag changes", async () => {
@@ -218,6 +327,43 @@ describe("MaildirStorage", () => {
       "1700000001.a:2,FS",
       "1700000002.b:2,",
       "1700000003.c:2,S",
+    ]);
+  });
+
+  it("serves a small message as bytes and a large one as a stream; an unseen small one gets S only once read past its end", async () => {
+    const dir = await maildir("small", {
+      "cur/1700000001.a:2,S": "seen\n",
+      "cur/1700000002.b:2,": "unseen\n",
+      "cur/1700000003.c:2,S": "x".repeat(70_000),
+      "cur/1700000004.d:2,": "top\n",
+    });
+    const storage = byMbox(new MaildirStorage({ root }));
+    assert.equal(await storage.lock("small"), true);
+    const seen = await storage.get("small", 1);
+    assert.ok(seen instanceof Uint8Array);
+    assert.equal(new TextDecoder().decode(seen), "seen\n");
+    const large = await storage.get("small", 3);
+    assert.ok(large instanceof ReadableStream);
+    await large.cancel();
+    // Unseen: one chunk, then the flag when the reader asks for more.
+    const unseen = await storage.get("small", 2);
+    assert.ok(unseen instanceof ReadableStream);
+    const reader = unseen.getReader();
+    const first = await reader.read();
+    assert.equal(new TextDecoder().decode(first.value), "unseen\n");
+    assert.ok((await readdir(join(dir, "cur"))).includes("1700000002.b:2,"));
+    assert.equal((await reader.read()).done, true);
+    // TOP that stops after the first chunk cancels: no flag.
+    const top = (await storage.get("small", 4)) as ReadableStream<Uint8Array>;
+    const topReader = top.getReader();
+    await topReader.read();
+    await topReader.cancel();
+    await storage.unlock("small");
+    assert.deepEqual((await readdir(join(dir, "cur"))).sort(), [
+      "1700000001.a:2,S",
+      "1700000002.b:2,S",
+      "1700000003.c:2,S",
+      "1700000004.d:2,",
     ]);
   });
 
