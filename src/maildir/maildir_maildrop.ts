@@ -9,7 +9,7 @@ import { Pop3Error } from "../errors.ts";
 import type { MaildropHandle } from "../storage/maildrop_handle.ts";
 import type { MessageSource } from "../storage/types.ts";
 import type { MaildirFs } from "./maildir_fs.ts";
-import type { MaildirSnapshot } from "./maildir_scan.ts";
+import type { MaildirSnapshot } from "./maildir_snapshot.ts";
 import { countBareLf } from "../_util/crlf.ts";
 import { baseNameOf, hasFlag, uniqueOf, withFlag } from "./maildir_name.ts";
 import { keywordLetter } from "./dovecot_keywords.ts";

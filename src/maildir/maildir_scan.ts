@@ -7,8 +7,6 @@
  */
 
 import { countBareLf } from "../_util/crlf.ts";
-import { toHex } from "../_util/hex.ts";
-import { isValidUid } from "../_util/uid.ts";
 import type { MaildirFs } from "./maildir_fs.ts";
 import {
   baseNameOf,
@@ -18,12 +16,20 @@ import {
   wireSizeOf,
 } from "./maildir_name.ts";
 import {
-  assignDovecotUidsCached,
   dovecotLockTimes,
-  type DovecotUidlistCache,
   type DovecotUidlOptions,
-  readDovecotUidlistCached,
 } from "./dovecot_uidlist_file.ts";
+import {
+  assignDovecotUidsCached,
+  type DovecotUidlistCache,
+  readDovecotUidlistCached,
+} from "./dovecot_uidlist_cache.ts";
+import { type MaildirCache, SETTLED_MS } from "./maildir_caches.ts";
+import {
+  MaildirSnapshot,
+  type SnapshotNames,
+  type Uidls,
+} from "./maildir_snapshot.ts";
 import {
   compileDovecotUidlFormat,
   DOVECOT_DEFAULT_UIDL_FORMAT,
@@ -31,285 +37,7 @@ import {
 import { loadCourierUidls } from "./courier_sizelist.ts";
 import type { MaildirUidlSources } from "./maildir_uidl_source.ts";
 
-const ENCODER = new TextEncoder();
 const SIZE_CONCURRENCY = 8;
-
-/**
- * What a storage keeps about one Maildir between logins.
- *
- * `sizes` holds the counted wire sizes of files whose names carry no `,W=`,
- * by base name (the name up to `:`), so that no `stat` is needed to trust
- * them. That is safe because a Maildir message file never changes once
- * delivered (the Maildir spec: readers may only rename it to change its
- * `:2,` flags, or unlink it) and its unique name is never given to another
- * message; the base name also keeps `,S=` (the physical size) where the
- * deliverer wrote it. A file rewritten in place under the same name breaks
- * that contract: when such a small message is read whole, the count is
- * checked and a wrong one dropped (see `MaildirMaildrop.get`).
- */
-export interface MaildirCache {
-  /** Wire sizes by base name, for names without `,W=`. */
-  sizes: Map<string, number>;
-  /** Dovecot's uidlist as last read (see {@linkcode DovecotUidlistCache}). */
-  uidlist?: DovecotUidlistCache;
-  /** The last snapshot, while `cur/` is unchanged (see {@linkcode Listing}). */
-  listing?: Listing;
-}
-
-/**
- * The last snapshot of a Maildir and what it was made from, so that a
- * later login whose `cur/` did not change since (its modification time is
- * the same, and nothing came from `new/`), with the same uidlist and hidden
- * letter, shares it instead of listing `cur/` again, as Dovecot does. A
- * directory's modification time changes with every file created, renamed
- * or removed in it; a listing is kept only when that time was at least
- * {@linkcode SETTLED_MS} older than the listing (a change within the same
- * clock tick as the listing could not be told apart).
- */
-interface Listing {
-  curMtimeMs: number;
-  hidden: string | undefined;
-  uidlist: DovecotUidlistCache | undefined;
-  uidlistCount: number;
-  snapshot: MaildirSnapshot;
-}
-
-/** How old `cur/`'s modification time must be for a listing to be kept. */
-const SETTLED_MS = 2_000;
-
-/**
- * Forgets a cached size that a read showed wrong (a file rewritten in
- * place), and the listing that holds it.
- *
- * @example
- * ```ts ignore
- * forgetSize(cache, "1700000000.M1P2.host");
- * ```
- */
-export function forgetSize(cache: MaildirCache, baseName: string): void {
-  cache.sizes.delete(baseName);
-  cache.listing = undefined;
-}
-
-/**
- * The {@linkcode MaildirCache}s of a storage, by Maildir, the least recently
- * used dropped first once they hold more than `limit` entries in all (sizes,
- * uidlist records and listed messages; some 10 to 70 bytes each, so about
- * 30 MB at the default limit), so that memory stays bounded however many
- * Maildirs are served.
- *
- * @example
- * ```ts
- * import { MaildirCaches } from "./maildir_scan.ts";
- * const caches = new MaildirCaches();
- * console.assert(caches.get("/var/mail/alice") === caches.get("/var/mail/alice"));
- * ```
- */
-export class MaildirCaches {
-  readonly #limit: number;
-  readonly #caches = new Map<string, MaildirCache>();
-
-  /** Keeps at most about `limit` cached sizes and uidlist records. */
-  constructor(limit = 500_000) {
-    this.#limit = limit;
-  }
-
-  /** The cache of one Maildir (a new one the first time). */
-  get(key: string): MaildirCache {
-    const cache = this.#caches.get(key) ?? { sizes: new Map() };
-    this.#caches.delete(key);
-    let total = 0;
-    for (const c of this.#caches.values()) total += weight(c);
-    for (const [other, c] of this.#caches) {
-      if (total + weight(cache) <= this.#limit) break;
-      this.#caches.delete(other);
-      total -= weight(c);
-    }
-    this.#caches.set(key, cache);
-    return cache;
-  }
-}
-
-function weight(cache: MaildirCache): number {
-  return cache.sizes.size + (cache.uidlist?.count ?? 0) +
-    (cache.listing?.snapshot.count ?? 0);
-}
-
-/** How a snapshot's UIDLs are made. */
-type Uidls =
-  | { kind: "own" }
-  | { kind: "dovecot"; suffix: string }
-  | { kind: "table"; uidls: string[] };
-
-/**
- * The file names of a snapshot: its own (in one string), or records of
- * Dovecot's cached uidlist plus each file's info part (`:2,<flags>`).
- */
-export type SnapshotNames =
-  | readonly string[]
-  | {
-    list: DovecotUidlistCache;
-    records: Int32Array;
-    /** Each message's name after its base name (usually `:2,<flags>`). */
-    infos: readonly string[];
-  };
-
-/**
- * One session's view of a Maildir, compact: the names in one string (or,
- * for a Maildir with a Dovecot uidlist, record numbers into the storage's
- * cached uidlist and an index into a few distinct `:2,<flags>` parts),
- * sizes in a typed array, UIDLs made on demand from the name or the Dovecot
- * UID, with sparse overrides (digests, Dovecot's `P`, renamed files).
- * Indices are 0-based.
- *
- * @example
- * ```ts ignore
- * const snapshot = await scanMaildir(fs, dir, { sizes: new Map() });
- * console.log(snapshot.count, snapshot.name(0), snapshot.uidl(0));
- * ```
- */
-export class MaildirSnapshot {
-  /** Messages listed. */
-  readonly count: number;
-  /** Their octets on the wire, in all. */
-  readonly octets: number;
-  readonly #names: string;
-  readonly #starts: Uint32Array | undefined;
-  readonly #list: DovecotUidlistCache | undefined;
-  readonly #records: Int32Array | undefined;
-  readonly #infoOf: Uint8Array | Uint16Array | Uint32Array | undefined;
-  readonly #infos: string[] | undefined;
-  readonly #sizes: Uint32Array | Float64Array;
-  readonly #uidls: Uidls;
-  #renamed: Map<number, string> | undefined;
-  #overrides: Map<number, string> | undefined;
-
-  /**
-   * Takes the names, sizes and UIDLs (see {@linkcode scanMaildir}), or
-   * shares those of an earlier snapshot of an unchanged Maildir (never its
-   * renames).
-   */
-  constructor(
-    names: SnapshotNames | MaildirSnapshot,
-    sizes: Uint32Array | Float64Array = new Uint32Array(0),
-    uidls: Uidls = { kind: "own" },
-    overrides?: Map<number, string>,
-  ) {
-    if (names instanceof MaildirSnapshot) {
-      this.count = names.count;
-      this.octets = names.octets;
-      this.#names = names.#names;
-      this.#starts = names.#starts;
-      this.#list = names.#list;
-      this.#records = names.#records;
-      this.#infoOf = names.#infoOf;
-      this.#infos = names.#infos;
-      this.#sizes = names.#sizes;
-      this.#uidls = names.#uidls;
-      this.#overrides = names.#overrides;
-      return;
-    }
-    if (isNameList(names)) {
-      this.count = names.length;
-      this.#names = names.join("/");
-      const starts = new Uint32Array(names.length + 1);
-      let at = 0;
-      for (let i = 0; i < names.length; i++) {
-        starts[i] = at;
-        at += names[i].length + 1;
-      }
-      starts[names.length] = at;
-      this.#starts = starts;
-    } else {
-      this.count = names.records.length;
-      this.#names = "";
-      this.#list = names.list;
-      this.#records = names.records;
-      const infos: string[] = [];
-      const known = new Map<string, number>();
-      const infoOf = new Uint32Array(names.infos.length);
-      for (let i = 0; i < infoOf.length; i++) {
-        const info = names.infos[i];
-        let k = known.get(info);
-        if (k === undefined) {
-          k = infos.push(info) - 1;
-          known.set(info, k);
-        }
-        infoOf[i] = k;
-      }
-      this.#infos = infos;
-      this.#infoOf = infos.length <= 0x100
-        ? Uint8Array.from(infoOf)
-        : infos.length <= 0x10000
-        ? Uint16Array.from(infoOf)
-        : infoOf;
-    }
-    let octets = 0;
-    for (let i = 0; i < this.count; i++) octets += sizes[i];
-    this.#sizes = sizes;
-    this.#uidls = uidls;
-    this.#overrides = overrides?.size ? overrides : undefined;
-    this.octets = octets;
-  }
-
-  /** The current file name of message `i` in `cur/`. */
-  name(i: number): string {
-    const renamed = this.#renamed?.get(i);
-    if (renamed !== undefined) return renamed;
-    const starts = this.#starts;
-    if (starts !== undefined) {
-      return this.#names.slice(starts[i], starts[i + 1] - 1);
-    }
-    return this.#list!.fileName(this.#records![i]) +
-      this.#infos![this.#infoOf![i]];
-  }
-
-  /** Records that message `i` was renamed (new flags). */
-  rename(i: number, name: string): void {
-    (this.#renamed ??= new Map()).set(i, name);
-  }
-
-  /** The unique part of message `i`'s name. */
-  unique(i: number): string {
-    return uniqueOf(this.name(i));
-  }
-
-  /** The size on the wire of message `i`. */
-  size(i: number): number {
-    return this.#sizes[i];
-  }
-
-  /** The UIDL of message `i`. */
-  uidl(i: number): string {
-    const override = this.#overrides?.get(i);
-    if (override !== undefined) return override;
-    const uidls = this.#uidls;
-    if (uidls.kind === "dovecot") {
-      const uid = this.#list!.uid(this.#records![i]);
-      return uid.toString(16).padStart(8, "0") + uidls.suffix;
-    }
-    if (uidls.kind === "table") return uidls.uidls[i];
-    return this.unique(i);
-  }
-
-  /** Replaces UIDLs that are not valid or repeat one listed before. */
-  async makeUnique(): Promise<void> {
-    const used = new Set<string>();
-    for (let i = 0; i < this.count; i++) {
-      const uidl = this.uidl(i);
-      if (!isValidUid(uidl) || used.has(uidl)) {
-        const name = this.name(i);
-        const digest = await digestId(`${uniqueOf(name)}\0${name}`);
-        (this.#overrides ??= new Map()).set(i, digest);
-        used.add(digest);
-      } else used.add(uidl);
-    }
-  }
-}
-
-function isNameList(names: SnapshotNames): names is readonly string[] {
-  return Array.isArray(names);
-}
 
 /**
  * Moves `new/` mail to `cur/` and lists `cur/`: regular files only (a
@@ -695,11 +423,6 @@ async function wireSize(
     if (chunk.length > 0) previous = chunk[chunk.length - 1];
   }
   return size;
-}
-
-async function digestId(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", ENCODER.encode(text));
-  return toHex(new Uint8Array(digest).subarray(0, 20));
 }
 
 function compare(a: string, b: string): number {

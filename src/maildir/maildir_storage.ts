@@ -19,12 +19,9 @@ import {
 import { lazyMaildirFs, type MaildirFs } from "./maildir_fs.ts";
 import { MAILDIR_LOCK_NAME, MaildirLock } from "./maildir_lock.ts";
 import { MaildirMaildrop } from "./maildir_maildrop.ts";
-import {
-  forgetSize,
-  MaildirCaches,
-  MaildirSnapshot,
-  scanMaildir,
-} from "./maildir_scan.ts";
+import { forgetSize, MaildirCaches } from "./maildir_caches.ts";
+import { MaildirSnapshot } from "./maildir_snapshot.ts";
+import { scanMaildir } from "./maildir_scan.ts";
 import type { DovecotUidlOptions } from "./dovecot_uidlist_file.ts";
 import { compileDovecotUidlFormat } from "./dovecot_uidl_format.ts";
 import type { MaildirUidlSources } from "./maildir_uidl_source.ts";

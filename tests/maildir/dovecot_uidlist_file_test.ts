@@ -17,13 +17,15 @@ import { join } from "node:path";
 import process from "node:process";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import {
-  assignDovecotUidsCached,
   DOVECOT_UIDLIST_LOCK_NAME,
   DOVECOT_UIDLIST_NAME,
-  type DovecotUidlistCache,
   loadDovecotUidls,
-  readDovecotUidlistCached,
 } from "../../src/maildir/dovecot_uidlist_file.ts";
+import {
+  assignDovecotUidsCached,
+  type DovecotUidlistCache,
+  readDovecotUidlistCached,
+} from "../../src/maildir/dovecot_uidlist_cache.ts";
 import { appendFile } from "node:fs/promises";
 
 const fs = nodeFs();

@@ -1,17 +1,15 @@
 // The compact Maildir snapshot: its caches, names, sizes and UIDLs.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  MaildirCaches,
-  MaildirSnapshot,
-} from "../../src/maildir/maildir_scan.ts";
+import { MaildirCaches } from "../../src/maildir/maildir_caches.ts";
+import { MaildirSnapshot } from "../../src/maildir/maildir_snapshot.ts";
 import {
   baseNameOf,
   fieldOf,
   wireSizeOf,
 } from "../../src/maildir/maildir_name.ts";
 import { compileDovecotUidlFormat } from "../../src/maildir/dovecot_uidl_format.ts";
-import { DovecotUidlistCache } from "../../src/maildir/dovecot_uidlist_file.ts";
+import { DovecotUidlistCache } from "../../src/maildir/dovecot_uidlist_cache.ts";
 
 describe("Maildir snapshot", () => {
   it("wireSizeOf reads ,W= as fieldOf does", () => {
