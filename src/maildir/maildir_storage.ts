@@ -16,7 +16,12 @@ import {
   normalizePath,
   resolveInside,
 } from "../_util/path.ts";
-import { lazyMaildirFs, type MaildirFs } from "./maildir_fs.ts";
+import {
+  lazyMaildirFs,
+  type MaildirDirEntry,
+  type MaildirFileInfo,
+  type MaildirFs,
+} from "./maildir_fs.ts";
 import { MAILDIR_LOCK_NAME, MaildirLock } from "./maildir_lock.ts";
 import { MaildirMaildrop } from "./maildir_maildrop.ts";
 import { scanMaildir, type SizeCache } from "./maildir_scan.ts";
@@ -386,18 +391,20 @@ export class MaildirStorage implements MaildropStore<string> {
       );
     }
     if (existing !== dir && !this.#create) return [false, dir];
-    const info = existing === dir ? await fs.stat(dir) : undefined;
-    if (info !== undefined && !info.isDirectory && !info.isSymlink) {
-      throw new Error(`Cannot open Maildir: "${dir}" is not a directory`);
-    }
+    // The kinds of cur/, new/ and tmp/, from one listing of the Maildir
+    // where the file system gives kinds (else a stat each).
+    const kinds = existing === dir ? await listSubdirs(fs, dir) : new Map();
     for (const sub of SUBDIRS) {
       const path = `${dir}/${sub}`;
-      let kind = await fs.stat(path);
+      let kind = kinds?.get(sub);
+      if (kinds === undefined || kind === "other") {
+        kind = kindOf(await fs.stat(path));
+      }
       if (kind === undefined && this.#create) {
         await fs.mkdir(path);
-        kind = await fs.stat(path);
+        kind = kindOf(await fs.stat(path));
       }
-      if (kind !== undefined && (!kind.isDirectory || kind.isSymlink)) {
+      if (kind !== undefined && kind !== "directory") {
         this.#onError(
           new Error(
             `Refused Maildir "${dir}": "${sub}" is not a real directory (a symbolic link or a file)`,
@@ -418,6 +425,55 @@ export class MaildirStorage implements MaildropStore<string> {
     this.#realRoot = normalizePath(realRoot);
     return this.#realRoot;
   }
+}
+
+type Kind = MaildirDirEntry["kind"];
+
+function kindOf(info: MaildirFileInfo | undefined): Kind | undefined {
+  if (info === undefined) return undefined;
+  return info.isSymlink
+    ? "symlink"
+    : info.isDirectory
+    ? "directory"
+    : info.isFile
+    ? "file"
+    : "other";
+}
+
+/**
+ * The kinds of the Maildir's `cur`, `new` and `tmp` as its directory lists
+ * them (a name missing from the map is missing), or `undefined` when the
+ * file system cannot list kinds. A Maildir that is not a directory (a
+ * symbolic link to one is) is an error.
+ */
+async function listSubdirs(
+  fs: MaildirFs,
+  dir: string,
+): Promise<Map<string, Kind> | undefined> {
+  const notADirectory = () =>
+    new Error(`Cannot open Maildir: "${dir}" is not a directory`);
+  if (fs.readDirKinds === undefined) {
+    const info = await fs.stat(dir);
+    if (info !== undefined && !info.isDirectory && !info.isSymlink) {
+      throw notADirectory();
+    }
+    return undefined;
+  }
+  let entries: MaildirDirEntry[] | undefined;
+  try {
+    entries = await fs.readDirKinds(dir);
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === "ENOTDIR") throw notADirectory();
+    throw error;
+  }
+  const kinds = new Map<string, Kind>();
+  for (const entry of entries ?? []) {
+    if ((SUBDIRS as readonly string[]).includes(entry.name)) {
+      kinds.set(entry.name, entry.kind);
+    }
+  }
+  return kinds;
 }
 
 /**

@@ -426,6 +426,82 @@ for (const syncMetadata of [true, false]) {
       }
     });
 
+    it("MaildirStorage refuses a symlinked cur/, tmp/ or a non-directory Maildir also over a file system without readDirKinds", async () => {
+      const outside = await mkdtemp(join(tmpdir(), "pop3d-outside-"));
+      try {
+        const fs = nodeFs({ syncMetadata });
+        delete fs.readDirKinds;
+        const reports: unknown[] = [];
+        const storage = byMbox(
+          new MaildirStorage({ root, fs, onError: (e) => reports.push(e) }),
+        );
+        for (const sub of ["cur", "tmp"]) {
+          const dir = join(root, `plain-${sub}-escape`);
+          for (const other of ["cur", "new", "tmp"]) {
+            if (other !== sub) {
+              await mkdir(join(dir, other), { recursive: true });
+            }
+          }
+          await symlink(outside, join(dir, sub));
+          await assert.rejects(
+            storage.lock(`plain-${sub}-escape`),
+            (e: unknown) => e instanceof Pop3Error && e.code === "SYS/PERM",
+          );
+        }
+        assert.equal(reports.length, 2);
+        await writeFile(join(root, "a-file"), "x\n");
+        await assert.rejects(storage.lock("a-file"), /is not a directory/);
+        // The default listing of kinds says the same.
+        const listing = byMbox(new MaildirStorage({ syncMetadata, root }));
+        await assert.rejects(listing.lock("a-file"), /is not a directory/);
+        await assert.rejects(
+          listing.lock("plain-tmp-escape"),
+          (e: unknown) => e instanceof Pop3Error && e.code === "SYS/PERM",
+        );
+        assert.deepEqual(await readdir(outside), []);
+      } finally {
+        await rm(outside, { recursive: true, force: true });
+      }
+    });
+
+    it("MaildirStorage resolves the root once, and again only when the root link moved", async () => {
+      const targets = [join(root, "target-1"), join(root, "target-2")];
+      for (const target of targets) {
+        await mkdir(join(target, "alice", "cur"), { recursive: true });
+        await mkdir(join(target, "alice", "new"), { recursive: true });
+        await mkdir(join(target, "alice", "tmp"), { recursive: true });
+      }
+      await writeFile(
+        join(targets[1], "alice", "new", "1700000000.M1P1.x"),
+        "x\n",
+      );
+      const link = join(root, "root-link");
+      await symlink(targets[0], link);
+      const fs = nodeFs({ syncMetadata });
+      const resolved: string[] = [];
+      const realPath = fs.realPath;
+      fs.realPath = (path) => {
+        resolved.push(path);
+        return realPath(path);
+      };
+      const storage = byMbox(new MaildirStorage({ root: link, fs }));
+      for (let i = 0; i < 3; i++) {
+        assert.equal(await storage.lock("alice"), true);
+        assert.equal(storage.stat("alice"), 0);
+        await storage.unlock("alice");
+      }
+      // One real path per login (the Maildir's), and the root's once.
+      assert.equal(resolved.filter((p) => p === link).length, 1);
+      assert.equal(resolved.length, 4);
+      // The operator moves the root link: the next login follows it.
+      await rm(link);
+      await symlink(targets[1], link);
+      assert.equal(await storage.lock("alice"), true);
+      assert.equal(storage.stat("alice"), 1);
+      await storage.unlock("alice");
+      assert.equal(resolved.filter((p) => p === link).length, 2);
+    });
+
     it("MaildirStorage refuses a Maildir whose new/ links to another user's new/ (ROOT/alice/new -> ../bob/new)", async () => {
       const bob = await maildir("bob-new", { "new/1700000001.bob": "bob\n" });
       const alice = join(root, "alice-new");
