@@ -7,6 +7,10 @@
  * mark messages seen and fill caches).
  *
  *     deno run -A bench/maildir_fs_calls.ts --mail DIR --passwd FILE [--user alice1] [--sessions 5]
+ *       [--sync-metadata true|false]
+ *
+ * `--sync-metadata` picks the default file access's mode (`true`, the
+ * storage's default: metadata and small files through synchronous calls).
  *
  * `--mail` and `--passwd` as `real_path.ts` leaves them in
  * `/tmp/pop3real/ours/` (per checkout: see `checkoutWork` in `run.ts`).
@@ -76,7 +80,8 @@ const cert = Deno.readTextFileSync(
   option("cert", `${REAL}/tls/cert.pem`),
 );
 const key = Deno.readTextFileSync(option("key", `${REAL}/tls/key.pem`));
-const { backend, calls } = countingMaildir(mail, passwd);
+const syncMetadata = option("sync-metadata", "true") !== "false";
+const { backend, calls } = countingMaildir(mail, passwd, { syncMetadata });
 const port = freePortBlock(23590, 1);
 const stop = await serve(backend, { port, tlsPort: 0, cert, key });
 try {
@@ -95,7 +100,7 @@ try {
       first.toFixed(1)
     } ms, later ${
       later.toFixed(1)
-    } ms (one client, nothing else running in this process)\n`,
+    } ms (one client, nothing else running in this process; syncMetadata: ${syncMetadata})\n`,
   );
   console.log(
     "| MaildirFs call | calls, 1st session | calls, later | awaited ms per session, later |",
