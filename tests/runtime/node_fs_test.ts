@@ -117,6 +117,29 @@ for (const syncMetadata of [false, true]) {
       assert.equal(await moved, true);
     });
 
+    it("nodeFs openRead streams a large file exactly, 256 KiB per read", async () => {
+      const path = join(dir, `large-${syncMetadata}`);
+      const data = new Uint8Array(600 * 1024 + 123);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+      await writeFile(path, data);
+      const stream = await nodeFs().openRead(path);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of stream!) chunks.push(chunk);
+      assert.deepEqual(chunks.map((c) => c.length), [
+        256 * 1024,
+        256 * 1024,
+        88 * 1024 + 123,
+      ]);
+      const joined = new Uint8Array(data.length);
+      let at = 0;
+      for (const chunk of chunks) {
+        joined.set(chunk, at);
+        at += chunk.length;
+      }
+      assert.deepEqual(joined, data);
+      assert.equal(await nodeFs().openRead(`${path}.none`), undefined);
+    });
+
     it("nodeFs metadata calls, lock files and small files round-trip", async () => {
       const fs = nodeFs();
       const sub = join(dir, `meta-${syncMetadata}`);
