@@ -464,7 +464,7 @@ for (const syncMetadata of [true, false]) {
       }
     });
 
-    it("MaildirStorage resolves the root once, and again only when the root link moved", async () => {
+    it("MaildirStorage resolves the root once, again only when the root link moved, and lists the Maildir instead of a stat per directory", async () => {
       const targets = [join(root, "target-1"), join(root, "target-2")];
       for (const target of targets) {
         await mkdir(join(target, "alice", "cur"), { recursive: true });
@@ -484,6 +484,14 @@ for (const syncMetadata of [true, false]) {
         resolved.push(path);
         return realPath(path);
       };
+      // The Maildir and its cur/, new/ and tmp/ are checked from one
+      // listing with kinds, not a stat each.
+      const statted: string[] = [];
+      const stat = fs.stat;
+      fs.stat = (path) => {
+        statted.push(path);
+        return stat(path);
+      };
       const storage = byMbox(new MaildirStorage({ root: link, fs }));
       for (let i = 0; i < 3; i++) {
         assert.equal(await storage.lock("alice"), true);
@@ -493,6 +501,10 @@ for (const syncMetadata of [true, false]) {
       // One real path per login (the Maildir's), and the root's once.
       assert.equal(resolved.filter((p) => p === link).length, 1);
       assert.equal(resolved.length, 4);
+      assert.deepEqual(
+        statted.filter((p) => /\/alice(\/(cur|new|tmp))?$/.test(p)),
+        [],
+      );
       // The operator moves the root link: the next login follows it.
       await rm(link);
       await symlink(targets[1], link);
