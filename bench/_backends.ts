@@ -15,7 +15,7 @@ import { MaildirStorage, PasswdFileAuth } from "../maildir.ts";
 import type { MaildirFs } from "../maildir.ts";
 import { createSchema, PostgresAuth, PostgresStorage } from "../postgres.ts";
 // The default Maildir file access (node:fs/promises), for counting its calls.
-import { nodeFs } from "../src/runtime/node_fs.ts";
+import { nodeFs, type NodeFsOptions } from "../src/runtime/node_fs.ts";
 // A dependency-free PostgreSQL wire client (node:net), shared with the tests.
 import { PgWirePool } from "../tests/_helpers/pg_wire.ts";
 // ---------------------------------------------------------------------------
@@ -263,6 +263,8 @@ export type FsCalls = Record<string, { calls: number; ms: number }>;
  *
  * @param mail The mail root.
  * @param passwd The passwd-file.
+ * @param fsOptions The default file access's mode (the storage's default:
+ *   synchronous metadata).
  * @returns The backend and the live counters.
  * @example
  * ```ts ignore
@@ -272,8 +274,9 @@ export type FsCalls = Record<string, { calls: number; ms: number }>;
 export function countingMaildir(
   mail: string,
   passwd: string,
+  fsOptions: NodeFsOptions = { syncMetadata: true },
 ): { backend: Backend; calls: FsCalls } {
-  const inner = nodeFs();
+  const inner = nodeFs(fsOptions);
   const calls: FsCalls = {};
   const fs = {} as Record<string, unknown>;
   for (const [name, fn] of Object.entries(inner)) {

@@ -7,6 +7,12 @@
  * mark messages seen and fill caches).
  *
  *     deno run -A bench/maildir_fs_calls.ts --mail DIR --passwd FILE [--user alice1] [--sessions 5]
+ *       [--sync-metadata true|false]
+ *
+ * The CPU time per later session is the whole process's (server and this
+ * client, every thread), so it compares versions even on a busy machine.
+ * `--sync-metadata` picks the default file access's mode (`true`, the
+ * storage's default: metadata and small files through synchronous calls).
  *
  * `--mail` and `--passwd` as `real_path.ts` leaves them in
  * `/tmp/pop3real/ours/` (per checkout: see `checkoutWork` in `run.ts`).
@@ -17,6 +23,7 @@
 import { countingMaildir, type FsCalls, serve } from "./_backends.ts";
 import { ReplyReader } from "./_reply_reader.ts";
 import { checkoutWork, freePortBlock } from "./run.ts";
+import process from "node:process";
 
 const REAL = checkoutWork("pop3real");
 
@@ -30,6 +37,13 @@ function option(name: string, fallback?: string): string {
 }
 
 const enc = new TextEncoder();
+
+// CPU time of this process (every thread: the file-system thread pool
+// too), in ms: unlike wall time, hardly moved by other jobs on the machine.
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
 
 async function session(port: number, user: string): Promise<number> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -76,7 +90,8 @@ const cert = Deno.readTextFileSync(
   option("cert", `${REAL}/tls/cert.pem`),
 );
 const key = Deno.readTextFileSync(option("key", `${REAL}/tls/key.pem`));
-const { backend, calls } = countingMaildir(mail, passwd);
+const syncMetadata = option("sync-metadata", "true") !== "false";
+const { backend, calls } = countingMaildir(mail, passwd, { syncMetadata });
 const port = freePortBlock(23590, 1);
 const stop = await serve(backend, { port, tlsPort: 0, cert, key });
 try {
@@ -86,16 +101,18 @@ try {
   const first = performance.now() - t0;
   const s1 = snapshot(calls);
   const t1 = performance.now();
+  const c1 = cpuMs();
   for (let i = 1; i < sessions; i++) await session(port, user);
   const later = (performance.now() - t1) / Math.max(1, sessions - 1);
+  const cpu = (cpuMs() - c1) / Math.max(1, sessions - 1);
   const a = diff(s0, s1, 1);
   const b = diff(s1, snapshot(calls), Math.max(1, sessions - 1));
   console.log(
     `${count} messages; session wall time: first ${
       first.toFixed(1)
-    } ms, later ${
-      later.toFixed(1)
-    } ms (one client, nothing else running in this process)\n`,
+    } ms, later ${later.toFixed(1)} ms, CPU ${
+      cpu.toFixed(2)
+    } ms per later session, client included (one client, nothing else running in this process; syncMetadata: ${syncMetadata})\n`,
   );
   console.log(
     "| MaildirFs call | calls, 1st session | calls, later | awaited ms per session, later |",

@@ -43,8 +43,18 @@ export interface PasswdFileAuthOptions {
    * @default {1000}
    */
   checkIntervalMs?: number;
-  /** File access; the default (Node's fs/promises API) when omitted. */
+  /** File access; the default (over Node's fs API) when omitted. */
   fs?: PasswdFileFs;
+  /**
+   * For the default file access (no `fs`): check the file's mtime and size,
+   * and read it, with synchronous calls (microseconds on a local disk,
+   * against a thread-pool round trip for an asynchronous one). Set `false`
+   * on a network file system or a slow disk, where a synchronous call
+   * would stall every session while it waits.
+   *
+   * @default {true}
+   */
+  syncMetadata?: boolean;
   /**
    * Password hashes that may run at once; more wait in line, so that a
    * flood of PASS cannot pin the CPU. Default: a bound of 2 shared by every
@@ -125,6 +135,7 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
   #mailRoot: string;
   #interval: number;
   #fs: PasswdFileFs | undefined;
+  #syncMetadata: boolean;
   #gate: HashGate;
   // The stored hash an unknown user's password is checked against: one of
   // the file's own, of its most common scheme, so that it costs the same.
@@ -140,7 +151,8 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
    * Creates the user database over the passwd-file at `options.path`; nothing is read until first use.
    *
    * @param options The file, the mail root and the reload interval.
-   * @throws {TypeError} When `path` or `mailRoot` is missing.
+   * @throws {TypeError} When `path` or `mailRoot` is missing, or
+   *   `syncMetadata` is not a boolean.
    * @throws {RangeError} When `checkIntervalMs` is negative.
    */
   constructor(options: PasswdFileAuthOptions) {
@@ -158,6 +170,13 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
         `Cannot create PasswdFileAuth: checkIntervalMs must be 0 or more, got ${interval}`,
       );
     }
+    const syncMetadata = options.syncMetadata ?? true;
+    if (typeof syncMetadata !== "boolean") {
+      throw new TypeError(
+        "Cannot create PasswdFileAuth: syncMetadata must be a boolean",
+      );
+    }
+    this.#syncMetadata = syncMetadata;
     this.#path = options.path;
     this.#mailRoot = normalizePath(options.mailRoot);
     this.#interval = interval;
@@ -255,7 +274,9 @@ export class PasswdFileAuth implements Pop3dAuth<string> {
   async #load(): Promise<void> {
     this.#checkedAt = Date.now();
     try {
-      this.#fs ??= (await import("../runtime/node_fs.ts")).nodeFs();
+      this.#fs ??= (await import("../runtime/node_fs.ts")).nodeFs({
+        syncMetadata: this.#syncMetadata,
+      });
       const info = await this.#fs.stat(this.#path);
       if (info === undefined) {
         throw new Error(`Cannot read passwd-file "${this.#path}": missing`);

@@ -73,12 +73,14 @@ export async function openBackend(
   }
   const root = config.maildir as string;
   const passwd = config.passwd as string;
+  const syncMetadata = config["sync-metadata"] !== false;
   if (await host.isDirectory(root) !== true) {
     throw new ConfigError(`--maildir ${root}: not a directory`);
   }
   const auth = new PasswdFileAuth({
     path: passwd,
     mailRoot: root,
+    syncMetadata,
     onWarning: (message, line) =>
       log.line("passwd-warning", { file: passwd, line, message }),
     onError: (error) =>
@@ -94,6 +96,7 @@ export async function openBackend(
   }
   const storage = new MaildirStorage({
     root,
+    syncMetadata,
     onError: (error) => log.line("error", { error: String(error) }),
   });
   return {

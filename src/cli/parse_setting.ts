@@ -20,6 +20,17 @@ export class ConfigError extends Error {
   }
 }
 
+const BOOLEANS: Record<string, boolean> = {
+  true: true,
+  yes: true,
+  on: true,
+  "1": true,
+  false: false,
+  no: false,
+  off: false,
+  "0": false,
+};
+
 const DURATION = /^(\d+)\s*(ms|s|m|h)?$/;
 const UNIT: Record<string, number> = {
   ms: 1,
@@ -98,6 +109,18 @@ export function parseSetting(setting: Setting, text: string): SettingValue {
         );
       }
       break;
+    case "boolean": {
+      const flag = BOOLEANS[text.trim().toLowerCase()];
+      if (flag === undefined) {
+        throw new ConfigError(
+          `${name} must be true or false (or yes/no, on/off, 1/0), got ${
+            JSON.stringify(text)
+          }`,
+        );
+      }
+      value = flag;
+      break;
+    }
     case "expire":
       value = text.toUpperCase() === "NEVER" ? "NEVER" : integer(setting, text);
       break;

@@ -16,10 +16,11 @@ export type SettingKind =
   | "duration"
   | "enum"
   | "list"
-  | "expire";
+  | "expire"
+  | "boolean";
 
 /** A value once parsed. */
-export type SettingValue = string | number | readonly string[];
+export type SettingValue = string | number | boolean | readonly string[];
 
 /** One setting: its flag (`--key`) and config key (`key`) are the same name. */
 export interface Setting {

@@ -42,6 +42,15 @@ export const SETTINGS: readonly Setting[] = [
     reload: true,
   },
   {
+    key: "sync-metadata",
+    kind: "boolean",
+    default: true,
+    arg: "BOOL",
+    help:
+      "List Maildirs, stat, take locks and read small files and the passwd-file with blocking calls: microseconds each on a local disk, but one slow call stalls every session, so set false on NFS or a slow disk",
+    group: "Users and mail",
+  },
+  {
     key: "postgres",
     kind: "string",
     arg: "URL",
@@ -226,6 +235,28 @@ export const SETTINGS: readonly Setting[] = [
     max: 1_000_000_000,
     arg: "SECONDS",
     help: "Announce CAPA LOGIN-DELAY",
+    group: "Protocol",
+    reload: true,
+  },
+  {
+    key: "outlook-no-nuls",
+    kind: "boolean",
+    option: "outlookNoNuls",
+    default: false,
+    arg: "BOOL",
+    help:
+      "Send each NUL octet of a message as 0x80 (Outlook stops at a NUL; Dovecot's outlook-no-nuls)",
+    group: "Protocol",
+    reload: true,
+  },
+  {
+    key: "oe-ns-eoh",
+    kind: "boolean",
+    option: "oeNsEoh",
+    default: false,
+    arg: "BOOL",
+    help:
+      "Send an empty line after a message that is only headers (Outlook Express, Netscape; Dovecot's oe-ns-eoh)",
     group: "Protocol",
     reload: true,
   },

@@ -145,18 +145,25 @@ export interface MaildirFs {
  * own `fs` never loads it).
  *
  * @param given The caller's file system, if any.
+ * @param options For the default: whether metadata calls and small files
+ *   use the synchronous functions (`false` when omitted).
  * @returns A function that resolves with the same file system every time.
  *
  * @example
  * ```ts ignore
- * const getFs = lazyMaildirFs(options.fs);
+ * const getFs = lazyMaildirFs(options.fs, { syncMetadata: true });
  * const fs = await getFs();
  * ```
  */
-export function lazyMaildirFs(given?: MaildirFs): () => Promise<MaildirFs> {
+export function lazyMaildirFs(
+  given?: MaildirFs,
+  options?: { syncMetadata?: boolean },
+): () => Promise<MaildirFs> {
   let loading: Promise<MaildirFs> | undefined = given
     ? Promise.resolve(given)
     : undefined;
   return () =>
-    loading ??= import("../runtime/node_fs.ts").then((m) => m.nodeFs());
+    loading ??= import("../runtime/node_fs.ts").then((m) =>
+      m.nodeFs({ syncMetadata: options?.syncMetadata ?? false })
+    );
 }

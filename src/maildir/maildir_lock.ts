@@ -15,6 +15,9 @@
  * A host name and pid alone prove nothing: two containers with the same host
  * name both run as pid 1 on shared storage.
  *
+ * One timer refreshes every lock the process holds (not one timer per
+ * lock), and runs only while some lock is held.
+ *
  * @module
  */
 
@@ -30,6 +33,8 @@ const DECODER = new TextDecoder();
 const INSTANCE = randomHex(16);
 // Tokens of the locks this process instance holds, across every storage.
 const HELD_TOKENS = new Set<string>();
+// The host name written into lock files, asked once per file system.
+const HOST_NAMES = new WeakMap<MaildirFs, string>();
 
 interface LockInfo {
   pid: number;
@@ -56,19 +61,27 @@ export class MaildirLock {
   readonly #fs: MaildirFs;
   readonly #path: string;
   readonly #token: string;
+  readonly #every: number;
+  readonly #onError: (error: unknown) => void;
   #text: string;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  // When the file was last written (Date.now()).
+  #writtenAt: number;
+  #refreshing: Promise<void> | undefined;
 
   private constructor(
     fs: MaildirFs,
     path: string,
     token: string,
     text: string,
+    options: { staleLockMs: number; onError: (error: unknown) => void },
   ) {
     this.#fs = fs;
     this.#path = path;
     this.#token = token;
     this.#text = text;
+    this.#every = Math.max(1000, Math.floor(options.staleLockMs / 3));
+    this.#onError = options.onError;
+    this.#writtenAt = Date.now();
   }
 
   /**
@@ -87,21 +100,16 @@ export class MaildirLock {
       return undefined;
     }
     HELD_TOKENS.add(token);
-    const lock = new MaildirLock(fs, path, token, text);
-    const every = Math.max(1000, Math.floor(options.staleLockMs / 3));
-    lock.#timer = setInterval(() => {
-      lock.#refresh().catch(options.onError);
-    }, every);
-    // A held lock alone must not keep the process alive (Node and Bun
-    // timers have unref; elsewhere this is a no-op).
-    (lock.#timer as { unref?: () => void }).unref?.();
+    const lock = new MaildirLock(fs, path, token, text, options);
+    REFRESHER.add(lock);
     return lock;
   }
 
   /** Removes the lock file, if it is still this lock's. */
   async release(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    REFRESHER.delete(this);
+    // A refresh under way would write the file again after the unlink.
+    await this.#refreshing?.catch(() => {});
     HELD_TOKENS.delete(this.#token);
     const raw = await this.#fs.readFile(this.#path);
     if (raw === undefined) return;
@@ -110,15 +118,82 @@ export class MaildirLock {
     }
   }
 
+  /** Milliseconds between refreshes. */
+  get every(): number {
+    return this.#every;
+  }
+
+  /**
+   * Refreshes the file unless it was written less than half a period ago
+   * or a refresh is still under way; errors go to `onError`.
+   */
+  refreshIfDue(now: number): void {
+    const age = now - this.#writtenAt;
+    // A clock that went back counts as due.
+    if (this.#refreshing || (age >= 0 && age < this.#every / 2)) return;
+    this.#refreshing = this.#refresh()
+      .catch(this.#onError)
+      .finally(() => this.#refreshing = undefined);
+  }
+
   async #refresh(): Promise<void> {
     const raw = await this.#fs.readFile(this.#path);
     if (raw === undefined || DECODER.decode(raw) !== this.#text) {
       throw new Error(`Lost the Maildir lock "${this.#path}"`);
     }
+    // Released meanwhile (while the file was read): leave it alone.
+    if (!REFRESHER.has(this)) return;
     this.#text = lockContent(this.#fs, this.#token);
     await this.#fs.replaceFile(this.#path, ENCODER.encode(this.#text));
+    this.#writtenAt = Date.now();
   }
 }
+
+/**
+ * The one timer that refreshes every held lock. It ticks at the shortest
+ * period of the locks held since it started (a third of the smallest
+ * `staleLockMs`) and
+ * refreshes each lock that is at least half its own period old, so a lock
+ * is rewritten at most 1.5 periods after its last write, well before it
+ * becomes stale (3 periods). It stops when the last lock is released.
+ */
+class LockRefresher {
+  #locks = new Set<MaildirLock>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #period = Infinity;
+
+  add(lock: MaildirLock): void {
+    this.#locks.add(lock);
+    if (lock.every < this.#period) this.#start(lock.every);
+  }
+
+  delete(lock: MaildirLock): void {
+    if (!this.#locks.delete(lock)) return;
+    if (this.#locks.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      this.#period = Infinity;
+    }
+  }
+
+  has(lock: MaildirLock): boolean {
+    return this.#locks.has(lock);
+  }
+
+  #start(period: number): void {
+    clearInterval(this.#timer);
+    this.#period = period;
+    this.#timer = setInterval(() => {
+      const now = Date.now();
+      for (const lock of this.#locks) lock.refreshIfDue(now);
+    }, period);
+    // Held locks alone must not keep the process alive (Node and Bun
+    // timers have unref; elsewhere this is a no-op).
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+}
+
+const REFRESHER = new LockRefresher();
 
 async function take(
   fs: MaildirFs,
@@ -168,7 +243,9 @@ function isStale(
 
 function lockContent(fs: MaildirFs, token: string): string {
   const hostKey = fs.hostKey?.() ?? "";
-  return `${fs.pid()}\n${fs.hostname()}\n${Date.now()}\n${token}\n${INSTANCE}\n${hostKey}\n`;
+  let host = HOST_NAMES.get(fs);
+  if (host === undefined) HOST_NAMES.set(fs, host = fs.hostname());
+  return `${fs.pid()}\n${host}\n${Date.now()}\n${token}\n${INSTANCE}\n${hostKey}\n`;
 }
 
 function parseLock(text: string): LockInfo | undefined {

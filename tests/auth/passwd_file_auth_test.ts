@@ -193,30 +193,33 @@ describe("PasswdFileAuth", () => {
     assert.equal((await auth.lookup("dan"))[1], "dan2");
   });
 
-  it("re-reads the file when it changes, and keeps the old users if it vanishes", async () => {
-    const errors: unknown[] = [];
-    const path = join(dir, "passwd-reload");
-    await writeFile(path, "alice:{PLAIN}old\n");
-    const auth = new PasswdFileAuth({
-      path,
-      mailRoot: join(dir, "mail"),
-      checkIntervalMs: 0,
-      onError: (error) => errors.push(error),
+  for (const syncMetadata of [true, false]) {
+    it(`re-reads the file when it changes, and keeps the old users if it vanishes (syncMetadata: ${syncMetadata})`, async () => {
+      const errors: unknown[] = [];
+      const path = join(dir, `passwd-reload-${syncMetadata}`);
+      await writeFile(path, "alice:{PLAIN}old\n");
+      const auth = new PasswdFileAuth({
+        path,
+        mailRoot: join(dir, "mail"),
+        checkIntervalMs: 0,
+        syncMetadata,
+        onError: (error) => errors.push(error),
+      });
+      assert.equal(await auth.authenticate("alice", "old"), true);
+      await writeFile(path, "alice:{PLAIN}new\nbob:{PLAIN}b\n");
+      assert.equal(await auth.authenticate("alice", "old"), false);
+      assert.equal(await auth.authenticate("alice", "new"), true);
+      assert.equal(await auth.exists("bob"), true);
+      // Same size, different content: the mtime gives the change away.
+      await writeFile(path, "alice:{PLAIN}NEW\nbob:{PLAIN}b\n");
+      const future = new Date(Date.now() + 5000);
+      await utimes(path, future, future);
+      assert.equal(await auth.authenticate("alice", "NEW"), true);
+      await rm(path);
+      assert.equal(await auth.authenticate("alice", "NEW"), true);
+      assert.equal(errors.length, 1);
     });
-    assert.equal(await auth.authenticate("alice", "old"), true);
-    await writeFile(path, "alice:{PLAIN}new\nbob:{PLAIN}b\n");
-    assert.equal(await auth.authenticate("alice", "old"), false);
-    assert.equal(await auth.authenticate("alice", "new"), true);
-    assert.equal(await auth.exists("bob"), true);
-    // Same size, different content: the mtime gives the change away.
-    await writeFile(path, "alice:{PLAIN}NEW\nbob:{PLAIN}b\n");
-    const future = new Date(Date.now() + 5000);
-    await utimes(path, future, future);
-    assert.equal(await auth.authenticate("alice", "NEW"), true);
-    await rm(path);
-    assert.equal(await auth.authenticate("alice", "NEW"), true);
-    assert.equal(errors.length, 1);
-  });
+  }
 
   it("checks the file at most every checkIntervalMs", async () => {
     const { path, auth } = await setup("alice:{PLAIN}old\n", {
@@ -243,6 +246,15 @@ describe("PasswdFileAuth", () => {
       () =>
         new PasswdFileAuth({ path: "x", mailRoot: dir, checkIntervalMs: -1 }),
       RangeError,
+    );
+    assert.throws(
+      () =>
+        new PasswdFileAuth({
+          path: "x",
+          mailRoot: dir,
+          syncMetadata: "no" as unknown as boolean,
+        }),
+      { name: "TypeError", message: /syncMetadata must be a boolean/ },
     );
   });
 });

@@ -47,6 +47,10 @@ describe("pop3d program: command line", () => {
         ],
         [["--idle-timeout", "0"], /--idle-timeout: the value must be between/],
         [["--log-format", "xml"], /--log-format must be one of text, json/],
+        [
+          ["--sync-metadata", "maybe"],
+          /--sync-metadata must be true or false/,
+        ],
         [["--port", "70000"], /--port must be a port/],
         [["--bogus", "1"], /Unknown option "--bogus"/],
         [["--tls-port", "0"], /--tls-port needs --tls-cert/],

@@ -43,6 +43,38 @@ describe("SETTINGS", () => {
     assert.equal(parseSetting(findSetting("expire")!, "never"), "NEVER");
     assert.equal(parseSetting(findSetting("scheme")!, "pbkdf2"), "PBKDF2");
   });
+
+  it("parseSetting reads a boolean setting and names it in errors", () => {
+    const sync = findSetting("sync-metadata")!;
+    for (const text of ["true", "yes", "on", "1", "TRUE"]) {
+      assert.equal(parseSetting(sync, text), true, text);
+    }
+    for (const text of ["false", "no", "off", "0", "No"]) {
+      assert.equal(parseSetting(sync, text), false, text);
+    }
+    assert.throws(
+      () => parseSetting(sync, "maybe"),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /--sync-metadata must be true or false/.test(e.message),
+    );
+    // On by default; a flag or the config file turns it off.
+    assert.equal(resolveConfig(new Map(), new Map())["sync-metadata"], true);
+    assert.equal(
+      resolveConfig(
+        parseConfigFile("sync-metadata = off\n", "x.conf"),
+        new Map(),
+      )["sync-metadata"],
+      false,
+    );
+    assert.equal(
+      parseArgs(["--sync-metadata=no"]).flags.get("sync-metadata"),
+      false,
+    );
+    // The Outlook workarounds are library options, validated as booleans.
+    assert.equal(parseSetting(findSetting("outlook-no-nuls")!, "yes"), true);
+    assert.equal(parseSetting(findSetting("oe-ns-eoh")!, "off"), false);
+  });
 });
 
 describe("parseArgs", () => {

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, mock } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import {
@@ -19,12 +19,13 @@ import { MAILDIR_LOCK_NAME, MaildirStorage } from "../../maildir.ts";
 
 const CHILD = fileURLToPath(new URL("./_lock_child.ts", import.meta.url));
 
+let base = "";
 let root = "";
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), "pop3d-lock-"));
+  base = await mkdtemp(join(tmpdir(), "pop3d-lock-"));
 });
 after(async () => {
-  await rm(root, { recursive: true, force: true });
+  await rm(base, { recursive: true, force: true });
 });
 
 async function maildir(name: string): Promise<string> {
@@ -80,178 +81,239 @@ function exited(child: ChildProcess): Promise<void> {
   return EXITS.get(child) ?? Promise.resolve();
 }
 
-describe("MaildirStorage lock", () => {
-  it("excludes a second session in the same process and a second instance", async () => {
-    await maildir("same");
-    const a = byMbox(new MaildirStorage({ root }));
-    const b = byMbox(new MaildirStorage({ root }));
-    assert.equal(await a.lock("same"), true);
-    assert.equal(await a.lock("same"), false);
-    assert.equal(await b.lock("same"), false);
-    assert.equal(await b.lock(join(root, "same")), false);
-    await a.unlock("same");
-    assert.equal(await b.lock("same"), true);
-    await b.unlock("same");
-    await assert.rejects(stat(join(root, "same", MAILDIR_LOCK_NAME)));
-  });
-
-  it("MaildirStorage locks one Maildir once under every name: alice, ./alice, an absolute path, a link", async () => {
-    await maildir("names");
-    await symlink(join(root, "names"), join(root, "names-link"));
-    const storage = new MaildirStorage({ root });
-    const signal = new AbortController().signal;
-    const open = (mbox: string) =>
-      storage.openMaildrop(mbox, { user: "alice", signal });
-    const held = await open("names");
-    assert.ok(held);
-    for (const other of ["./names", join(root, "names"), "names-link"]) {
-      assert.equal(await open(other), null, other);
-    }
-    await held.close();
-    // A Maildir that does not exist (create: false) has no lock file: the
-    // in-process lock alone excludes, by the resolved path.
-    const strict = new MaildirStorage({ root, create: false });
-    const absent = await strict.openMaildrop("absent", { user: "a", signal });
-    assert.equal(absent?.count, 0);
-    assert.equal(
-      await strict.openMaildrop("./absent", { user: "a", signal }),
-      null,
-    );
-    await absent?.close();
-    const again = await strict.openMaildrop("./absent", { user: "a", signal });
-    assert.ok(again);
-    await again.close();
-  });
-
-  it("MaildirStorage.openMaildrop for a session killed meanwhile leaves nothing locked", async () => {
-    await maildir("killed");
-    const storage = new MaildirStorage({ root });
-    const aborted = new AbortController();
-    aborted.abort();
-    assert.equal(
-      await storage.openMaildrop("killed", {
-        user: "a",
-        signal: aborted.signal,
-      }),
-      null,
-    );
-    await assert.rejects(stat(join(root, "killed", MAILDIR_LOCK_NAME)));
-    const signal = new AbortController().signal;
-    const handle = await storage.openMaildrop("killed", { user: "a", signal });
-    assert.equal(handle?.count, 1);
-    await handle?.close();
-  });
-
-  it("excludes another process, and is free again once it unlocks", async () => {
-    await maildir("cross");
-    const storage = byMbox(new MaildirStorage({ root }));
-    assert.equal(await storage.lock("cross"), true);
-    const busy = await startChild("cross");
-    assert.equal(busy.line, "busy");
-    await exited(busy.child);
-    await storage.unlock("cross");
-    const free = await startChild("cross", "--exit");
-    assert.equal(free.line, "locked 1");
-    await exited(free.child);
-  });
-
-  it("refuses while another process holds the lock, and recovers it after kill -9", async () => {
-    await maildir("crash");
-    const { child, line } = await startChild("crash");
-    try {
-      assert.equal(line, "locked 1");
-      const text = await readFile(
-        join(root, "crash", MAILDIR_LOCK_NAME),
-        "utf8",
-      );
-      const [pid, host] = text.split("\n");
-      assert.equal(Number(pid), child.pid);
-      assert.equal(host, hostname());
-      const storage = byMbox(new MaildirStorage({ root }));
-      assert.equal(await storage.lock("crash"), false);
-      child.kill("SIGKILL");
-      await exited(child);
-      // The lock file is still there, but its process is dead on this host.
-      await stat(join(root, "crash", MAILDIR_LOCK_NAME));
-      assert.equal(await storage.lock("crash"), true);
-      const mine = await readFile(
-        join(root, "crash", MAILDIR_LOCK_NAME),
-        "utf8",
-      );
-      assert.equal(Number(mine.split("\n")[0]), process.pid);
-      await storage.unlock("crash");
-    } finally {
-      child.kill("SIGKILL");
-      await exited(child);
-    }
-  });
-
-  it("MaildirStorage does not steal the live lock of another container with the same host name and pid", async () => {
-    // Two containers on shared storage, same host name, both pid 1: here
-    // the child claims this process's pid under another host key.
-    await maildir("twin");
-    const { child, line } = await startChild("twin", "--hold", {
-      POP3D_TEST_PID: String(process.pid),
-      POP3D_TEST_HOSTKEY: "other-container-boot/pid:[1]",
+// Every test in both modes of the default file access.
+for (const syncMetadata of [true, false]) {
+  describe(`MaildirStorage lock (syncMetadata: ${syncMetadata})`, () => {
+    before(async () => {
+      root = join(base, String(syncMetadata));
+      await mkdir(root);
     });
-    try {
-      assert.equal(line, "locked 1");
-      const text = await readFile(
-        join(root, "twin", MAILDIR_LOCK_NAME),
-        "utf8",
-      );
-      assert.equal(Number(text.split("\n")[0]), process.pid);
-      assert.equal(text.split("\n")[1], hostname());
-      const storage = byMbox(new MaildirStorage({ root }));
-      assert.equal(await storage.lock("twin"), false);
-      // The lock file is still the child's.
+
+    it("excludes a second session in the same process and a second instance", async () => {
+      await maildir("same");
+      const a = byMbox(new MaildirStorage({ syncMetadata, root }));
+      const b = byMbox(new MaildirStorage({ syncMetadata, root }));
+      assert.equal(await a.lock("same"), true);
+      assert.equal(await a.lock("same"), false);
+      assert.equal(await b.lock("same"), false);
+      assert.equal(await b.lock(join(root, "same")), false);
+      await a.unlock("same");
+      assert.equal(await b.lock("same"), true);
+      await b.unlock("same");
+      await assert.rejects(stat(join(root, "same", MAILDIR_LOCK_NAME)));
+    });
+
+    it("MaildirStorage locks one Maildir once under every name: alice, ./alice, an absolute path, a link", async () => {
+      await maildir("names");
+      await symlink(join(root, "names"), join(root, "names-link"));
+      const storage = new MaildirStorage({ syncMetadata, root });
+      const signal = new AbortController().signal;
+      const open = (mbox: string) =>
+        storage.openMaildrop(mbox, { user: "alice", signal });
+      const held = await open("names");
+      assert.ok(held);
+      for (const other of ["./names", join(root, "names"), "names-link"]) {
+        assert.equal(await open(other), null, other);
+      }
+      await held.close();
+      // A Maildir that does not exist (create: false) has no lock file: the
+      // in-process lock alone excludes, by the resolved path.
+      const strict = new MaildirStorage({ syncMetadata, root, create: false });
+      const absent = await strict.openMaildrop("absent", { user: "a", signal });
+      assert.equal(absent?.count, 0);
       assert.equal(
-        await readFile(join(root, "twin", MAILDIR_LOCK_NAME), "utf8"),
-        text,
+        await strict.openMaildrop("./absent", { user: "a", signal }),
+        null,
       );
-    } finally {
-      child.kill("SIGKILL");
-      await exited(child);
-    }
-  });
+      await absent?.close();
+      const again = await strict.openMaildrop("./absent", {
+        user: "a",
+        signal,
+      });
+      assert.ok(again);
+      await again.close();
+    });
 
-  it("treats another host's lock as held until it is older than staleLockMs", async () => {
-    const dir = await maildir("remote");
-    const lockPath = join(dir, MAILDIR_LOCK_NAME);
-    const storage = byMbox(new MaildirStorage({ root, staleLockMs: 60_000 }));
-    await writeFile(lockPath, `1\nother-host.example\n${Date.now()}\nabc\n`);
-    assert.equal(await storage.lock("remote"), false);
-    await writeFile(
-      lockPath,
-      `1\nother-host.example\n${Date.now() - 120_000}\nabc\n`,
-    );
-    const { utimes } = await import("node:fs/promises");
-    const old = new Date(Date.now() - 120_000);
-    await utimes(lockPath, old, old);
-    assert.equal(await storage.lock("remote"), true);
-    await storage.unlock("remote");
-  });
+    it("MaildirStorage.openMaildrop for a session killed meanwhile leaves nothing locked", async () => {
+      await maildir("killed");
+      const storage = new MaildirStorage({ syncMetadata, root });
+      const aborted = new AbortController();
+      aborted.abort();
+      assert.equal(
+        await storage.openMaildrop("killed", {
+          user: "a",
+          signal: aborted.signal,
+        }),
+        null,
+      );
+      await assert.rejects(stat(join(root, "killed", MAILDIR_LOCK_NAME)));
+      const signal = new AbortController().signal;
+      const handle = await storage.openMaildrop("killed", {
+        user: "a",
+        signal,
+      });
+      assert.equal(handle?.count, 1);
+      await handle?.close();
+    });
 
-  it("treats an unreadable young lock file as held, an old one as stale", async () => {
-    const dir = await maildir("garbage");
-    const lockPath = join(dir, MAILDIR_LOCK_NAME);
-    await writeFile(lockPath, "");
-    const storage = byMbox(new MaildirStorage({ root, staleLockMs: 60_000 }));
-    assert.equal(await storage.lock("garbage"), false);
-    const { utimes } = await import("node:fs/promises");
-    const old = new Date(Date.now() - 120_000);
-    await utimes(lockPath, old, old);
-    assert.equal(await storage.lock("garbage"), true);
-    await storage.unlock("garbage");
-  });
+    it("excludes another process, and is free again once it unlocks", async () => {
+      await maildir("cross");
+      const storage = byMbox(new MaildirStorage({ syncMetadata, root }));
+      assert.equal(await storage.lock("cross"), true);
+      const busy = await startChild("cross");
+      assert.equal(busy.line, "busy");
+      await exited(busy.child);
+      await storage.unlock("cross");
+      const free = await startChild("cross", "--exit");
+      assert.equal(free.line, "locked 1");
+      await exited(free.child);
+    });
 
-  it("does not remove a lock it does not own on unlock", async () => {
-    const dir = await maildir("owner");
-    const storage = byMbox(new MaildirStorage({ root }));
-    assert.equal(await storage.lock("owner"), true);
-    const foreign = `1\nother-host.example\n${Date.now()}\nforeign\n`;
-    await writeFile(join(dir, MAILDIR_LOCK_NAME), foreign);
-    await storage.unlock("owner");
-    assert.equal(await readFile(join(dir, MAILDIR_LOCK_NAME), "utf8"), foreign);
+    it("refuses while another process holds the lock, and recovers it after kill -9", async () => {
+      await maildir("crash");
+      const { child, line } = await startChild("crash");
+      try {
+        assert.equal(line, "locked 1");
+        const text = await readFile(
+          join(root, "crash", MAILDIR_LOCK_NAME),
+          "utf8",
+        );
+        const [pid, host] = text.split("\n");
+        assert.equal(Number(pid), child.pid);
+        assert.equal(host, hostname());
+        const storage = byMbox(new MaildirStorage({ syncMetadata, root }));
+        assert.equal(await storage.lock("crash"), false);
+        child.kill("SIGKILL");
+        await exited(child);
+        // The lock file is still there, but its process is dead on this host.
+        await stat(join(root, "crash", MAILDIR_LOCK_NAME));
+        assert.equal(await storage.lock("crash"), true);
+        const mine = await readFile(
+          join(root, "crash", MAILDIR_LOCK_NAME),
+          "utf8",
+        );
+        assert.equal(Number(mine.split("\n")[0]), process.pid);
+        await storage.unlock("crash");
+      } finally {
+        child.kill("SIGKILL");
+        await exited(child);
+      }
+    });
+
+    it("MaildirStorage does not steal the live lock of another container with the same host name and pid", async () => {
+      // Two containers on shared storage, same host name, both pid 1: here
+      // the child claims this process's pid under another host key.
+      await maildir("twin");
+      const { child, line } = await startChild("twin", "--hold", {
+        POP3D_TEST_PID: String(process.pid),
+        POP3D_TEST_HOSTKEY: "other-container-boot/pid:[1]",
+      });
+      try {
+        assert.equal(line, "locked 1");
+        const text = await readFile(
+          join(root, "twin", MAILDIR_LOCK_NAME),
+          "utf8",
+        );
+        assert.equal(Number(text.split("\n")[0]), process.pid);
+        assert.equal(text.split("\n")[1], hostname());
+        const storage = byMbox(new MaildirStorage({ syncMetadata, root }));
+        assert.equal(await storage.lock("twin"), false);
+        // The lock file is still the child's.
+        assert.equal(
+          await readFile(join(root, "twin", MAILDIR_LOCK_NAME), "utf8"),
+          text,
+        );
+      } finally {
+        child.kill("SIGKILL");
+        await exited(child);
+      }
+    });
+
+    it("treats another host's lock as held until it is older than staleLockMs", async () => {
+      const dir = await maildir("remote");
+      const lockPath = join(dir, MAILDIR_LOCK_NAME);
+      const storage = byMbox(
+        new MaildirStorage({ syncMetadata, root, staleLockMs: 60_000 }),
+      );
+      await writeFile(lockPath, `1\nother-host.example\n${Date.now()}\nabc\n`);
+      assert.equal(await storage.lock("remote"), false);
+      await writeFile(
+        lockPath,
+        `1\nother-host.example\n${Date.now() - 120_000}\nabc\n`,
+      );
+      const { utimes } = await import("node:fs/promises");
+      const old = new Date(Date.now() - 120_000);
+      await utimes(lockPath, old, old);
+      assert.equal(await storage.lock("remote"), true);
+      await storage.unlock("remote");
+    });
+
+    it("treats an unreadable young lock file as held, an old one as stale", async () => {
+      const dir = await maildir("garbage");
+      const lockPath = join(dir, MAILDIR_LOCK_NAME);
+      await writeFile(lockPath, "");
+      const storage = byMbox(
+        new MaildirStorage({ syncMetadata, root, staleLockMs: 60_000 }),
+      );
+      assert.equal(await storage.lock("garbage"), false);
+      const { utimes } = await import("node:fs/promises");
+      const old = new Date(Date.now() - 120_000);
+      await utimes(lockPath, old, old);
+      assert.equal(await storage.lock("garbage"), true);
+      await storage.unlock("garbage");
+    });
+
+    it("MaildirStorage refreshes every held lock from one shared timer", async () => {
+      await maildir("shared-a");
+      await maildir("shared-b");
+      const read = (name: string) =>
+        readFile(join(root, name, MAILDIR_LOCK_NAME), "utf8");
+      mock.timers.enable({ apis: ["setInterval", "Date"], now: Date.now() });
+      const timers = mock.method(globalThis, "setInterval");
+      try {
+        // A refresh every 1 s (a third of staleLockMs).
+        const storage = byMbox(
+          new MaildirStorage({ syncMetadata, root, staleLockMs: 3000 }),
+        );
+        assert.equal(await storage.lock("shared-a"), true);
+        assert.equal(await storage.lock("shared-b"), true);
+        assert.equal(timers.mock.callCount(), 1, "one timer for two locks");
+        const before = [await read("shared-a"), await read("shared-b")];
+        mock.timers.tick(1000);
+        // The refresh rewrites the time line of both lock files.
+        for (let i = 0; i < 500; i++) {
+          const now = [await read("shared-a"), await read("shared-b")];
+          if (now[0] !== before[0] && now[1] !== before[1]) break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const after = [await read("shared-a"), await read("shared-b")];
+        for (const [i, text] of after.entries()) {
+          const [pid, host, time, token] = text.split("\n");
+          const [pid0, host0, time0, token0] = before[i].split("\n");
+          assert.deepEqual([pid, host, token], [pid0, host0, token0]);
+          assert.equal(Number(time), Number(time0) + 1000);
+        }
+        await storage.unlock("shared-a");
+        await storage.unlock("shared-b");
+        await assert.rejects(read("shared-a"), { code: "ENOENT" });
+        await assert.rejects(read("shared-b"), { code: "ENOENT" });
+      } finally {
+        timers.mock.restore();
+        mock.timers.reset();
+      }
+    });
+
+    it("does not remove a lock it does not own on unlock", async () => {
+      const dir = await maildir("owner");
+      const storage = byMbox(new MaildirStorage({ syncMetadata, root }));
+      assert.equal(await storage.lock("owner"), true);
+      const foreign = `1\nother-host.example\n${Date.now()}\nforeign\n`;
+      await writeFile(join(dir, MAILDIR_LOCK_NAME), foreign);
+      await storage.unlock("owner");
+      assert.equal(
+        await readFile(join(dir, MAILDIR_LOCK_NAME), "utf8"),
+        foreign,
+      );
+    });
   });
-});
+}

@@ -1,18 +1,22 @@
-// nodeFs: the MaildirFs methods added for the Dovecot uidlist.
+// nodeFs: the MaildirFs methods added for the Dovecot uidlist and the
+// Maildir snapshot, in both modes (asynchronous calls, and synchronous
+// metadata calls behind settled promises).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   mkdir,
   mkdtemp,
   readFile,
+  realpath,
   rm,
   stat,
   symlink,
   writeFile,
 } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { nodeFs } from "../../src/runtime/node_fs.ts";
+import { nodeFs as makeNodeFs } from "../../src/runtime/node_fs.ts";
 
 let dir = "";
 before(async () => {
@@ -22,55 +26,145 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("nodeFs", () => {
-  it("nodeFs appendFile appends to an existing file and keeps its inode", async () => {
-    const path = join(dir, "list");
-    await writeFile(path, "a\n");
-    const before = await stat(path);
-    const fs = nodeFs();
-    assert.equal(
-      await fs.appendFile!(path, new TextEncoder().encode("b\n")),
-      true,
-    );
-    assert.equal(await readFile(path, "utf8"), "a\nb\n");
-    assert.equal((await stat(path)).ino, before.ino);
-  });
+for (const syncMetadata of [false, true]) {
+  describe(`nodeFs (syncMetadata: ${syncMetadata})`, () => {
+    const nodeFs = () => makeNodeFs({ syncMetadata });
 
-  it("nodeFs appendFile never creates a missing file", async () => {
-    const path = join(dir, "missing");
-    assert.equal(await nodeFs().appendFile!(path, new Uint8Array([65])), false);
-    assert.equal(await stat(path).then(() => true, () => false), false);
-  });
-
-  it("nodeFs readDirKinds tells files, directories and links apart without following links", async () => {
-    const sub = join(dir, "kinds");
-    await mkdir(join(sub, "d"), { recursive: true });
-    await writeFile(join(sub, "f"), "x");
-    await symlink(join(sub, "f"), join(sub, "to-file"));
-    await symlink(join(sub, "d"), join(sub, "to-dir"));
-    const found = await nodeFs().readDirKinds!(sub);
-    const kinds = Object.fromEntries(found!.map((e) => [e.name, e.kind]));
-    assert.deepEqual(kinds, {
-      d: "directory",
-      f: "file",
-      "to-file": "symlink",
-      "to-dir": "symlink",
+    it("nodeFs appendFile appends to an existing file and keeps its inode", async () => {
+      const path = join(dir, `list-${syncMetadata}`);
+      await writeFile(path, "a\n");
+      const before = await stat(path);
+      const fs = nodeFs();
+      assert.equal(
+        await fs.appendFile!(path, new TextEncoder().encode("b\n")),
+        true,
+      );
+      assert.equal(await readFile(path, "utf8"), "a\nb\n");
+      assert.equal((await stat(path)).ino, before.ino);
     });
-    assert.equal(await nodeFs().readDirKinds!(join(dir, "none")), undefined);
-  });
 
-  it("nodeFs readNoFollow reads a small file whole, refuses links and large files", async () => {
-    const sub = join(dir, "whole");
-    await mkdir(sub, { recursive: true });
-    await writeFile(join(sub, "m"), "hello");
-    await symlink(join(sub, "m"), join(sub, "link"));
-    const fs = nodeFs();
-    assert.equal(
-      new TextDecoder().decode((await fs.readNoFollow!(join(sub, "m"), 5))!),
-      "hello",
-    );
-    assert.equal(await fs.readNoFollow!(join(sub, "m"), 4), null);
-    assert.equal(await fs.readNoFollow!(join(sub, "none"), 5), undefined);
-    await assert.rejects(fs.readNoFollow!(join(sub, "link"), 5));
+    it("nodeFs appendFile never creates a missing file", async () => {
+      const path = join(dir, `missing-${syncMetadata}`);
+      assert.equal(
+        await nodeFs().appendFile!(path, new Uint8Array([65])),
+        false,
+      );
+      assert.equal(await stat(path).then(() => true, () => false), false);
+    });
+
+    it("nodeFs readDirKinds tells files, directories and links apart without following links", async () => {
+      const sub = join(dir, `kinds-${syncMetadata}`);
+      await mkdir(join(sub, "d"), { recursive: true });
+      await writeFile(join(sub, "f"), "x");
+      await symlink(join(sub, "f"), join(sub, "to-file"));
+      await symlink(join(sub, "d"), join(sub, "to-dir"));
+      const found = await nodeFs().readDirKinds!(sub);
+      const kinds = Object.fromEntries(found!.map((e) => [e.name, e.kind]));
+      assert.deepEqual(kinds, {
+        d: "directory",
+        f: "file",
+        "to-file": "symlink",
+        "to-dir": "symlink",
+      });
+      assert.equal(await nodeFs().readDirKinds!(join(dir, "none")), undefined);
+    });
+
+    it("nodeFs readNoFollow reads a small file whole, refuses links and large files", async () => {
+      const sub = join(dir, `whole-${syncMetadata}`);
+      await mkdir(sub, { recursive: true });
+      await writeFile(join(sub, "m"), "hello");
+      await symlink(join(sub, "m"), join(sub, "link"));
+      const fs = nodeFs();
+      assert.equal(
+        new TextDecoder().decode((await fs.readNoFollow!(join(sub, "m"), 5))!),
+        "hello",
+      );
+      assert.equal(await fs.readNoFollow!(join(sub, "m"), 4), null);
+      assert.equal(await fs.readNoFollow!(join(sub, "none"), 5), undefined);
+      await assert.rejects(fs.readNoFollow!(join(sub, "link"), 5));
+    });
+
+    it("nodeFs reports a missing path as undefined or false and rejects other errors", async () => {
+      const fs = nodeFs();
+      const none = join(dir, `none-${syncMetadata}`);
+      assert.equal(await fs.readDir(none), undefined);
+      assert.equal(await fs.stat(none), undefined);
+      assert.equal(await fs.realPath(none), undefined);
+      assert.equal(await fs.readFile(none), undefined);
+      assert.equal(await fs.rename(none, `${none}.x`), false);
+      assert.equal(await fs.unlink(none), false);
+      // Not missing but wrong: a rejected promise, never a synchronous throw.
+      const file = join(dir, `file-${syncMetadata}`);
+      await writeFile(file, "x");
+      let result: Promise<unknown> | undefined;
+      assert.doesNotThrow(() => {
+        result = fs.readDir(file);
+      });
+      await assert.rejects(
+        result!,
+        (e: { code?: string }) => e.code === "ENOTDIR",
+      );
+    });
+
+    it("nodeFs makes its change before the promise is awaited only with syncMetadata", async () => {
+      const fs = nodeFs();
+      const sub = join(dir, `now-${syncMetadata}`);
+      const made = fs.mkdir(sub);
+      if (syncMetadata) assert.equal(existsSync(sub), true);
+      await made;
+      const moved = fs.rename(sub, `${sub}.moved`);
+      if (syncMetadata) assert.equal(existsSync(`${sub}.moved`), true);
+      assert.equal(await moved, true);
+    });
+
+    it("nodeFs openRead streams a large file exactly, 256 KiB per read", async () => {
+      const path = join(dir, `large-${syncMetadata}`);
+      const data = new Uint8Array(600 * 1024 + 123);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+      await writeFile(path, data);
+      const stream = await nodeFs().openRead(path);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of stream!) chunks.push(chunk);
+      assert.deepEqual(chunks.map((c) => c.length), [
+        256 * 1024,
+        256 * 1024,
+        88 * 1024 + 123,
+      ]);
+      const joined = new Uint8Array(data.length);
+      let at = 0;
+      for (const chunk of chunks) {
+        joined.set(chunk, at);
+        at += chunk.length;
+      }
+      assert.deepEqual(joined, data);
+      assert.equal(await nodeFs().openRead(`${path}.none`), undefined);
+    });
+
+    it("nodeFs metadata calls, lock files and small files round-trip", async () => {
+      const fs = nodeFs();
+      const sub = join(dir, `meta-${syncMetadata}`);
+      await fs.mkdir(join(sub, "cur"));
+      await fs.mkdir(join(sub, "cur")); // exists: no error
+      const info = await fs.stat(join(sub, "cur"));
+      assert.equal(info?.isDirectory, true);
+      assert.equal(info?.isSymlink, false);
+      const enc = new TextEncoder();
+      const lock = join(sub, "pop3d.lock");
+      assert.equal(await fs.createExclusive(lock, enc.encode("one")), true);
+      assert.equal(await fs.createExclusive(lock, enc.encode("two")), false);
+      assert.equal(new TextDecoder().decode(await fs.readFile(lock)), "one");
+      await fs.replaceFile(lock, enc.encode("three"));
+      assert.equal(await readFile(lock, "utf8"), "three");
+      assert.equal(await fs.rename(lock, join(sub, "cur", "m")), true);
+      assert.equal(
+        await fs.realPath(join(sub, "cur", "..", "cur", "m")),
+        await realpath(join(sub, "cur", "m")),
+      );
+      assert.deepEqual(await fs.readDir(join(sub, "cur")), ["m"]);
+      assert.equal(await fs.unlink(join(sub, "cur", "m")), true);
+      // No temporary files are left behind.
+      assert.deepEqual((await fs.readDir(sub))?.sort(), ["cur"]);
+      assert.equal(fs.hostname(), hostname());
+    });
   });
-});
+}
