@@ -11,7 +11,13 @@ import type { MessageSource } from "../storage/types.ts";
 import type { MaildirFs } from "./maildir_fs.ts";
 import type { MaildirSnapshot } from "./maildir_snapshot.ts";
 import { countBareLf } from "../_util/crlf.ts";
-import { baseNameOf, hasFlag, uniqueOf, withFlag } from "./maildir_name.ts";
+import {
+  baseNameOf,
+  hasFlag,
+  uniqueOf,
+  wireSizeOf,
+  withFlag,
+} from "./maildir_name.ts";
 import { keywordLetter } from "./dovecot_keywords.ts";
 
 /**
@@ -111,8 +117,14 @@ export class MaildirMaildrop implements MaildropHandle {
         throw new Pop3Error("Message was removed by another program");
       }
       if (bytes !== null) {
-        if (bytes.length + countBareLf(bytes) !== snapshot.size(i)) {
-          this.#onWrongSize?.(baseNameOf(snapshot.name(i)));
+        // Only a counted (cached) size can be wrong; a `,W=` size is the
+        // deliverer's word, as for Dovecot, and counting it costs a scan.
+        const name = snapshot.name(i);
+        if (
+          wireSizeOf(name) === undefined &&
+          bytes.length + countBareLf(bytes) !== snapshot.size(i)
+        ) {
+          this.#onWrongSize?.(baseNameOf(name));
         }
         if (!this.#markSeen || hasFlag(snapshot.name(i), "S")) return bytes;
         return this.#seenAfter(i, bytes);
