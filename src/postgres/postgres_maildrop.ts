@@ -79,7 +79,9 @@ export class PgMaildrop implements MaildropHandle {
   }
 
   /**
-   * Streams a message one chunk row at a time.
+   * The message bytes: a message of one chunk row whole, a longer one as a
+   * stream that reads the next row while the current one is being sent
+   * (one query in flight, so at most two rows in memory).
    *
    * @throws {Pop3Error} `SYS/TEMP` when the lease may be lost or the message is gone.
    */
@@ -107,21 +109,38 @@ export class PgMaildrop implements MaildropHandle {
     if (!first) {
       throw new Pop3Error(`Message ${n} no longer exists`, "SYS/TEMP");
     }
+    // One row holds the whole message: no stream needed.
+    if (first.length === size) return first;
     let sent = 0;
     let seq = 0;
-    let next: Uint8Array | undefined = first;
+    // The row being fetched ahead, as a settled outcome (never an
+    // unhandled rejection when the client goes away meanwhile).
+    type Ahead = { data?: Uint8Array; error?: unknown };
+    let ahead: Promise<Ahead> = Promise.resolve({ data: first });
+    const fetchAhead = (next: number): Promise<Ahead> => {
+      if (!this.#live()) {
+        return Promise.resolve({ error: new LeaseLostError(mbox.name) });
+      }
+      return chunk(next).then(
+        (data) =>
+          data ? { data } : {
+            error: new Error(`Message ${id} is missing chunk ${next}`),
+          },
+        (error) => ({ error }),
+      );
+    };
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        if (next === undefined) {
-          if (!this.#live()) throw new LeaseLostError(mbox.name);
-          next = await chunk(seq);
-          if (!next) throw new Error(`Message ${id} is missing chunk ${seq}`);
-        }
+        const got = await ahead;
+        if (got.error !== undefined) throw got.error;
+        const data = got.data!;
         seq++;
-        sent += next.length;
+        sent += data.length;
         if (sent > size) throw new Error(`Message ${id} is longer than stored`);
-        controller.enqueue(next);
-        next = undefined;
+        // Ask for the next row before this one is sent, so the database
+        // and the client socket work at the same time.
+        if (sent < size) ahead = fetchAhead(seq);
+        controller.enqueue(data);
         if (sent === size) controller.close();
       },
     }, { highWaterMark: 0 });

@@ -49,7 +49,9 @@ export interface PostgresStorageOptions {
    */
   owner?: string;
   /**
-   * Bytes per row of `pop3d_chunks`; RETR reads one row at a time.
+   * Bytes per row of `pop3d_chunks`. RETR sends a one-row message whole
+   * and streams a longer one, reading the next row while the current one
+   * is sent: at most two rows per RETR in memory.
    *
    * @default {1048576}
    */
@@ -83,7 +85,8 @@ function checkMs(name: string, value: number, min: number): number {
  * - Once this instance knows the lease may have lapsed, RETR/TOP/DELE
  *   answer `-ERR [SYS/TEMP]`.
  * - Messages are stored with CRLF line ends in `chunkSize` rows, so sizes
- *   are exact and RETR streams one row at a time.
+ *   are exact; RETR streams a message of several rows with one row read
+ *   ahead (backpressure from the client, two rows in memory at most).
  *
  * @example Serving mail from PostgreSQL
  * ```ts ignore

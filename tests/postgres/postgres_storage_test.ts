@@ -14,7 +14,11 @@ import {
   PostgresStorage,
 } from "../../postgres.ts";
 import { Pop3Error } from "../../src/errors.ts";
-import type { PgMailbox } from "../../src/postgres/types.ts";
+import type {
+  PgClient,
+  PgMailbox,
+  PgQueryable,
+} from "../../src/postgres/types.ts";
 
 const found = await testDatabase();
 const skip = "skip" in found ? found.skip : false;
@@ -22,6 +26,22 @@ const encoder = new TextEncoder();
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A client that records the statements run through it (transactions too). */
+function counting(db: PgClient): PgClient & { statements: string[] } {
+  const statements: string[] = [];
+  const on = (q: PgQueryable): PgQueryable => ({
+    query: (sql, params) => {
+      statements.push(sql.replace(/\s+/g, " ").trim());
+      return q.query(sql, params);
+    },
+  });
+  return {
+    statements,
+    ...on(db),
+    transaction: (fn) => db.transaction((tx) => fn(on(tx))),
+  };
 }
 
 async function readAll(source: unknown): Promise<Uint8Array> {
@@ -49,8 +69,9 @@ describe("PostgreSQL backend", { skip }, () => {
     /** A storage driven through by-mbox calls, plus its own methods. */
     function storage(
       options: ConstructorParameters<typeof PostgresStorage>[1] = {},
+      client: PgClient = db,
     ) {
-      const s = new PostgresStorage(db, options);
+      const s = new PostgresStorage(client, options);
       storages.push(s);
       return Object.assign(byMbox(s, (m: PgMailbox) => m.id), {
         deliver: s.deliver.bind(s),
@@ -143,6 +164,54 @@ describe("PostgreSQL backend", { skip }, () => {
       }
       assert.equal(total, big.length);
       assert.equal(pieces, 13);
+      await s.unlock(mb);
+    });
+
+    it("PostgresStorage.get sends a one-row message whole and reads exactly one row ahead of the client", async () => {
+      const client = counting(db);
+      const s = storage({ chunkSize: 1024 }, client);
+      const mb = await box();
+      await s.deliver(mb, "Subject: small\r\n\r\nfits one row\r\n");
+      const big = new Uint8Array(8 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = 32 + (i % 90);
+      await s.deliver(mb, big);
+      assert.equal(await s.lock(mb), true);
+      const reads = () =>
+        client.statements.filter((q) => q.includes("FROM pop3d_chunks"))
+          .length;
+
+      const small = await s.get(mb, 1);
+      assert.ok(
+        small instanceof Uint8Array,
+        "a one-row message is not streamed",
+      );
+      assert.equal(
+        new TextDecoder().decode(small).endsWith("one row\r\n"),
+        true,
+      );
+      assert.equal(reads(), 1);
+
+      const stream = await s.get(mb, 2) as ReadableStream<Uint8Array>;
+      assert.ok(stream instanceof ReadableStream);
+      assert.equal(reads(), 2); // the first row, before the +OK
+      const reader = stream.getReader();
+      const first = await reader.read();
+      assert.equal(first.value?.length, 1024);
+      // While the client has the first row, the second is being read ...
+      for (let i = 0; i < 100 && reads() < 3; i++) await sleep(5);
+      assert.equal(reads(), 3);
+      // ... and no more: the client's pace bounds what is in memory.
+      await sleep(50);
+      assert.equal(reads(), 3);
+      let total = first.value!.length;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        assert.equal(value[0], big[total]);
+        total += value.length;
+      }
+      assert.equal(total, big.length);
+      assert.equal(reads(), 1 + 8);
       await s.unlock(mb);
     });
 
@@ -333,6 +402,28 @@ describe("PostgreSQL backend", { skip }, () => {
       assert.notEqual((await auth.lookup("pa-plain"))[0], "pw one");
       assert.deepEqual((await auth.lookup("pa-plain"))[1], plain);
       await assert.rejects(auth.lookup("nobody"), RangeError);
+    });
+
+    it("PostgresAuth: a login reads the user once; lookup answers from the row a successful authenticate read", async () => {
+      const client = counting(db);
+      const auth = new PostgresAuth(client);
+      const box = await auth.addUser("pa-once", "pw");
+      client.statements.length = 0;
+      assert.equal(await auth.authenticate("pa-once", "pw"), true);
+      assert.deepEqual((await auth.lookup("pa-once"))[1], box);
+      assert.equal(client.statements.length, 1);
+      // Taken once: the next lookup asks the database again.
+      assert.deepEqual((await auth.lookup("pa-once"))[1], box);
+      assert.equal(client.statements.length, 2);
+      // A failed check leaves nothing behind.
+      assert.equal(await auth.authenticate("pa-once", "wrong"), false);
+      await auth.lookup("pa-once");
+      assert.equal(client.statements.length, 4);
+      // Nor does a stale one answer: older than a second, it asks again.
+      assert.equal(await auth.authenticate("pa-once", "pw"), true);
+      await auth.removeUser("pa-once");
+      await sleep(1100);
+      await assert.rejects(auth.lookup("pa-once"), RangeError);
     });
 
     it("PostgresAuth PASS timing oracle: an unknown user costs a default PBKDF2, bounded under a flood", async () => {
