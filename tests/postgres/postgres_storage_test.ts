@@ -237,6 +237,42 @@ describe("PostgreSQL backend", { skip }, () => {
       assert.equal(left.rows[0].n, 0);
     });
 
+    it("PostgresStorage.lock takes the lease and lists the messages in one statement; with an older schema, in two", async () => {
+      const client = counting(db);
+      const s = storage({}, client);
+      const mb = await box();
+      await s.deliver(mb, "a\r\n", { uid: "one" });
+      await s.deliver(mb, "bb\n", { uid: "two" });
+      const empty = await box();
+      client.statements.length = 0;
+      assert.equal(await s.lock(mb), true);
+      assert.equal(client.statements.length, 1);
+      assert.deepEqual([s.stat(mb), s.size(mb, 1), s.size(mb, 2)], [2, 3, 4]);
+      assert.deepEqual([s.uidl(mb, 1), s.uidl(mb, 2)], ["one", "two"]);
+      assert.equal(await storage().lock(mb), false);
+      assert.equal(await s.lock(empty), true);
+      assert.equal(s.stat(empty), 0);
+      await s.unlock(empty);
+      await s.unlock(mb);
+
+      // A schema created before pop3d_open: noticed once, then two statements.
+      await db.query("DROP FUNCTION pop3d_open", []);
+      try {
+        const old = counting(db);
+        const t = storage({}, old);
+        assert.equal(await t.lock(mb), true);
+        assert.deepEqual([t.stat(mb), t.uidl(mb, 2)], [2, "two"]);
+        assert.equal(await storage().lock(mb), false);
+        await t.unlock(mb);
+        old.statements.length = 0;
+        assert.equal(await t.lock(mb), true);
+        assert.equal(old.statements.length, 2);
+        await t.unlock(mb);
+      } finally {
+        await createSchema(db);
+      }
+    });
+
     it("PostgresStorage renews the lease while locked, far beyond leaseMs", async () => {
       const a = storage({ leaseMs: 300 });
       const b = storage({ leaseMs: 300 });
