@@ -24,6 +24,11 @@ import type { PgClient, PgMailbox } from "./types.ts";
 
 type PgRows = readonly Record<string, unknown>[];
 
+/** A boolean column as a driver returns it (true, or "t" as text). */
+function isTrue(value: unknown): boolean {
+  return value === true || value === "t" || value === "true";
+}
+
 /** Whether a driver's error is PostgreSQL's undefined_function (42883). */
 function isUndefinedFunction(error: unknown): boolean {
   const e = error as { code?: unknown; fields?: { code?: unknown } } | null;
@@ -255,8 +260,9 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
 
   /**
    * Takes the lease: with `pop3d_open`, in one round trip that also lists
-   * the messages (`rows`); in a schema without it, by the INSERT alone
-   * (then `rows` is undefined and the caller lists them).
+   * the messages (`rows`); in a schema without it (or under an isolation
+   * level stricter than READ COMMITTED), `rows` is undefined and the caller
+   * lists them.
    */
   async #open1(
     mbox: PgMailbox,
@@ -265,13 +271,18 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
     if (this.#hasOpenFunction) {
       try {
         const { rows } = await this.#db.query(
-          `SELECT lease_token AS token, message_id AS id, message_uid AS uid,
-                  message_size AS size
+          `SELECT lease_token AS token, listed, message_id AS id,
+                  message_uid AS uid, message_size AS size
            FROM pop3d_open($1::bigint, $2::text, $3::integer)`,
           params,
         );
         if (rows.length === 0) return null;
-        return { token: String(rows[0].token), rows: rows.slice(1) };
+        const token = String(rows[0].token);
+        // Not listed (isolation stricter than READ COMMITTED): the caller
+        // lists them in a statement of its own, after the lease.
+        return isTrue(rows[0].listed) ? { token, rows: rows.slice(1) } : {
+          token,
+        };
       } catch (error) {
         if (!isUndefinedFunction(error)) throw error;
         // A schema from before pop3d_open: run createSchema to add it.

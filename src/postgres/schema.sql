@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS pop3d_leases (
 CREATE OR REPLACE FUNCTION pop3d_open(
   p_mailbox bigint, p_owner text, p_lease_ms integer
 ) RETURNS TABLE (
-  lease_token bigint, message_id bigint, message_uid text, message_size bigint
+  lease_token bigint, listed boolean,
+  message_id bigint, message_uid text, message_size bigint
 ) LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   INSERT INTO pop3d_leases AS l (mailbox_id, owner, token, expires_at)
@@ -63,10 +64,15 @@ BEGIN
     RETURN;
   END IF;
   -- A first row with the token alone, then the messages, read by a new
-  -- statement: a volatile function takes a new snapshot per statement, so
-  -- the list holds everything committed before the lease was won.
+  -- statement: in READ COMMITTED a volatile function takes a new snapshot
+  -- per statement, so the list holds everything committed before the lease
+  -- was won. Under a stricter isolation level the snapshot would be older
+  -- than the lease: the caller lists the messages itself (listed = false).
+  listed := current_setting('transaction_isolation') = 'read committed';
   RETURN NEXT;
-  RETURN QUERY SELECT lease_token, m.id, m.uid, m.size FROM pop3d_messages m
-    WHERE m.mailbox_id = p_mailbox ORDER BY m.id;
+  IF listed THEN
+    RETURN QUERY SELECT lease_token, true, m.id, m.uid, m.size
+      FROM pop3d_messages m WHERE m.mailbox_id = p_mailbox ORDER BY m.id;
+  END IF;
 END
 $$;

@@ -255,6 +255,30 @@ describe("PostgreSQL backend", { skip }, () => {
       await s.unlock(empty);
       await s.unlock(mb);
 
+      // Under REPEATABLE READ the function's list would share the snapshot
+      // taken before the lease: it leaves the list to a statement of its own.
+      const { rows } = await db.query("SELECT current_database() AS name", []);
+      const name = String(rows[0].name);
+      await db.query(
+        `ALTER DATABASE "${name}" SET default_transaction_isolation = 'repeatable read'`,
+        [],
+      );
+      const strict = new PgWirePool((found as TestDatabase).url, { max: 1 });
+      try {
+        const rr = counting(strict);
+        const r = storage({}, rr);
+        assert.equal(await r.lock(mb), true);
+        assert.equal(rr.statements.length, 2);
+        assert.deepEqual([r.stat(mb), r.uidl(mb, 2)], [2, "two"]);
+        await r.unlock(mb);
+      } finally {
+        await db.query(
+          `ALTER DATABASE "${name}" RESET default_transaction_isolation`,
+          [],
+        );
+        await strict.end();
+      }
+
       // A schema created before pop3d_open: noticed once, then two statements.
       await db.query("DROP FUNCTION pop3d_open", []);
       try {
