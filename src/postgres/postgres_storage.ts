@@ -219,7 +219,7 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
     context?: OpenMaildropContext,
   ): Promise<MaildropHandle | null> {
     const started = performance.now();
-    const opened = await this.#open1(mbox);
+    const opened = await this.#takeLease(mbox);
     if (opened === null) return null;
     const { token, rows } = opened;
     const lease = {
@@ -264,7 +264,7 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
    * level stricter than READ COMMITTED), `rows` is undefined and the caller
    * lists them.
    */
-  async #open1(
+  async #takeLease(
     mbox: PgMailbox,
   ): Promise<{ token: string; rows?: PgRows } | null> {
     const params = [mbox.id, this.#owner, this.#leaseMs];
