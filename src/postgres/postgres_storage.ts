@@ -69,6 +69,16 @@ export interface PostgresStorageOptions {
    * @default {1048576}
    */
   chunkSize?: number;
+  /**
+   * Bytes of the following messages that a RETR of a one-row message reads
+   * in the same query (at most 32 messages, each of one row), since POP3
+   * clients mostly fetch in order: their RETRs then need no query. Kept
+   * until taken, the next RETR of another message, or the next lease
+   * renewal. 0 reads only the message asked for.
+   *
+   * @default {65536}
+   */
+  readAhead?: number;
   /** Receives background errors (failed lease renewals, lost leases). */
   onError?: (error: unknown) => void;
 }
@@ -102,7 +112,8 @@ function checkMs(name: string, value: number, min: number): number {
  *   answer `-ERR [SYS/TEMP]`.
  * - Messages are stored with CRLF line ends in `chunkSize` rows, so sizes
  *   are exact; RETR streams a message of several rows with one row read
- *   ahead (backpressure from the client, two rows in memory at most).
+ *   ahead (backpressure from the client, two rows in memory at most), and
+ *   reads a one-row message with the next ones up to `readAhead` bytes.
  *
  * @example Serving mail from PostgreSQL
  * ```ts ignore
@@ -124,6 +135,7 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
   readonly #renewMs: number;
   readonly #owner: string;
   readonly #chunkSize: number;
+  readonly #readAhead: number;
   readonly #onError: (error: unknown) => void;
   // Open handles, for close() at shutdown (not consulted for locking: the
   // lease row is the lock).
@@ -135,7 +147,7 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
    * Creates the storage; run {@linkcode createSchema} once beforehand.
    *
    * @param db A client that can run queries and transactions.
-   * @param options Lease timing, owner name and chunk size.
+   * @param options Lease timing, owner name, chunk size and read-ahead.
    * @throws {TypeError} When `db` lacks `query` or `transaction`.
    * @throws {RangeError} For out-of-range timings or chunk size.
    */
@@ -162,6 +174,7 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
       options.chunkSize ?? 1 << 20,
       1024,
     );
+    this.#readAhead = checkMs("readAhead", options.readAhead ?? 65536, 0);
     this.#owner = options.owner ?? crypto.randomUUID();
     if (typeof this.#owner !== "string" || this.#owner === "") {
       throw new TypeError('Option "owner" must be a non-empty string');
@@ -252,6 +265,8 @@ export class PostgresStorage implements MaildropStore<PgMailbox> {
       uids: list.map((row) => String(row.uid)),
       sizes: list.map((row) => toNumber(row.size, "message size")),
       validUntil: started + this.#leaseMs,
+      readAhead: this.#readAhead,
+      chunkSize: this.#chunkSize,
       closed: () => this.#handles.delete(handle),
     });
     this.#handles.add(handle);

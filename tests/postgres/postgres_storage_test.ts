@@ -215,6 +215,54 @@ describe("PostgreSQL backend", { skip }, () => {
       await s.unlock(mb);
     });
 
+    it("PostgresStorage.get reads the next one-row messages with a small one, up to readAhead bytes, each served once", async () => {
+      const client = counting(db);
+      const s = storage(
+        { chunkSize: 1024, readAhead: 250, leaseMs: 600, renewMs: 200 },
+        client,
+      );
+      const mb = await box();
+      const text = (i: number) => `Subject: ${i}\r\n\r\n${"x".repeat(84)}\r\n`;
+      for (let i = 1; i <= 5; i++) await s.deliver(mb, text(i)); // 100 octets
+      await s.deliver(mb, "y".repeat(2000)); // 6: two rows
+      await s.deliver(mb, text(7));
+      assert.equal(await s.lock(mb), true);
+      assert.equal(s.size(mb, 1), 100);
+      const reads = () =>
+        client.statements.filter((q) => q.includes("FROM pop3d_chunks"))
+          .length;
+      const read = async (n: number) =>
+        new TextDecoder().decode(await readAll(await s.get(mb, n)));
+
+      client.statements.length = 0;
+      assert.equal(await read(1), text(1));
+      assert.equal(reads(), 1); // 1 with 2 and 3: 300 octets > 250
+      assert.equal(await read(2), text(2));
+      assert.equal(await read(3), text(3));
+      assert.equal(reads(), 1);
+      assert.equal(await read(4), text(4)); // with 5; 6 has two rows
+      assert.equal(await read(5), text(5));
+      assert.equal(reads(), 2);
+      assert.equal((await read(6)).length, 2000);
+      assert.equal(await read(7), text(7));
+      assert.equal(reads(), 2 + 2 + 1);
+      // Served once: again, or out of order, it is read again.
+      assert.equal(await read(2), text(2));
+      assert.equal(reads(), 6);
+      // The lease renewal drops what an idle session holds.
+      await sleep(300);
+      assert.equal(await read(3), text(3));
+      assert.equal(reads(), 7);
+      await s.unlock(mb);
+
+      const none = counting(db);
+      const t = storage({ chunkSize: 1024, readAhead: 0 }, none);
+      assert.equal(await t.lock(mb), true);
+      for (let n = 1; n <= 3; n++) await t.get(mb, n);
+      assert.equal(none.statements.length, 1 + 3);
+      await t.unlock(mb);
+    });
+
     it("PostgresStorage.lock is exclusive across storage instances until unlock", async () => {
       const a = storage();
       const b = storage();
