@@ -5,6 +5,15 @@
  * PBKDF2 passwords), with adapters for the `pg`, `postgres` and
  * `deno-postgres` drivers. The library itself depends on no driver.
  *
+ * A POP3 session costs one statement for the login, one for the lock and
+ * message list (the function `pop3d_open`), one at QUIT, and for RETR one
+ * per chunk row, except that a RETR of a small message also reads the next
+ * small ones (`readAhead`, 64 KiB), whose RETRs then need none; a large
+ * message streams with the next chunk row read while the current one is
+ * sent. After upgrading, run
+ * {@linkcode createSchema} again (it is idempotent): a schema from before
+ * `pop3d_open` still works, with one more statement per login.
+ *
  * @example Serving mail from PostgreSQL with node-postgres
  * ```ts ignore
  * import pg from "npm:pg";

@@ -71,6 +71,9 @@ export class PostgresAuth implements Pop3dAuth<PgMailbox> {
   readonly #gate: HashGate;
   // Checked for users that do not exist: the cost of a default hash.
   readonly #dummy = dummyPasswordHash();
+  // The user row read by a successful `authenticate`, for the `lookup` the
+  // session makes right after it (one query per login instead of two).
+  readonly #verified = new Map<string, VerifiedRow>();
   /** Whether `lookup` returns stored plaintext passwords. */
   readonly plaintextPasswords: boolean;
 
@@ -163,6 +166,16 @@ export class PostgresAuth implements Pop3dAuth<PgMailbox> {
    * @throws {RangeError} For an unknown user.
    */
   async lookup(name: string): Promise<readonly [string, PgMailbox]> {
+    const row = this.#takeVerified(name) ?? await this.#userRow(name);
+    if (!row) throw new RangeError("Unknown user");
+    const password = this.plaintextPasswords && !isPasswordHash(row.password)
+      ? row.password
+      : `\u0000${toHex(crypto.getRandomValues(new Uint8Array(16)))}`;
+    return [password, { id: row.id, name: row.mailbox }];
+  }
+
+  /** The user's password and mailbox, in one query. */
+  async #userRow(name: string): Promise<VerifiedRow | undefined> {
     const { rows } = await this.#db.query(
       `SELECT u.password, m.id, m.name FROM pop3d_users u
        JOIN pop3d_mailboxes m ON m.id = u.mailbox_id
@@ -170,36 +183,61 @@ export class PostgresAuth implements Pop3dAuth<PgMailbox> {
       [name],
     );
     const row = rows[0];
-    if (!row) throw new RangeError("Unknown user");
-    const stored = String(row.password);
-    const password = this.plaintextPasswords && !isPasswordHash(stored)
-      ? stored
-      : `\u0000${toHex(crypto.getRandomValues(new Uint8Array(16)))}`;
-    return [password, {
+    if (!row) return undefined;
+    return {
+      password: String(row.password),
       id: toNumber(row.id, "mailbox id"),
-      name: String(row.name),
-    }];
+      mailbox: String(row.name),
+      at: performance.now(),
+    };
+  }
+
+  /** Takes the row a successful `authenticate` just read, if still fresh. */
+  #takeVerified(name: string): VerifiedRow | undefined {
+    const row = this.#verified.get(name);
+    if (row === undefined) return undefined;
+    this.#verified.delete(name);
+    return performance.now() - row.at <= VERIFIED_FRESH_MS ? row : undefined;
   }
 
   /**
    * Checks a user's password against the stored plaintext or hash. A user
    * that does not exist is checked against a hash of the default cost, so
    * that it takes as long as a user with a default hash. PBKDF2 runs at
-   * most `maxConcurrentHashes` at once.
+   * most `maxConcurrentHashes` at once. The query also reads the user's
+   * mailbox: the `lookup` of the same name that follows a successful check
+   * (within a second) answers from that row instead of asking again.
    *
    * @param name The user name.
    * @param password The password to check.
    * @returns `true` when the user exists and the password matches.
    */
   async authenticate(name: string, password: string): Promise<boolean> {
-    const { rows } = await this.#db.query(
-      "SELECT password FROM pop3d_users WHERE name = $1::text",
-      [name],
-    );
-    const stored = rows.length === 0 ? this.#dummy : String(rows[0].password);
+    const row = await this.#userRow(name);
+    const stored = row === undefined ? this.#dummy : row.password;
     const ok = isPasswordHash(stored)
       ? await this.#gate.run(() => verifyPassword(stored, password))
       : await verifyPassword(stored, password);
-    return rows.length !== 0 && ok;
+    if (row === undefined || !ok) return false;
+    // Bounded: entries are taken by the next lookup, and a flood of logins
+    // whose sessions never looked up only costs a clear.
+    if (this.#verified.size >= VERIFIED_MAX) this.#verified.clear();
+    this.#verified.set(name, row);
+    return true;
   }
 }
+
+/** A user row as read for a login. */
+interface VerifiedRow {
+  readonly password: string;
+  /** The mailbox id and name. */
+  readonly id: number;
+  readonly mailbox: string;
+  /** `performance.now()` when it was read. */
+  readonly at: number;
+}
+
+/** How long `lookup` may answer from the row `authenticate` read. */
+const VERIFIED_FRESH_MS = 1000;
+/** Rows kept for `lookup` at most. */
+const VERIFIED_MAX = 1024;

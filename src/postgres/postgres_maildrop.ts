@@ -8,9 +8,12 @@
 import { Pop3Error } from "../errors.ts";
 import type { MaildropHandle } from "../storage/maildrop_handle.ts";
 import type { MessageSource } from "../storage/types.ts";
-import { toBytes } from "./_sql.ts";
+import { toBytes, toNumber } from "./_sql.ts";
 import { LEASE_INTERVAL, LeaseLostError } from "./postgres_lease.ts";
 import type { PgClient, PgMailbox } from "./types.ts";
+
+/** Messages read ahead by one `get` at most. */
+const READ_AHEAD_MAX = 32;
 
 /** A lease won by a session. */
 export interface PgLease {
@@ -30,6 +33,13 @@ export interface PgSnapshot {
   readonly sizes: readonly number[];
   /** `performance.now()` before which the lease surely has not expired. */
   readonly validUntil: number;
+  /**
+   * Bytes of the following one-row messages that a read of a one-row
+   * message fetches with it (0: none).
+   */
+  readonly readAhead: number;
+  /** Bytes per chunk row: a larger message is never read ahead. */
+  readonly chunkSize: number;
   /** Called once by `close`. */
   readonly closed: () => void;
 }
@@ -51,6 +61,9 @@ export class PgMaildrop implements MaildropHandle {
   #lost = false;
   #open = true;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  // Messages read ahead (index -> bytes), each served once; dropped at the
+  // next read that misses, the next lease renewal, and close.
+  readonly #ahead = new Map<number, Uint8Array>();
 
   constructor(lease: PgLease, snapshot: PgSnapshot) {
     this.#lease = lease;
@@ -79,7 +92,11 @@ export class PgMaildrop implements MaildropHandle {
   }
 
   /**
-   * Streams a message one chunk row at a time.
+   * The message bytes: a message of one chunk row whole (read together
+   * with the following one-row messages up to `readAhead` bytes, which
+   * their own `get` then takes without a query), a longer one as a stream
+   * that reads the next row while the current one is being sent (one query
+   * in flight, so at most two rows in memory).
    *
    * @throws {Pop3Error} `SYS/TEMP` when the lease may be lost or the message is gone.
    */
@@ -94,6 +111,13 @@ export class PgMaildrop implements MaildropHandle {
     }
     const id = this.#snapshot.ids[i];
     const size = this.#snapshot.sizes[i];
+    if (size === 0) return new Uint8Array(0);
+    const early = this.#ahead.get(i);
+    if (early !== undefined) {
+      this.#ahead.delete(i);
+      return early;
+    }
+    this.#ahead.clear();
     const chunk = async (seq: number) => {
       const { rows } = await db.query(
         `SELECT data FROM pop3d_chunks
@@ -102,29 +126,83 @@ export class PgMaildrop implements MaildropHandle {
       );
       return rows.length === 0 ? undefined : toBytes(rows[0].data);
     };
-    if (size === 0) return new Uint8Array(0);
-    const first = await chunk(0);
+    const batched = await this.#readWithNext(i);
+    const first = batched === undefined ? await chunk(0) : batched;
     if (!first) {
       throw new Pop3Error(`Message ${n} no longer exists`, "SYS/TEMP");
     }
+    // One row holds the whole message: no stream needed.
+    if (first.length === size) return first;
     let sent = 0;
     let seq = 0;
-    let next: Uint8Array | undefined = first;
+    // The row being fetched ahead, as a settled outcome (never an
+    // unhandled rejection when the client goes away meanwhile).
+    type Ahead = { data?: Uint8Array; error?: unknown };
+    let ahead: Promise<Ahead> = Promise.resolve({ data: first });
+    const fetchAhead = (next: number): Promise<Ahead> => {
+      if (!this.#live()) {
+        return Promise.resolve({ error: new LeaseLostError(mbox.name) });
+      }
+      return chunk(next).then(
+        (data) =>
+          data ? { data } : {
+            error: new Error(`Message ${id} is missing chunk ${next}`),
+          },
+        (error) => ({ error }),
+      );
+    };
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        if (next === undefined) {
-          if (!this.#live()) throw new LeaseLostError(mbox.name);
-          next = await chunk(seq);
-          if (!next) throw new Error(`Message ${id} is missing chunk ${seq}`);
-        }
+        const got = await ahead;
+        if (got.error !== undefined) throw got.error;
+        const data = got.data!;
         seq++;
-        sent += next.length;
+        sent += data.length;
         if (sent > size) throw new Error(`Message ${id} is longer than stored`);
-        controller.enqueue(next);
-        next = undefined;
+        // Ask for the next row before this one is sent, so the database
+        // and the client socket work at the same time.
+        if (sent < size) ahead = fetchAhead(seq);
+        controller.enqueue(data);
         if (sent === size) controller.close();
       },
     }, { highWaterMark: 0 });
+  }
+
+  /**
+   * Reads the first row of message index `i` in one query with the
+   * following one-row messages that fit in `readAhead` bytes (POP3 clients
+   * mostly fetch in order), keeping those for their own `get`. Returns
+   * `undefined` when there is nothing to read with it, `null` when the
+   * message is gone.
+   */
+  async #readWithNext(i: number): Promise<Uint8Array | null | undefined> {
+    const { ids, sizes, readAhead, chunkSize } = this.#snapshot;
+    if (sizes[i] > chunkSize) return undefined;
+    const next: number[] = [];
+    let budget = readAhead;
+    for (let j = i + 1; j < ids.length && next.length < READ_AHEAD_MAX; j++) {
+      if (sizes[j] > chunkSize || sizes[j] > budget) break;
+      budget -= sizes[j];
+      if (sizes[j] > 0) next.push(j);
+    }
+    if (next.length === 0) return undefined;
+    const { rows } = await this.#lease.db.query(
+      `SELECT message_id, data FROM pop3d_chunks
+       WHERE message_id = ANY($1::bigint[]) AND seq = 0`,
+      [[ids[i], ...next.map((j) => ids[j])]],
+    );
+    const byId = new Map<number, Uint8Array>();
+    for (const row of rows) {
+      byId.set(toNumber(row.message_id, "message id"), toBytes(row.data));
+    }
+    for (const j of next) {
+      const data = byId.get(ids[j]);
+      // Only a whole message: a first row shorter than it is not one.
+      if (data !== undefined && data.length === sizes[j]) {
+        this.#ahead.set(j, data);
+      }
+    }
+    return byId.get(ids[i]) ?? null;
   }
 
   /**
@@ -164,6 +242,7 @@ export class PgMaildrop implements MaildropHandle {
     this.#open = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#ahead.clear();
     this.#snapshot.closed();
     await PgMaildrop.release(this.#lease);
   }
@@ -190,6 +269,8 @@ export class PgMaildrop implements MaildropHandle {
 
   async #renew(): Promise<void> {
     this.#timer = undefined;
+    // Read-ahead is for a client fetching now, not for an idle session.
+    this.#ahead.clear();
     const { db, mbox, token, leaseMs, onError } = this.#lease;
     const started = performance.now();
     try {

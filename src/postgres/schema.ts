@@ -13,7 +13,10 @@ import type { PgQueryable } from "./types.ts";
  * (`IF NOT EXISTS`). Tables: `pop3d_mailboxes`, `pop3d_users`,
  * `pop3d_messages` (one row per message: stable uid and exact CRLF size),
  * `pop3d_chunks` (the message bytes in pieces), `pop3d_leases` (one lock
- * lease per mailbox) and the sequence `pop3d_fence` (fencing tokens).
+ * lease per mailbox), the sequence `pop3d_fence` (fencing tokens) and the
+ * function `pop3d_open` (takes a lease and lists the messages in one call;
+ * without it, as in a schema created by an older version, a login takes
+ * one more round trip).
  *
  * @example
  * ```ts
@@ -57,6 +60,38 @@ export const POSTGRES_SCHEMA_STATEMENTS: readonly string[] = [
   token bigint NOT NULL,
   expires_at timestamptz NOT NULL
 )`,
+  // Login in one round trip: take the lease, then list the messages.
+  `CREATE OR REPLACE FUNCTION pop3d_open(
+  p_mailbox bigint, p_owner text, p_lease_ms integer
+) RETURNS TABLE (
+  lease_token bigint, listed boolean,
+  message_id bigint, message_uid text, message_size bigint
+) LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  INSERT INTO pop3d_leases AS l (mailbox_id, owner, token, expires_at)
+  VALUES (p_mailbox, p_owner, nextval('pop3d_fence'),
+          clock_timestamp() + p_lease_ms * interval '1 millisecond')
+  ON CONFLICT (mailbox_id) DO UPDATE
+    SET owner = EXCLUDED.owner, token = EXCLUDED.token,
+        expires_at = EXCLUDED.expires_at
+    WHERE l.expires_at <= clock_timestamp()
+  RETURNING l.token INTO lease_token;
+  IF lease_token IS NULL THEN
+    RETURN;
+  END IF;
+  -- A first row with the token alone, then the messages, read by a new
+  -- statement: in READ COMMITTED a volatile function takes a new snapshot
+  -- per statement, so the list holds everything committed before the lease
+  -- was won. Under a stricter isolation level the snapshot would be older
+  -- than the lease: the caller lists the messages itself (listed = false).
+  listed := current_setting('transaction_isolation') = 'read committed';
+  RETURN NEXT;
+  IF listed THEN
+    RETURN QUERY SELECT lease_token, true, m.id, m.uid, m.size
+      FROM pop3d_messages m WHERE m.mailbox_id = p_mailbox ORDER BY m.id;
+  END IF;
+END
+$$`,
 ];
 
 /**

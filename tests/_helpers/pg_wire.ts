@@ -3,7 +3,10 @@
 // Node with no dependency. It speaks: startup with trust, cleartext or MD5
 // password auth; the extended query protocol with parameters (bytes are sent
 // in binary format, everything else as text); text results decoded by type
-// (bool, integers, floats, bytea). No TLS, no SCRAM, no COPY, no cancel.
+// (bool, integers, floats), bytea results in binary. A connection prepares
+// each SELECT/INSERT/UPDATE/DELETE/WITH text once (Parse + Describe), as real
+// drivers do, so later runs skip the server's parse and get bytea columns
+// without hex. No TLS, no SCRAM, no COPY, no cancel.
 //
 // Production code should pass a real driver to PostgresBackend instead; see
 // src/postgres/adapters.ts.
@@ -173,13 +176,34 @@ function encodeParam(
   return { bytes: encoder.encode(String(value)), binary: false };
 }
 
+interface Field {
+  name: string;
+  oid: number;
+  /** Sent in binary (bytea of a prepared statement). */
+  binary?: boolean;
+}
+
 interface Pending {
   rows: Record<string, unknown>[];
-  fields: { name: string; oid: number }[];
+  fields: Field[];
   error?: PgWireError;
-  resolve: (result: { rows: Record<string, unknown>[] }) => void;
+  resolve: (
+    result: { rows: Record<string, unknown>[]; fields: Field[] },
+  ) => void;
   reject: (error: Error) => void;
 }
+
+/** A statement prepared on one connection, and the columns it returns. */
+interface Prepared {
+  name: string;
+  fields: Field[];
+}
+
+/** Statements worth preparing: the ones run again and again. */
+const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+/** Prepared statements kept per connection; more texts run unprepared. */
+const MAX_PREPARED = 256;
+const BYTEA = 17;
 
 /** One connection. Queries are queued and run one at a time. */
 export class PgWireConnection implements PgQueryable {
@@ -191,6 +215,7 @@ export class PgWireConnection implements PgQueryable {
   #config: PgWireConfig;
   #closed = false;
   #fatal: Error | undefined;
+  #prepared = new Map<string, Promise<Prepared>>();
 
   private constructor(socket: Socket, config: PgWireConfig) {
     this.#socket = socket;
@@ -299,7 +324,7 @@ export class PgWireConnection implements PgQueryable {
         if (p) {
           this.#queue.shift();
           if (p.error) p.reject(p.error);
-          else p.resolve({ rows: p.rows });
+          else p.resolve({ rows: p.rows, fields: p.fields });
         }
         return;
       case "T": {
@@ -328,7 +353,9 @@ export class PgWireConnection implements PgQueryable {
           const field = p.fields[i];
           if (len < 0) row[field.name] = null;
           else {
-            row[field.name] = decodeValue(field.oid, b, at, at + len);
+            row[field.name] = field.binary
+              ? b.slice(at, at + len)
+              : decodeValue(field.oid, b, at, at + len);
             at += len;
           }
         }
@@ -362,42 +389,106 @@ export class PgWireConnection implements PgQueryable {
   }
 
   /** Runs one statement with `$1`-style parameters. */
-  query(
+  async query(
     sql: string,
     params: readonly unknown[] = [],
   ): Promise<{ rows: Record<string, unknown>[] }> {
     if (this.#closed) {
-      return Promise.reject(this.#fatal ?? new Error("Connection closed"));
+      throw this.#fatal ?? new Error("Connection closed");
     }
+    let prepared = this.#prepared.get(sql);
+    if (
+      prepared === undefined && PREPARABLE.test(sql) &&
+      this.#prepared.size < MAX_PREPARED
+    ) {
+      prepared = this.#prepare(sql);
+      this.#prepared.set(sql, prepared);
+      // A statement that fails to prepare runs (and fails) unprepared.
+      prepared.catch(() => this.#prepared.delete(sql));
+    }
+    const statement = prepared
+      ? await prepared.catch(() => undefined)
+      : undefined;
+    const { rows } = await this.#send(
+      statement ? [] : [new Writer().cstr("").cstr(sql).int16(0).message("P")],
+      statement,
+      params,
+    );
+    return { rows };
+  }
+
+  /** Parse + Describe of a named statement: its columns and their types. */
+  async #prepare(sql: string): Promise<Prepared> {
+    const name = `pop3d_${this.#prepared.size}`;
+    const { fields } = await this.#exchange(
+      [
+        new Writer().cstr(name).cstr(sql).int16(0).message("P"),
+        new Writer().byte(83).cstr(name).message("D"),
+        new Writer().message("S"),
+      ],
+      [],
+    );
+    return {
+      name,
+      fields: fields.map((f) => ({ ...f, binary: f.oid === BYTEA })),
+    };
+  }
+
+  /**
+   * Bind + Execute (+ Describe of the portal when unprepared) + Sync,
+   * after `before` (the unnamed statement's Parse).
+   */
+  #send(
+    before: Uint8Array[],
+    statement: Prepared | undefined,
+    params: readonly unknown[],
+  ): Promise<{ rows: Record<string, unknown>[]; fields: Field[] }> {
     const encoded = params.map(encodeParam);
-    const bind = new Writer().cstr("").cstr("").int16(encoded.length);
+    const bind = new Writer().cstr("").cstr(statement?.name ?? "").int16(
+      encoded.length,
+    );
     for (const e of encoded) bind.int16(e.binary ? 1 : 0);
     bind.int16(encoded.length);
-    const tail: Uint8Array[] = [];
     // Bind's parameter values go into the tail so large byte arrays are not
     // copied into a number array.
-    const values: Uint8Array[] = [];
+    const tail: Uint8Array[] = [];
     for (const e of encoded) {
       const len = new Uint8Array(4);
       new DataView(len.buffer).setInt32(
         0,
         e.bytes === null ? -1 : e.bytes.length,
       );
-      values.push(len);
-      if (e.bytes) values.push(e.bytes);
+      tail.push(len);
+      if (e.bytes) tail.push(e.bytes);
     }
-    values.push(new Uint8Array([0, 1, 0, 0])); // one result format: text
-    tail.push(...values);
+    // Result formats: per column for a prepared statement (bytea binary),
+    // else one for all: text.
+    const columns = statement?.fields ?? [];
+    const formats = new Writer().int16(statement ? columns.length : 1);
+    if (statement) { for (const f of columns) formats.int16(f.binary ? 1 : 0); }
+    else formats.int16(0);
+    tail.push(formats.message(null).subarray(4));
     const messages = [
-      new Writer().cstr("").cstr(sql).int16(0).message("P"),
+      ...before,
       bind.message("B", tail),
-      new Writer().byte(80).cstr("").message("D"),
+      ...(statement ? [] : [new Writer().byte(80).cstr("").message("D")]),
       new Writer().cstr("").int32(0).message("E"),
       new Writer().message("S"),
     ];
+    return this.#exchange(messages, columns);
+  }
+
+  /** Sends `messages` in one write; resolves at ReadyForQuery. */
+  #exchange(
+    messages: Uint8Array[],
+    fields: Field[],
+  ): Promise<{ rows: Record<string, unknown>[]; fields: Field[] }> {
+    if (this.#closed) {
+      return Promise.reject(this.#fatal ?? new Error("Connection closed"));
+    }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ rows: [], fields: [], resolve, reject });
-      // One write per query: fewer syscalls than five small ones.
+      this.#queue.push({ rows: [], fields, resolve, reject });
+      // One write per query: fewer syscalls than several small ones.
       const total = messages.reduce((n, m) => n + m.length, 0);
       const all = new Uint8Array(total);
       let at = 0;

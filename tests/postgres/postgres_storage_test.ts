@@ -14,7 +14,11 @@ import {
   PostgresStorage,
 } from "../../postgres.ts";
 import { Pop3Error } from "../../src/errors.ts";
-import type { PgMailbox } from "../../src/postgres/types.ts";
+import type {
+  PgClient,
+  PgMailbox,
+  PgQueryable,
+} from "../../src/postgres/types.ts";
 
 const found = await testDatabase();
 const skip = "skip" in found ? found.skip : false;
@@ -22,6 +26,22 @@ const encoder = new TextEncoder();
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A client that records the statements run through it (transactions too). */
+function counting(db: PgClient): PgClient & { statements: string[] } {
+  const statements: string[] = [];
+  const on = (q: PgQueryable): PgQueryable => ({
+    query: (sql, params) => {
+      statements.push(sql.replace(/\s+/g, " ").trim());
+      return q.query(sql, params);
+    },
+  });
+  return {
+    statements,
+    ...on(db),
+    transaction: (fn) => db.transaction((tx) => fn(on(tx))),
+  };
 }
 
 async function readAll(source: unknown): Promise<Uint8Array> {
@@ -49,8 +69,9 @@ describe("PostgreSQL backend", { skip }, () => {
     /** A storage driven through by-mbox calls, plus its own methods. */
     function storage(
       options: ConstructorParameters<typeof PostgresStorage>[1] = {},
+      client: PgClient = db,
     ) {
-      const s = new PostgresStorage(db, options);
+      const s = new PostgresStorage(client, options);
       storages.push(s);
       return Object.assign(byMbox(s, (m: PgMailbox) => m.id), {
         deliver: s.deliver.bind(s),
@@ -146,6 +167,102 @@ describe("PostgreSQL backend", { skip }, () => {
       await s.unlock(mb);
     });
 
+    it("PostgresStorage.get sends a one-row message whole and reads exactly one row ahead of the client", async () => {
+      const client = counting(db);
+      const s = storage({ chunkSize: 1024 }, client);
+      const mb = await box();
+      await s.deliver(mb, "Subject: small\r\n\r\nfits one row\r\n");
+      const big = new Uint8Array(8 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = 32 + (i % 90);
+      await s.deliver(mb, big);
+      assert.equal(await s.lock(mb), true);
+      const reads = () =>
+        client.statements.filter((q) => q.includes("FROM pop3d_chunks"))
+          .length;
+
+      const small = await s.get(mb, 1);
+      assert.ok(
+        small instanceof Uint8Array,
+        "a one-row message is not streamed",
+      );
+      assert.equal(
+        new TextDecoder().decode(small).endsWith("one row\r\n"),
+        true,
+      );
+      assert.equal(reads(), 1);
+
+      const stream = await s.get(mb, 2) as ReadableStream<Uint8Array>;
+      assert.ok(stream instanceof ReadableStream);
+      assert.equal(reads(), 2); // the first row, before the +OK
+      const reader = stream.getReader();
+      const first = await reader.read();
+      assert.equal(first.value?.length, 1024);
+      // While the client has the first row, the second is being read ...
+      for (let i = 0; i < 100 && reads() < 3; i++) await sleep(5);
+      assert.equal(reads(), 3);
+      // ... and no more: the client's pace bounds what is in memory.
+      await sleep(50);
+      assert.equal(reads(), 3);
+      let total = first.value!.length;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        assert.equal(value[0], big[total]);
+        total += value.length;
+      }
+      assert.equal(total, big.length);
+      assert.equal(reads(), 1 + 8);
+      await s.unlock(mb);
+    });
+
+    it("PostgresStorage.get reads the next one-row messages with a small one, up to readAhead bytes, each served once", async () => {
+      const client = counting(db);
+      const s = storage(
+        { chunkSize: 1024, readAhead: 250, leaseMs: 600, renewMs: 200 },
+        client,
+      );
+      const mb = await box();
+      const text = (i: number) => `Subject: ${i}\r\n\r\n${"x".repeat(84)}\r\n`;
+      for (let i = 1; i <= 5; i++) await s.deliver(mb, text(i)); // 100 octets
+      await s.deliver(mb, "y".repeat(2000)); // 6: two rows
+      await s.deliver(mb, text(7));
+      assert.equal(await s.lock(mb), true);
+      assert.equal(s.size(mb, 1), 100);
+      const reads = () =>
+        client.statements.filter((q) => q.includes("FROM pop3d_chunks"))
+          .length;
+      const read = async (n: number) =>
+        new TextDecoder().decode(await readAll(await s.get(mb, n)));
+
+      client.statements.length = 0;
+      assert.equal(await read(1), text(1));
+      assert.equal(reads(), 1); // 1 with 2 and 3: 300 octets > 250
+      assert.equal(await read(2), text(2));
+      assert.equal(await read(3), text(3));
+      assert.equal(reads(), 1);
+      assert.equal(await read(4), text(4)); // with 5; 6 has two rows
+      assert.equal(await read(5), text(5));
+      assert.equal(reads(), 2);
+      assert.equal((await read(6)).length, 2000);
+      assert.equal(await read(7), text(7));
+      assert.equal(reads(), 2 + 2 + 1);
+      // Served once: again, or out of order, it is read again.
+      assert.equal(await read(2), text(2));
+      assert.equal(reads(), 6);
+      // The lease renewal drops what an idle session holds.
+      await sleep(300);
+      assert.equal(await read(3), text(3));
+      assert.equal(reads(), 7);
+      await s.unlock(mb);
+
+      const none = counting(db);
+      const t = storage({ chunkSize: 1024, readAhead: 0 }, none);
+      assert.equal(await t.lock(mb), true);
+      for (let n = 1; n <= 3; n++) await t.get(mb, n);
+      assert.equal(none.statements.length, 1 + 3);
+      await t.unlock(mb);
+    });
+
     it("PostgresStorage.lock is exclusive across storage instances until unlock", async () => {
       const a = storage();
       const b = storage();
@@ -166,6 +283,66 @@ describe("PostgreSQL backend", { skip }, () => {
         [mb.id],
       );
       assert.equal(left.rows[0].n, 0);
+    });
+
+    it("PostgresStorage.lock takes the lease and lists the messages in one statement; with an older schema, in two", async () => {
+      const client = counting(db);
+      const s = storage({}, client);
+      const mb = await box();
+      await s.deliver(mb, "a\r\n", { uid: "one" });
+      await s.deliver(mb, "bb\n", { uid: "two" });
+      const empty = await box();
+      client.statements.length = 0;
+      assert.equal(await s.lock(mb), true);
+      assert.equal(client.statements.length, 1);
+      assert.deepEqual([s.stat(mb), s.size(mb, 1), s.size(mb, 2)], [2, 3, 4]);
+      assert.deepEqual([s.uidl(mb, 1), s.uidl(mb, 2)], ["one", "two"]);
+      assert.equal(await storage().lock(mb), false);
+      assert.equal(await s.lock(empty), true);
+      assert.equal(s.stat(empty), 0);
+      await s.unlock(empty);
+      await s.unlock(mb);
+
+      // Under REPEATABLE READ the function's list would share the snapshot
+      // taken before the lease: it leaves the list to a statement of its own.
+      const { rows } = await db.query("SELECT current_database() AS name", []);
+      const name = String(rows[0].name);
+      await db.query(
+        `ALTER DATABASE "${name}" SET default_transaction_isolation = 'repeatable read'`,
+        [],
+      );
+      const strict = new PgWirePool((found as TestDatabase).url, { max: 1 });
+      try {
+        const rr = counting(strict);
+        const r = storage({}, rr);
+        assert.equal(await r.lock(mb), true);
+        assert.equal(rr.statements.length, 2);
+        assert.deepEqual([r.stat(mb), r.uidl(mb, 2)], [2, "two"]);
+        await r.unlock(mb);
+      } finally {
+        await db.query(
+          `ALTER DATABASE "${name}" RESET default_transaction_isolation`,
+          [],
+        );
+        await strict.end();
+      }
+
+      // A schema created before pop3d_open: noticed once, then two statements.
+      await db.query("DROP FUNCTION pop3d_open", []);
+      try {
+        const old = counting(db);
+        const t = storage({}, old);
+        assert.equal(await t.lock(mb), true);
+        assert.deepEqual([t.stat(mb), t.uidl(mb, 2)], [2, "two"]);
+        assert.equal(await storage().lock(mb), false);
+        await t.unlock(mb);
+        old.statements.length = 0;
+        assert.equal(await t.lock(mb), true);
+        assert.equal(old.statements.length, 2);
+        await t.unlock(mb);
+      } finally {
+        await createSchema(db);
+      }
     });
 
     it("PostgresStorage renews the lease while locked, far beyond leaseMs", async () => {
@@ -333,6 +510,28 @@ describe("PostgreSQL backend", { skip }, () => {
       assert.notEqual((await auth.lookup("pa-plain"))[0], "pw one");
       assert.deepEqual((await auth.lookup("pa-plain"))[1], plain);
       await assert.rejects(auth.lookup("nobody"), RangeError);
+    });
+
+    it("PostgresAuth: a login reads the user once; lookup answers from the row a successful authenticate read", async () => {
+      const client = counting(db);
+      const auth = new PostgresAuth(client);
+      const box = await auth.addUser("pa-once", "pw");
+      client.statements.length = 0;
+      assert.equal(await auth.authenticate("pa-once", "pw"), true);
+      assert.deepEqual((await auth.lookup("pa-once"))[1], box);
+      assert.equal(client.statements.length, 1);
+      // Taken once: the next lookup asks the database again.
+      assert.deepEqual((await auth.lookup("pa-once"))[1], box);
+      assert.equal(client.statements.length, 2);
+      // A failed check leaves nothing behind.
+      assert.equal(await auth.authenticate("pa-once", "wrong"), false);
+      await auth.lookup("pa-once");
+      assert.equal(client.statements.length, 4);
+      // Nor does a stale one answer: older than a second, it asks again.
+      assert.equal(await auth.authenticate("pa-once", "pw"), true);
+      await auth.removeUser("pa-once");
+      await sleep(1100);
+      await assert.rejects(auth.lookup("pa-once"), RangeError);
     });
 
     it("PostgresAuth PASS timing oracle: an unknown user costs a default PBKDF2, bounded under a flood", async () => {
