@@ -10,6 +10,7 @@ import { toHex } from "../_util/hex.ts";
 import { type LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
 import { ok } from "../protocol/reply.ts";
 import type { Conn } from "../transport/types.ts";
+import { type ConnReader, directIo } from "../transport/_direct.ts";
 import { sessionCallers } from "./call.ts";
 import { runCommand } from "./dispatch.ts";
 import type { SessionConfig, SessionObserver } from "./config.ts";
@@ -65,7 +66,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
   readonly #deadlines: Deadlines;
   readonly #startTime = Date.now();
   readonly #ended = new AbortController();
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #reader: ConnReader | undefined;
   #reason: CloseReason | undefined;
   #cut = false;
   #bytesIn = 0;
@@ -174,7 +175,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
 
   /** Sends a one-line reply and closes, for connections refused before a session starts. */
   static async refuse(conn: Conn, line: string): Promise<void> {
-    const writer = conn.writable.getWriter();
+    const writer = directIo(conn) ?? conn.writable.getWriter();
     try {
       await writer.write(encoder.encode(line));
     } catch {
@@ -193,8 +194,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
       encrypted: this.#conn.encrypted,
     });
     try {
-      this.#reader = this.#conn.readable.getReader();
-      this.out.attach(this.#conn.writable.getWriter());
+      this.#open(this.#conn);
       this.#deadlines.start();
       this.out.send(ok(`${this.config.greeting} ${this.timestamp}`));
       await this.flush();
@@ -330,7 +330,16 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
       this.#deadlines.waiting(false);
     }
     this.#conn = secure;
-    this.#reader = secure.readable.getReader();
-    this.out.attach(secure.writable.getWriter());
+    this.#open(secure);
+  }
+
+  /**
+   * Reads and writes `conn` through its adapter's direct path when it has
+   * one (no Web stream is made), else through its streams.
+   */
+  #open(conn: Conn): void {
+    const direct = directIo(conn);
+    this.#reader = direct ?? conn.readable.getReader();
+    this.out.attach(direct ?? conn.writable.getWriter());
   }
 }
