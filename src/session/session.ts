@@ -26,9 +26,37 @@ import type { SessionState } from "./state.ts";
 
 const encoder = new TextEncoder();
 
-function timestamp(serverName: string): string {
-  const random = crypto.getRandomValues(new Uint8Array(8));
-  return `<${toHex(random)}.${Date.now()}@${serverName}>`;
+/** Random bytes drawn at once for this many greetings: one call, not one per connection. */
+const POOL_GREETINGS = 512;
+const RANDOM_OCTETS = 8;
+let pool = new Uint8Array(0);
+let poolAt = 0;
+
+/**
+ * The APOP timestamp of a greeting (RFC 1939 §7): 8 random octets from the
+ * CSPRNG, the time and the host. The octets come from a pool filled for
+ * {@linkcode POOL_GREETINGS} greetings at a time, each used once and then
+ * zeroed: `getRandomValues` costs ~0.1 ms a call on Node, a tenth of a TLS
+ * handshake.
+ *
+ * @example
+ * ```ts
+ * import { timestamp } from "./session.ts";
+ * console.assert(/^<[0-9a-f]{16}\.\d+@mx>$/.test(timestamp("mx")));
+ * ```
+ */
+export function timestamp(serverName: string): string {
+  if (poolAt + RANDOM_OCTETS > pool.length) {
+    pool = crypto.getRandomValues(
+      new Uint8Array(RANDOM_OCTETS * POOL_GREETINGS),
+    );
+    poolAt = 0;
+  }
+  const random = pool.subarray(poolAt, poolAt + RANDOM_OCTETS);
+  poolAt += RANDOM_OCTETS;
+  const hex = toHex(random);
+  random.fill(0);
+  return `<${hex}.${Date.now()}@${serverName}>`;
 }
 
 /**
