@@ -11,7 +11,7 @@ import { type LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
 import { ok } from "../protocol/reply.ts";
 import type { Conn } from "../transport/types.ts";
 import { type ConnReader, directIo } from "../transport/_direct.ts";
-import { sessionCallers } from "./call.ts";
+import { callNow, callWithTimeout, signalFor } from "./call.ts";
 import { runCommand } from "./dispatch.ts";
 import type { SessionConfig, SessionObserver } from "./config.ts";
 import type { ConnectionState } from "./connection_state.ts";
@@ -98,8 +98,6 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
   #reason: CloseReason | undefined;
   #cut = false;
   #bytesIn = 0;
-  readonly call: SessionContext<M>["call"];
-  readonly callNow: SessionContext<M>["callNow"];
 
   /**
    * @param id Connection id.
@@ -128,10 +126,31 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
       () => this.end("timeout", "now"),
     );
     this.timestamp = timestamp(config.serverName);
-    ({ call: this.call, callNow: this.callNow } = sessionCallers(
-      config.callbackTimeout,
-      this.#ended.signal,
-    ));
+  }
+
+  /** Calls an auth or storage callback under `callbackTimeout` (see `sessionCallers`). */
+  call<T>(
+    what: string,
+    fn: () => T | Promise<T>,
+    late?: (value: T) => void,
+  ): Promise<T> {
+    return callWithTimeout(
+      what,
+      this.config.callbackTimeout,
+      fn,
+      late,
+      signalFor(what, this.#ended.signal),
+    );
+  }
+
+  /** Like `call`, but gives a synchronous callback's value back as it is. */
+  callNow<T>(what: string, fn: () => T | Promise<T>): T | Promise<T> {
+    return callNow(
+      what,
+      this.config.callbackTimeout,
+      fn,
+      signalFor(what, this.#ended.signal),
+    );
   }
 
   /** The connection now (it changes after STLS). */
