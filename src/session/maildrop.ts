@@ -18,7 +18,16 @@ export type StorageCaller = <T>(
   fn: () => T | Promise<T>,
 ) => T | Promise<T>;
 
-/** What runs the storage calls: the session itself (its `callNow` method). */
+/**
+ * What runs the storage calls: the session itself (its `callNow` method).
+ *
+ * @example
+ * ```ts
+ * import type { StorageCalls } from "./maildrop.ts";
+ * const calls: StorageCalls = { callNow: (_what, fn) => fn() };
+ * console.assert(calls.callNow("storage.size", () => 3) === 3);
+ * ```
+ */
 export interface StorageCalls {
   /** See {@linkcode StorageCaller}. */
   callNow: StorageCaller;

@@ -18,16 +18,40 @@
 
 import type { Conn } from "./types.ts";
 
-/** The key of a conn's {@linkcode DirectIo}. */
+/**
+ * The key of a conn's {@linkcode DirectIo}.
+ *
+ * @example
+ * ```ts ignore
+ * const io = (conn as MaybeDirect)[DIRECT];
+ * ```
+ */
 export const DIRECT: unique symbol = Symbol.for("@x/pop3d.direct");
 
-/** What the session reads with: a reader of the conn's bytes, or its {@linkcode DirectIo}. */
+/**
+ * What the session reads with: a reader of the conn's bytes, or its
+ * {@linkcode DirectIo}.
+ *
+ * @example
+ * ```ts ignore
+ * const reader: ConnReader = directIo(conn) ?? conn.readable.getReader();
+ * ```
+ */
 export type ConnReader = Pick<
   ReadableStreamDefaultReader<Uint8Array>,
   "read" | "cancel" | "releaseLock"
 >;
 
-/** What the session writes with: a writer of the conn's bytes, or its {@linkcode DirectIo}. */
+/**
+ * What the session writes with: a writer of the conn's bytes, or its
+ * {@linkcode DirectIo}.
+ *
+ * @example
+ * ```ts ignore
+ * const writer: ConnWriter = directIo(conn) ?? conn.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("+OK\r\n"));
+ * ```
+ */
 export interface ConnWriter {
   /** Writes `chunk` whole; a Promise when the caller must wait. */
   write(chunk: Uint8Array): Promise<void> | void;
@@ -37,23 +61,60 @@ export interface ConnWriter {
 
 /**
  * Reads and writes a connection without Web Streams: one read at a time,
- * `cancel()` stops reading and closes the connection, `releaseLock()` does
- * nothing (nothing is locked).
+ * `cancel()` stops reading (and settles a pending read with `done`),
+ * `releaseLock()` does nothing (nothing is locked).
+ *
+ * @example
+ * ```ts ignore
+ * const io = directIo(conn);
+ * const { done, value } = await io!.read();
+ * ```
  */
 export interface DirectIo extends ConnReader, ConnWriter {
   /** Lets go of the connection (before STLS). */
   releaseLock(): void;
 }
 
-/** A conn that may carry a {@linkcode DirectIo}. */
+/**
+ * A conn that may carry a {@linkcode DirectIo}.
+ *
+ * @example
+ * ```ts ignore
+ * const io = (conn as MaybeDirect)[DIRECT];
+ * ```
+ */
 export type MaybeDirect = Conn & { readonly [DIRECT]?: DirectIo };
 
-/** The conn's {@linkcode DirectIo}, if its adapter gave it one. */
+/**
+ * The conn's {@linkcode DirectIo}, if its adapter gave it one.
+ *
+ * @example
+ * ```ts
+ * import { directIo } from "./_direct.ts";
+ * const conn = {
+ *   readable: new ReadableStream(),
+ *   writable: new WritableStream(),
+ *   remoteAddr: { hostname: "127.0.0.1", port: 1 },
+ *   localAddr: { hostname: "127.0.0.1", port: 2 },
+ *   encrypted: false,
+ *   close() {},
+ * };
+ * console.assert(directIo(conn) === undefined);
+ * ```
+ */
 export function directIo(conn: Conn): DirectIo | undefined {
   return (conn as MaybeDirect)[DIRECT];
 }
 
-/** The result of a read that saw the end of input. */
+/**
+ * The result of a read that saw the end of input.
+ *
+ * @example
+ * ```ts
+ * import { DONE } from "./_direct.ts";
+ * console.assert(DONE.done);
+ * ```
+ */
 export const DONE: ReadableStreamReadDoneResult<Uint8Array> = Object.freeze({
   done: true,
   value: undefined,
