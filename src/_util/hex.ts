@@ -20,9 +20,15 @@ const DIGITS = "0123456789abcdef";
  */
 export function toHex(bytes: Uint8Array): string {
   let out = "";
-  for (const b of bytes) out += DIGITS[b >> 4] + DIGITS[b & 15];
+  for (let i = 0; i < bytes.length; i++) out += BYTE_HEX[bytes[i]];
   return out;
 }
+
+/** The two digits of each byte value. */
+const BYTE_HEX: readonly string[] = Array.from(
+  { length: 256 },
+  (_, b) => DIGITS[b >> 4] + DIGITS[b & 15],
+);
 
 /**
  * Decodes hexadecimal (either case), or returns `undefined` for text that

@@ -7,6 +7,7 @@
 
 import { err } from "../protocol/reply.ts";
 import type { ConnectionState } from "../session/connection_state.ts";
+import type { SessionConfig } from "../session/config.ts";
 import { Pop3Session } from "../session/session.ts";
 import { defaultSocket } from "../transport/default_socket.ts";
 import { Monitor, type Pop3dStats } from "./monitor.ts";
@@ -100,6 +101,9 @@ export class Pop3d<M = unknown> {
   #penalty: AuthPenalty;
   #nextId = 1;
   #monitor: Monitor;
+  #config:
+    | { options: ResolvedOptions<M>; config: SessionConfig<M> }
+    | undefined;
 
   /** The open connections: `conn.list()` and `conn.state(id)`. */
   readonly conn: Pop3dConnections;
@@ -303,14 +307,10 @@ export class Pop3d<M = unknown> {
       this.#monitor.evicted(old.info().remoteAddress);
       old.kill("evicted");
     }
-    const penalty = this.#penalty;
     const session = new Pop3Session(
       id,
       conn,
-      sessionConfig(
-        o,
-        () => Math.max(o.authFailureDelay, penalty.delayFor(address)),
-      ),
+      this.#sessionConfig(),
       this.#monitor,
     );
     this.#sessions.set(id, session);
@@ -320,6 +320,23 @@ export class Pop3d<M = unknown> {
         this.#admission.remove(id);
       }),
     );
+  }
+
+  /**
+   * The configuration of new sessions: one object for every session
+   * accepted under the same options (built again after `configure`), not
+   * one per connection.
+   */
+  #sessionConfig(): SessionConfig<M> {
+    const o = this.#options;
+    if (this.#config?.options === o) return this.#config.config;
+    const penalty = this.#penalty;
+    const config = sessionConfig(
+      o,
+      (remote) => Math.max(o.authFailureDelay, penalty.delayFor(remote)),
+    );
+    this.#config = { options: o, config };
+    return config;
   }
 
   /** Server bookkeeping fed by session events: logins and failures. */

@@ -13,7 +13,8 @@ import type { ResolvedOptions } from "./options.ts";
  * the maildrop seam and the failure delay asked per failure.
  *
  * @param options The server's resolved options.
- * @param failureDelay Milliseconds from the start of a failed login to its answer.
+ * @param failureDelay Milliseconds from the start of a failed login from an
+ * address to its answer.
  * @returns The session's configuration.
  *
  * @example
@@ -26,7 +27,7 @@ import type { ResolvedOptions } from "./options.ts";
  */
 export function sessionConfig<M>(
   options: ResolvedOptions<M>,
-  failureDelay: () => number,
+  failureDelay: (remote: string) => number,
 ): SessionConfig<M> {
   const o = options;
   return {

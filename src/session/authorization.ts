@@ -106,7 +106,7 @@ export async function loginFailed(
 ): Promise<void> {
   s.authFailures++;
   failedEvent(s, attempt.user, attempt.method, "credentials");
-  await sleepUntil(attempt.started, s.config.failureDelay(), s.signal);
+  await sleepUntil(attempt.started, s.config.failureDelay(s.remote), s.signal);
   if (text !== null) s.out.send(err(text, "AUTH"));
   if (s.authFailures >= s.config.maxAuthFailures) {
     s.out.send(err("Too many failed logins, closing connection", "AUTH"));
@@ -191,7 +191,7 @@ async function openMaildrop<M>(
     throw new Pop3Error("Mailbox is locked by another session", "IN-USE");
   }
   try {
-    s.drop = new Maildrop(handle, s.callNow);
+    s.drop = new Maildrop(handle, s);
   } catch (error) {
     await Promise.resolve().then(() => handle.close()).catch(() => {});
     failedEvent(s, name, method, "error");

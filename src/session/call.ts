@@ -126,11 +126,30 @@ export function sessionCallers(ms: number, signal: AbortSignal): {
   ) => Promise<T>;
   callNow: <T>(what: string, fn: () => T | Promise<T>) => T | Promise<T>;
 } {
-  const signalFor = (what: string) =>
-    what === "storage.dele" || what === "storage.unlock" ? undefined : signal;
   return {
     call: (what, fn, late) =>
-      callWithTimeout(what, ms, fn, late, signalFor(what)),
-    callNow: (what, fn) => callNow(what, ms, fn, signalFor(what)),
+      callWithTimeout(what, ms, fn, late, signalFor(what, signal)),
+    callNow: (what, fn) => callNow(what, ms, fn, signalFor(what, signal)),
   };
+}
+
+/**
+ * The signal a callback named `what` stops waiting on: the session's, except
+ * for `dele` and `unlock`, which must finish before the lock is given up.
+ *
+ * @example
+ * ```ts
+ * import { signalFor } from "./call.ts";
+ * const signal = new AbortController().signal;
+ * console.assert(signalFor("storage.get", signal) === signal);
+ * console.assert(signalFor("storage.unlock", signal) === undefined);
+ * ```
+ */
+export function signalFor(
+  what: string,
+  signal: AbortSignal,
+): AbortSignal | undefined {
+  return what === "storage.dele" || what === "storage.unlock"
+    ? undefined
+    : signal;
 }

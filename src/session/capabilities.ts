@@ -58,7 +58,7 @@ export function requirePlaintext(s: SessionContext): void {
 export function mechanisms(s: SessionContext): string[] {
   const auth = s.config.auth;
   if (!auth) return [];
-  return saslMechanisms(saslCallbacks(auth, s.call), {
+  return saslMechanisms(saslCallbacks(auth, (what, fn) => s.call(what, fn)), {
     cleartext: plaintextAllowed(s),
   });
 }

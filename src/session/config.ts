@@ -60,9 +60,10 @@ export interface SessionConfig<M = unknown> {
   maxAuthFailures: number;
   /**
    * Milliseconds from the start of a failed login attempt to its answer;
-   * asked at each failure, so the server may vary it (per-address penalty).
+   * asked at each failure with the client's address, so the server may vary
+   * it (per-address penalty) and share one configuration among sessions.
    */
-  failureDelay(): number;
+  failureDelay(remote: string): number;
   /** The RFC 2449 `EXPIRE` policy to announce, or `null`. */
   expire: number | "NEVER" | null;
   /** The RFC 2449 `LOGIN-DELAY` to announce in seconds, or `null`. */

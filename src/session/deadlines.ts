@@ -19,9 +19,107 @@ export interface WriteProgress {
 }
 
 /**
- * One timer for the three deadlines. The timer is armed for the earliest
- * deadline that applies; when it fires, the deadlines are computed again, so
- * progress that moved a deadline later costs no re-arming.
+ * The armed deadlines of every session in this process, in a binary
+ * min-heap by due time, behind one `setTimeout` for the earliest: a session
+ * holds no timer object or callback of its own (a `Timeout` and its closure
+ * cost ~200 bytes per idle connection).
+ */
+const heap: Deadlines[] = [];
+let timer: ReturnType<typeof setTimeout> | undefined;
+/** When `timer` fires; Infinity when it is not set. */
+let timerAt = Infinity;
+
+function swap(i: number, j: number): void {
+  const a = heap[i];
+  const b = heap[j];
+  heap[i] = b;
+  heap[j] = a;
+  b.slot = i;
+  a.slot = j;
+}
+
+function siftUp(i: number): void {
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent].armedFor <= heap[i].armedFor) return;
+    swap(i, parent);
+    i = parent;
+  }
+}
+
+function siftDown(i: number): void {
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= heap.length) return;
+    const right = left + 1;
+    const child = right < heap.length &&
+        heap[right].armedFor < heap[left].armedFor
+      ? right
+      : left;
+    if (heap[i].armedFor <= heap[child].armedFor) return;
+    swap(i, child);
+    i = child;
+  }
+}
+
+/** Puts `d` in the heap, or moves it to its new due time. */
+function schedule(d: Deadlines): void {
+  if (d.slot === -1) {
+    d.slot = heap.length;
+    heap.push(d);
+    siftUp(d.slot);
+  } else {
+    siftUp(d.slot);
+    siftDown(d.slot);
+  }
+  setTimer();
+}
+
+/** Takes `d` out of the heap. */
+function unschedule(d: Deadlines): void {
+  const i = d.slot;
+  if (i === -1) return;
+  const last = heap.length - 1;
+  if (i !== last) swap(i, last);
+  heap.pop();
+  d.slot = -1;
+  if (i !== last) {
+    siftUp(i);
+    siftDown(i);
+  }
+  setTimer();
+}
+
+/** Sets the one timer for the earliest deadline (none for an empty heap). */
+function setTimer(): void {
+  const due = heap.length === 0 ? Infinity : heap[0].armedFor;
+  if (due === timerAt) return;
+  clearTimeout(timer);
+  timer = undefined;
+  timerAt = due;
+  if (due === Infinity) return;
+  const wait = Math.min(Math.max(due - Date.now(), 1), MAX_TIMER);
+  timer = setTimeout(fire, wait);
+}
+
+/** Runs every deadline that is due. */
+function fire(): void {
+  timer = undefined;
+  timerAt = Infinity;
+  const now = Date.now();
+  while (heap.length > 0 && heap[0].armedFor <= now) {
+    const d = heap[0];
+    unschedule(d);
+    d.fire();
+  }
+  setTimer();
+}
+
+/**
+ * The three deadlines of one session. Armed for the earliest deadline that
+ * applies; when that time comes, the deadlines are computed again, so
+ * progress that moved a deadline later costs no re-arming. All sessions
+ * share one timer (see `heap` above).
  *
  * @example
  * ```ts ignore
@@ -36,9 +134,11 @@ export class Deadlines {
   #loginBy = Infinity;
   #waiting = false;
   #lastActivity = Date.now();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #armedFor = Infinity;
   #over = false;
+  /** When this is due in the shared heap; Infinity when not in it. */
+  armedFor = Infinity;
+  /** Index in the shared heap; -1 when not in it. */
+  slot = -1;
 
   /**
    * @param config The timeouts.
@@ -79,18 +179,18 @@ export class Deadlines {
     if (on) this.update();
   }
 
-  /** Arms the timer sooner if a deadline that now applies is earlier. */
+  /** Arms sooner if a deadline that now applies is earlier. */
   update(): void {
     if (this.#over) return;
     const due = this.#due();
-    if (due < this.#armedFor) this.#arm(due);
+    if (due < this.armedFor) this.#arm(due);
   }
 
-  /** Stops the timer for good (at the end of the session). */
+  /** Stops for good (at the end of the session). */
   stop(): void {
     this.#over = true;
-    clearTimeout(this.#timer);
-    this.#armedFor = Infinity;
+    this.armedFor = Infinity;
+    unschedule(this);
   }
 
   #due(): number {
@@ -104,15 +204,14 @@ export class Deadlines {
   }
 
   #arm(due: number): void {
-    clearTimeout(this.#timer);
-    this.#armedFor = due;
-    if (due === Infinity) return;
-    const wait = Math.min(Math.max(due - Date.now(), 1), MAX_TIMER);
-    this.#timer = setTimeout(() => this.#fire(), wait);
+    this.armedFor = due;
+    if (due === Infinity) unschedule(this);
+    else schedule(this);
   }
 
-  #fire(): void {
-    this.#armedFor = Infinity;
+  /** The shared timer's call when this came due (it is out of the heap). */
+  fire(): void {
+    this.armedFor = Infinity;
     if (this.#over) return;
     const due = this.#due();
     if (Date.now() >= due) {

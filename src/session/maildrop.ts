@@ -18,6 +18,21 @@ export type StorageCaller = <T>(
   fn: () => T | Promise<T>,
 ) => T | Promise<T>;
 
+/**
+ * What runs the storage calls: the session itself (its `callNow` method).
+ *
+ * @example
+ * ```ts
+ * import type { StorageCalls } from "./maildrop.ts";
+ * const calls: StorageCalls = { callNow: (_what, fn) => fn() };
+ * console.assert(calls.callNow("storage.size", () => 3) === 3);
+ * ```
+ */
+export interface StorageCalls {
+  /** See {@linkcode StorageCaller}. */
+  callNow: StorageCaller;
+}
+
 const UID_PATTERN = /^[!-~]{1,70}$/;
 
 function checkCount(what: string, value: unknown): number {
@@ -37,13 +52,13 @@ function checkCount(what: string, value: unknown): number {
  *
  * @example
  * ```ts ignore
- * const drop = new Maildrop(handle, call);
+ * const drop = new Maildrop(handle, session);
  * await drop.markDeleted(drop.live(1));
  * ```
  */
 export class Maildrop {
   readonly #handle: MaildropHandle;
-  readonly #call: StorageCaller;
+  readonly #calls: StorageCalls;
   readonly count: number;
   readonly total: number;
   // Filled as the client asks, so a session costs nothing per message until
@@ -60,11 +75,12 @@ export class Maildrop {
 
   /**
    * @param handle The open maildrop.
-   * @param call Applies the session's deadline to each storage call.
+   * @param calls Applies the session's deadline to each storage call (the
+   * session: no closure per session).
    */
-  constructor(handle: MaildropHandle, call: StorageCaller) {
+  constructor(handle: MaildropHandle, calls: StorageCalls) {
     this.#handle = handle;
-    this.#call = call;
+    this.#calls = calls;
     this.count = checkCount("count", handle.count);
     this.total = this.count === 0 ? 0 : checkCount("size", handle.octets);
   }
@@ -117,7 +133,10 @@ export class Maildrop {
     if (cached !== undefined) return cached;
     const keep = (value: unknown): number =>
       (this.#sizes ??= [])[n - 1] = checkCount("size", value);
-    const size = this.#call("storage.size", () => this.#handle.size(n));
+    const size = this.#calls.callNow(
+      "storage.size",
+      () => this.#handle.size(n),
+    );
     return size instanceof Promise ? size.then(keep) : keep(size);
   }
 
@@ -141,7 +160,7 @@ export class Maildrop {
   /** The bytes of message `n`. */
   async get(n: number): Promise<MessageBody> {
     return messageBody(
-      await this.#call("storage.get", () => this.#handle.get(n)),
+      await this.#calls.callNow("storage.get", () => this.#handle.get(n)),
     );
   }
 
@@ -160,7 +179,10 @@ export class Maildrop {
       }
       return (this.#uids ??= [])[n - 1] = value;
     };
-    const value = this.#call("storage.uidl", () => this.#handle.uid(n));
+    const value = this.#calls.callNow(
+      "storage.uidl",
+      () => this.#handle.uid(n),
+    );
     return value instanceof Promise ? value.then(check) : check(value);
   }
 
@@ -172,7 +194,7 @@ export class Maildrop {
   async commit(): Promise<number> {
     const ids = this.deletedIds();
     if (ids.length === 0) return 0;
-    const removed = await this.#call("storage.dele", () => {
+    const removed = await this.#calls.callNow("storage.dele", () => {
       const started = Promise.resolve(this.#handle.delete(ids));
       // Known even when the caller stopped waiting (callbackTimeout): the
       // logout event then tells what was really removed.
@@ -202,7 +224,7 @@ export class Maildrop {
   close(): Promise<void> {
     return this.#closing ??= (async () => {
       await this.#deleting;
-      await this.#call("storage.unlock", () => this.#handle.close());
+      await this.#calls.callNow("storage.unlock", () => this.#handle.close());
     })();
   }
 

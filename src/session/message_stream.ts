@@ -9,6 +9,7 @@ import { HeaderEndFinder, replaceNuls } from "../protocol/client_quirks.ts";
 import { DotStuffer } from "../protocol/dot_stuffer.ts";
 import type { TopFilter } from "../protocol/top_filter.ts";
 import type { MessageBody } from "../storage/message_body.ts";
+import { CallbackTimeoutError } from "./call.ts";
 import type { SessionContext } from "./context.ts";
 
 /** Queued output beyond this is written before more is read. */
@@ -22,6 +23,79 @@ function filtered(chunk: Uint8Array, top: TopFilter | undefined): Uint8Array {
 }
 
 const LF_BYTE = Uint8Array.of(0x0a);
+
+/**
+ * The callback deadline of a message stream: each read must settle within
+ * `ms`, and none may outlive the session's abort. One timer per message,
+ * armed once and re-armed only when it fires early (a read that started
+ * later than the timer was armed); each chunk costs a clock read. On
+ * expiry or abort the reader is cancelled, which settles the pending read
+ * at once; the read then throws the {@linkcode CallbackTimeoutError} or
+ * the abort reason.
+ */
+class ReadWatchdog {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #ms: number;
+  readonly #signal: AbortSignal;
+  /** When the pending read started; 0 while none is pending. */
+  #since = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #failure: unknown;
+  readonly #onAbort = () => this.#fail(this.#signal.reason);
+
+  constructor(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    ms: number,
+    signal: AbortSignal,
+  ) {
+    this.#reader = reader;
+    this.#ms = ms;
+    this.#signal = signal;
+    if (signal.aborted) this.#failure = signal.reason;
+    else signal.addEventListener("abort", this.#onAbort, { once: true });
+    this.#arm(ms);
+  }
+
+  /** Reads the next chunk under the deadline. */
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (this.#failure !== undefined) throw this.#failure;
+    this.#since = Date.now();
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await this.#reader.read();
+    } finally {
+      this.#since = 0;
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+    return result;
+  }
+
+  /** Clears the timer and the abort listener. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#signal.removeEventListener("abort", this.#onAbort);
+  }
+
+  #arm(wait: number): void {
+    this.#timer = setTimeout(() => this.#check(), wait);
+  }
+
+  #check(): void {
+    const since = this.#since;
+    const left = since === 0 ? this.#ms : since + this.#ms - Date.now();
+    if (left > 0) return this.#arm(left);
+    this.#fail(new CallbackTimeoutError("storage.get stream", this.#ms));
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.stop();
+    // Settles a pending read with `done` at once, whatever the source does.
+    this.#reader.cancel(error).catch(() => {});
+  }
+}
 
 /**
  * Streams a message as a multi-line reply after its `+OK`. A failure cannot
@@ -55,6 +129,7 @@ export async function streamMessage(
   // needs a reader and a promise per chunk.
   const reader = body instanceof Uint8Array ? undefined : body.getReader();
   let writing = false;
+  let watchdog: ReadWatchdog | undefined;
   const queue = async (chunk: Uint8Array) => {
     let part = filtered(chunk, top);
     eoh?.scan(part);
@@ -73,12 +148,11 @@ export async function streamMessage(
         await queue(bytes.subarray(at, at + BODY_CHUNK));
       }
     } else {
+      // A stream that stalls is a callback that never settles: one watchdog
+      // per message, not a timer and a promise per chunk.
+      watchdog = new ReadWatchdog(reader, s.config.callbackTimeout, s.signal);
       for (;;) {
-        // A stream that stalls is a callback that never settles.
-        const { done, value } = await s.call(
-          "storage.get stream",
-          () => reader.read(),
-        );
+        const { done, value } = await watchdog.read();
         if (done) break;
         if (!(value instanceof Uint8Array)) {
           throw new TypeError(
@@ -95,6 +169,7 @@ export async function streamMessage(
       );
     }
   } catch (error) {
+    watchdog?.stop();
     reader?.cancel().catch(() => {});
     // A failed write means the client went away: not a storage fault.
     if (!writing && !s.ending) s.report(error);
@@ -104,6 +179,7 @@ export async function streamMessage(
     s.end(writing ? "client" : "error", "now");
     return;
   }
+  watchdog?.stop();
   if (top) reader?.cancel().catch(() => {});
   else reader?.releaseLock();
   if (eoh !== undefined && !eoh.found) {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ConnWriter } from "../transport/_direct.ts";
 import type { SessionObserver } from "./config.ts";
 
 const encoder = new TextEncoder();
@@ -35,7 +36,7 @@ export class ReplyWriter {
   readonly #id: number;
   readonly #observer: SessionObserver;
   readonly #onWrite: () => void;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #writer: ConnWriter | undefined;
   #parts: Uint8Array[] = [];
   #queued = 0;
   /** Octets the connection accepted. */
@@ -55,7 +56,7 @@ export class ReplyWriter {
   }
 
   /** Writes through `writer` from now on (at start, and after STLS). */
-  attach(writer: WritableStreamDefaultWriter<Uint8Array>): void {
+  attach(writer: ConnWriter): void {
     this.#writer = writer;
   }
 
@@ -121,7 +122,7 @@ export class ReplyWriter {
   }
 
   async #write(
-    writer: WritableStreamDefaultWriter<Uint8Array>,
+    writer: ConnWriter,
     bytes: Uint8Array,
   ): Promise<void> {
     for (let at = 0; at < bytes.length; at += WRITE_PIECE) {

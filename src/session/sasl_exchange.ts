@@ -85,7 +85,11 @@ export async function auth(s: SessionContext, cmd: Command): Promise<void> {
   exchange.mechanism = backend
     ? createSaslMechanism(
       name,
-      saslCallbacks(backend, s.call, () => exchange.tokenRejected = true),
+      saslCallbacks(
+        backend,
+        (what, fn) => s.call(what, fn),
+        () => exchange.tokenRejected = true,
+      ),
       {
         cleartext: plaintextAllowed(s),
         cramMd5: { hostname: s.config.serverName },

@@ -14,6 +14,7 @@
  */
 
 import type { Duplex } from "node:stream";
+import { DIRECT, type DirectIo, DONE } from "./_direct.ts";
 import type { Conn, NetAddr } from "./types.ts";
 
 /** What the bridge needs of a `net.Socket` or `tls.TLSSocket`. */
@@ -38,6 +39,8 @@ export interface NodeConnOptions {
   addresses?: NodeSocket;
   /** STLS: upgrades `socket` once this bridge has let go of it. */
   startTls?: (socket: NodeSocket) => Promise<Conn>;
+  /** A socket under `socket` (STLS's plain socket), destroyed by `close()`. */
+  raw?: NodeSocket;
 }
 
 /** Milliseconds a closing socket may take to flush before it is cut. */
@@ -55,16 +58,28 @@ type Bridged = NodeSocket & { [BRIDGE]?: Bridge };
 const gone = () => new Error("Cannot write: the connection closed");
 
 /**
- * The state of one bridged socket, and the source of its readable: one
- * object and its methods instead of a dozen closures per connection (an idle
- * connection is mostly such objects).
+ * One bridged socket: the {@linkcode Conn} itself, the source of its
+ * readable and its {@linkcode DirectIo}, one object and its methods instead
+ * of a dozen closures per connection (an idle connection is mostly such
+ * objects). The session reads and writes through the direct path, and the
+ * Web streams are made only when asked for (STLS over `node:tls` on Deno and
+ * Bun reads them).
  */
-class Bridge implements UnderlyingDefaultSource<Uint8Array> {
+class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   reading = true; // the readable is still open
   closed = false;
   ready: boolean;
   drain: { resolve(): void; reject(error: unknown): void } | undefined;
-  controller!: ReadableStreamDefaultController<Uint8Array>;
+  controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The pending direct read. */
+  waiter:
+    | {
+      resolve(result: ReadableStreamReadResult<Uint8Array>): void;
+      reject(error: unknown): void;
+    }
+    | undefined;
+  /** Bytes that came while no direct read was pending. */
+  queued: Uint8Array[] | undefined;
   unflushed = 0; // writes whose callback has not run
   flushed: (() => void) | undefined; // the end() that waits for them
   readonly socket: NodeSocket;
@@ -72,11 +87,56 @@ class Bridge implements UnderlyingDefaultSource<Uint8Array> {
   readonly written = () => {
     if (--this.unflushed === 0) this.flushed?.();
   };
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  readonly encrypted: boolean;
+  readonly raw: NodeSocket | undefined;
+  readonly [DIRECT]: DirectIo = this;
+  declare startTls?: () => Promise<Conn>;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
 
-  constructor(socket: NodeSocket, ready: Promise<unknown> | undefined) {
+  constructor(socket: NodeSocket, options: NodeConnOptions) {
     this.socket = socket;
-    this.readyPromise = ready;
-    this.ready = ready === undefined;
+    this.readyPromise = options.ready;
+    this.ready = options.ready === undefined;
+    const from = options.addresses ?? socket;
+    this.remoteAddr = addr(from.remoteAddress, from.remotePort);
+    this.localAddr = addr(from.localAddress, from.localPort);
+    this.encrypted = options.encrypted;
+    this.raw = options.raw;
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream<Uint8Array>(this, {
+      highWaterMark: 0,
+    });
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream<Uint8Array>(new Sink(this));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#close();
+    this.raw?.destroy();
+  }
+
+  #close(): void {
+    const socket = this.socket;
+    // A handshake would have to finish first: cut the connection.
+    if (!this.ready) return void socket.destroy();
+    // End once every write callback has run. `writableLength > 0` is no
+    // sign of a client that stopped reading: a TLS socket counts records
+    // still on their way there (destroying then lost the last replies on
+    // Deno). A client that does not read is cut after CLOSE_GRACE.
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE);
+    socket.once("close", () => clearTimeout(timer));
+    const end = () => void socket.end(() => socket.destroy());
+    if (this.unflushed === 0) end();
+    else this.flushed = end;
   }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
@@ -89,22 +149,56 @@ class Bridge implements UnderlyingDefaultSource<Uint8Array> {
     else this.socket.resume();
   }
 
-  cancel(): void {
+  /** The next bytes, or `done` at the end of input or after `cancel()`. */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const value = this.queued?.shift();
+    if (value !== undefined) return Promise.resolve({ done: false, value });
+    if (!this.reading) return Promise.resolve(DONE);
+    if (this.socket.destroyed) {
+      this.onClose();
+      return Promise.resolve(DONE);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.socket.resume();
+    });
+  }
+
+  cancel(): Promise<void> {
     this.reading = false;
     this.socket.pause();
+    this.settleRead(DONE);
+    return Promise.resolve();
+  }
+
+  /** Nothing is locked: the session lets go before STLS by not reading. */
+  releaseLock(): void {}
+
+  settleRead(result: ReadableStreamReadResult<Uint8Array>): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.resolve(result);
   }
 
   onData(chunk: Uint8Array): void {
     if (!this.reading) return;
+    const value = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     const controller = this.controller;
-    controller.enqueue(
-      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-    );
-    if ((controller.desiredSize ?? 0) <= 0) this.socket.pause();
+    if (controller !== undefined) {
+      controller.enqueue(value);
+      if ((controller.desiredSize ?? 0) <= 0) this.socket.pause();
+      return;
+    }
+    this.socket.pause();
+    if (this.waiter !== undefined) this.settleRead({ done: false, value });
+    else (this.queued ??= []).push(value);
   }
 
   onEnd(): void {
-    if (this.reading) this.reading = false, this.controller.close();
+    if (!this.reading) return;
+    this.reading = false;
+    if (this.controller !== undefined) this.controller.close();
+    else this.settleRead(DONE);
   }
 
   onClose(): void {
@@ -185,45 +279,24 @@ export function fromNodeSocket(
   socket: NodeSocket,
   options: NodeConnOptions,
 ): Conn {
-  const bridge = new Bridge(socket, options.ready);
+  const bridge = new Bridge(socket, options);
   options.ready?.then(() => bridge.ready = true, ignore);
   socket.pause();
   (socket as Bridged)[BRIDGE] = bridge;
   for (const [event, fn] of LISTENERS) socket.on(event, fn);
   // Errors surface through "close"; an unhandled "error" would crash Node.
   socket.on("error", ignore);
-  const from = options.addresses ?? socket;
-  const conn: Conn = {
-    readable: new ReadableStream<Uint8Array>(bridge, { highWaterMark: 0 }),
-    writable: new WritableStream<Uint8Array>(new Sink(bridge)),
-    remoteAddr: addr(from.remoteAddress, from.remotePort),
-    localAddr: addr(from.localAddress, from.localPort),
-    encrypted: options.encrypted,
-    close() {
-      if (bridge.closed) return;
-      bridge.closed = true;
-      // A handshake would have to finish first: cut the connection.
-      if (!bridge.ready) return void socket.destroy();
-      // End once every write callback has run. `writableLength > 0` is no
-      // sign of a client that stopped reading: a TLS socket counts records
-      // still on their way there (destroying then lost the last replies on
-      // Deno). A client that does not read is cut after CLOSE_GRACE.
-      const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE);
-      socket.once("close", () => clearTimeout(timer));
-      const end = () => void socket.end(() => socket.destroy());
-      if (bridge.unflushed === 0) end();
-      else bridge.flushed = end;
-    },
-  };
   const upgrade = options.startTls;
   if (upgrade) {
-    conn.startTls = () => {
+    bridge.startTls = () => {
       // Let go of the socket: TLSSocket takes it over with any unread bytes.
       bridge.reading = false;
       for (const [event, fn] of LISTENERS) socket.off(event, fn);
       delete (socket as Bridged)[BRIDGE];
+      // Bytes read ahead belong to the plaintext phase: dropped (RFC 2595).
+      bridge.queued = undefined;
       return upgrade(socket);
     };
   }
-  return conn;
+  return bridge;
 }

@@ -65,25 +65,18 @@ export async function upgradeToTls(
 
 /**
  * STLS on a `node:net` socket (Node): `TLSSocket` takes over the socket,
- * with any unread bytes. The upgraded connection keeps `plain`'s addresses.
+ * with any unread bytes. The upgraded connection keeps the plain socket's
+ * addresses, and closing it destroys that socket too.
  */
 export async function startTlsOnSocket(
   socket: NodeSocket,
-  plain: Conn,
   context: SecureContext,
 ): Promise<Conn> {
-  const secure = fromNodeSocket(await upgradeToTls(socket, context), {
+  return fromNodeSocket(await upgradeToTls(socket, context), {
     encrypted: true,
+    addresses: socket,
+    raw: socket,
   });
-  return {
-    ...secure,
-    remoteAddr: plain.remoteAddr,
-    localAddr: plain.localAddr,
-    close() {
-      secure.close();
-      socket.destroy();
-    },
-  };
 }
 
 /**

@@ -11,7 +11,8 @@
 
 import { ConnQueue } from "./_conn_queue.ts";
 import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
-import type { Conn, Listener, ListenOptions } from "./types.ts";
+import { DIRECT, type DirectIo, DONE } from "./_direct.ts";
+import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
 
 /** The parts of Bun's socket and `listen` used here (Bun's types are not loaded). */
 type BunSocket =
@@ -33,34 +34,58 @@ type BunListen = (options: {
 const closedError = () => new Error("Cannot write: the connection closed");
 
 /**
- * What the handlers of one socket feed, and the source of its readable: one
- * object and its methods instead of a dozen closures per connection (an idle
- * connection is mostly such objects).
+ * What the handlers of one socket feed: the {@linkcode Conn} itself, the
+ * source of its readable and its {@linkcode DirectIo}, one object and its
+ * methods instead of a dozen closures per connection (an idle connection is
+ * mostly such objects). The session reads and writes through the direct
+ * path; the Web streams are made only when asked for (STLS).
  */
-class Bridge implements UnderlyingDefaultSource<Uint8Array> {
+class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   readonly socket: BunSocket;
-  readonly conn: Conn;
-  reader!: ReadableStreamDefaultController<Uint8Array>;
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  readonly encrypted = false;
+  readonly [DIRECT]: DirectIo = this;
+  declare startTls?: () => Promise<Conn>;
+  reader: ReadableStreamDefaultController<Uint8Array> | undefined;
   reading = true; // the readable is open
   ended = false; // writes are over
   tail: Uint8Array | undefined; // bytes write() has not taken yet
   waiter: PromiseWithResolvers<void> | undefined; // of the pending write
+  /** The pending direct read. */
+  pending:
+    | {
+      resolve(result: ReadableStreamReadResult<Uint8Array>): void;
+      reject(error: unknown): void;
+    }
+    | undefined;
+  /** Bytes that came while no direct read was pending. */
+  queued: Uint8Array[] | undefined;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
 
   constructor(socket: BunSocket) {
     this.socket = socket;
     socket.pause();
-    this.conn = {
-      readable: new ReadableStream<Uint8Array>(this, { highWaterMark: 0 }),
-      writable: new WritableStream<Uint8Array>(new Sink(this)),
-      remoteAddr: { hostname: socket.remoteAddress, port: socket.remotePort },
-      localAddr: { hostname: socket.localAddress, port: socket.localPort },
-      encrypted: false,
-      close: () => this.end(),
+    this.remoteAddr = {
+      hostname: socket.remoteAddress,
+      port: socket.remotePort,
     };
+    this.localAddr = { hostname: socket.localAddress, port: socket.localPort };
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream<Uint8Array>(this, {
+      highWaterMark: 0,
+    });
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream<Uint8Array>(new Sink(this));
   }
 
   /** The conn's `close()`. */
-  end(): void {
+  close(): void {
     if (this.ended) return;
     this.ended = true;
     // Unsent bytes would hold end() back: cut the connection instead.
@@ -76,8 +101,30 @@ class Bridge implements UnderlyingDefaultSource<Uint8Array> {
     this.socket.resume();
   }
 
-  cancel(): void {
+  /** The next bytes, or `done` at the end of input or after `cancel()`. */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const value = this.queued?.shift();
+    if (value !== undefined) return Promise.resolve({ done: false, value });
+    if (!this.reading) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.socket.resume();
+    });
+  }
+
+  cancel(): Promise<void> {
     this.reading = false;
+    this.settleRead(DONE);
+    return Promise.resolve();
+  }
+
+  /** Nothing is locked: the session lets go before STLS by not reading. */
+  releaseLock(): void {}
+
+  settleRead(result: ReadableStreamReadResult<Uint8Array>): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.resolve(result);
   }
 
   write(chunk: Uint8Array): Promise<void> {
@@ -106,16 +153,31 @@ class Bridge implements UnderlyingDefaultSource<Uint8Array> {
 
   onData(data: Uint8Array): void {
     if (!this.reading) return;
-    this.reader.enqueue(data);
-    if ((this.reader.desiredSize ?? 0) <= 0) this.socket.pause();
+    const reader = this.reader;
+    if (reader !== undefined) {
+      reader.enqueue(data);
+      if ((reader.desiredSize ?? 0) <= 0) this.socket.pause();
+      return;
+    }
+    this.socket.pause();
+    if (this.pending !== undefined) {
+      this.settleRead({ done: false, value: data });
+    } else (this.queued ??= []).push(data);
   }
 
   onClose(error?: unknown, readOnly?: boolean): void {
     if (!readOnly) this.ended = true, this.fail(error ?? closedError());
     if (!this.reading) return;
     this.reading = false;
-    if (error) this.reader.error(error);
-    else this.reader.close();
+    const reader = this.reader;
+    if (reader !== undefined) {
+      if (error) reader.error(error);
+      else reader.close();
+    } else if (error) {
+      const pending = this.pending;
+      this.pending = undefined;
+      pending?.reject(error);
+    } else this.settleRead(DONE);
   }
 }
 
@@ -159,7 +221,7 @@ export function listenBun(options: ListenOptions): Listener {
     port: options.port,
     socket: {
       open(socket) {
-        const { conn } = socket.data = new Bridge(socket);
+        const conn = socket.data = new Bridge(socket);
         if (tls) conn.startTls = () => startTlsOverStreams(conn, tls);
         queue.push(conn);
       },

@@ -3,20 +3,22 @@
  * has no server-side `startTls` (denoland/deno#18451), so the upgrade runs
  * `node:tls` over the connection's streams (Deno 2 and later).
  *
- * The conn's streams are our own, over `conn.read()` and `conn.write()`:
- * Deno's `conn.readable` holds a 64 KiB buffer per pending read (8 KiB
- * through the BYOB reader used before) plus a byte stream's worth of objects. Reads happen
- * only while the core has one pending, into a buffer sized by the last read
- * (512 bytes after a command line), so an idle connection holds 512 bytes.
- * Between reads nothing is pending on the socket, so `startTls()` can hand
- * both streams to `node:tls` once the core has released its reader and
- * writer.
+ * The session reads and writes a conn through its direct path
+ * (`conn.read()` into a buffer sized by the last read, 512 bytes after a
+ * command line, and `conn.write()`), so an idle connection holds 512 bytes
+ * and no Web stream. Deno's `conn.readable` holds a 64 KiB buffer per
+ * pending read (8 KiB through a BYOB reader) plus a byte stream's worth of
+ * objects, and is never touched. The conn's own `readable` and `writable`
+ * are made on first use, over the same reads and writes; between reads
+ * nothing is pending on the socket, so `startTls()` can hand both streams
+ * to `node:tls` once the core has let go of the connection.
  *
  * @module
  */
 
 import type { SecureContext } from "node:tls";
 import { closeOnce } from "../_util/close_once.ts";
+import { DIRECT, type DirectIo, DONE } from "./_direct.ts";
 import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
 import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
 
@@ -48,71 +50,118 @@ export function nextReadSize(size: number, got: number): number {
 }
 
 /**
- * The source of a conn's readable: reads `conn` with `conn.read()` into a
- * fresh buffer of {@linkcode nextReadSize}, only while the consumer has a
- * read pending (`highWaterMark` 0). Deno's own `conn.readable` is never
- * touched: its byte stream and reader cost more than this per connection.
- * Cancelling closes the connection; end of input closes the stream only
- * (the replies to a half-closed client's last commands can still go out).
- * A class, not closures: its methods are shared by every connection.
+ * One Deno connection as a {@linkcode Conn}. Its {@linkcode DirectIo} reads
+ * with `conn.read()` into a fresh buffer of {@linkcode nextReadSize}, one
+ * read at a time, and writes each chunk whole with `conn.write()`; the
+ * session uses it and no Web stream is made. `readable` and `writable` are
+ * made on first use, over the same object (the source pulls only while the
+ * consumer has a read pending, `highWaterMark` 0): STLS hands them to
+ * `node:tls`. Deno's own `conn.readable` is never touched: its byte stream
+ * and reader cost more than this per connection. Cancelling closes the
+ * connection; end of input ends the reads only (the replies to a
+ * half-closed client's last commands can still go out). A class, not
+ * closures: its methods are shared by every connection.
  */
-class Source implements UnderlyingDefaultSource<Uint8Array> {
+class DenoConn implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   readonly conn: Deno.Conn;
-  readonly close: () => void;
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  readonly encrypted: boolean;
+  readonly [DIRECT]: DirectIo = this;
+  declare startTls?: () => Promise<Conn>;
   size = MIN_READ;
   open = true;
+  closed = false;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
 
-  constructor(conn: Deno.Conn, close: () => void) {
+  constructor(conn: Deno.Conn, encrypted: boolean) {
     this.conn = conn;
-    this.close = close;
+    this.remoteAddr = toNetAddr(conn.remoteAddr);
+    this.localAddr = toNetAddr(conn.localAddr);
+    this.encrypted = encrypted;
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream(this, { highWaterMark: 0 });
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream(new Sink(this));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // The streams may have closed the resource already.
+    }
+  }
+
+  /** The next bytes, or `done` at the end of input or after `cancel()`. */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (!this.open) return Promise.resolve(DONE);
+    const buffer = new Uint8Array(this.size);
+    return this.conn.read(buffer).then((got) => {
+      if (got === null || !this.open) {
+        this.open = false;
+        return DONE;
+      }
+      this.size = nextReadSize(buffer.length, got);
+      return {
+        done: false,
+        value: got === buffer.length ? buffer : buffer.subarray(0, got),
+      };
+    }, (error) => {
+      if (!this.open) return DONE; // cancelled: the read fails as it closes
+      this.open = false;
+      throw error;
+    });
   }
 
   async pull(
     controller: ReadableStreamDefaultController<Uint8Array>,
   ): Promise<void> {
-    const buffer = new Uint8Array(this.size);
-    let got: number | null;
+    let result: ReadableStreamReadResult<Uint8Array>;
     try {
-      got = await this.conn.read(buffer);
+      result = await this.read();
     } catch (error) {
-      if (this.open) this.open = false, controller.error(error);
+      controller.error(error);
       return;
     }
-    if (!this.open) return;
-    if (got === null) {
-      this.open = false;
-      controller.close();
-      return;
-    }
-    this.size = nextReadSize(buffer.length, got);
-    controller.enqueue(
-      got === buffer.length ? buffer : buffer.subarray(0, got),
-    );
+    if (result.done) controller.close();
+    else controller.enqueue(result.value);
   }
 
-  cancel(): void {
+  /** Stops reading and closes the connection. */
+  cancel(): Promise<void> {
     this.open = false;
     this.close();
+    return Promise.resolve();
   }
-}
 
-/** The sink of a conn's writable: each chunk whole with `conn.write()`; closing closes the connection. */
-class Sink implements UnderlyingSink<Uint8Array> {
-  readonly conn: Deno.Conn;
-  readonly close: () => void;
-
-  constructor(conn: Deno.Conn, close: () => void) {
-    this.conn = conn;
-    this.close = close;
-  }
+  /** Nothing is locked: the session lets go before STLS by not reading. */
+  releaseLock(): void {}
 
   async write(chunk: Uint8Array): Promise<void> {
     let at = await this.conn.write(chunk);
     while (at < chunk.length) at += await this.conn.write(chunk.subarray(at));
   }
+}
 
+/** The sink of a conn's writable: each chunk whole; aborting closes the connection. */
+class Sink implements UnderlyingSink<Uint8Array> {
+  readonly conn: DenoConn;
+  constructor(conn: DenoConn) {
+    this.conn = conn;
+  }
+  write(chunk: Uint8Array): Promise<void> {
+    return this.conn.write(chunk);
+  }
   abort(): void {
-    this.close();
+    this.conn.close();
   }
 }
 
@@ -129,16 +178,7 @@ export function fromDenoConn(
   encrypted: boolean,
   tls?: SecureContext,
 ): Conn {
-  const close = () => wrapped.close();
-  const wrapped: Conn = {
-    readable: new ReadableStream(new Source(conn, close), { highWaterMark: 0 }),
-    writable: new WritableStream(new Sink(conn, close)),
-    remoteAddr: toNetAddr(conn.remoteAddr),
-    localAddr: toNetAddr(conn.localAddr),
-    encrypted,
-    // The streams may have closed the resource already.
-    close: closeOnce(() => conn.close()),
-  };
+  const wrapped = new DenoConn(conn, encrypted);
   if (tls) wrapped.startTls = () => startTlsOverStreams(wrapped, tls);
   return wrapped;
 }

@@ -10,9 +10,9 @@
 
 import * as net from "node:net";
 import { ConnQueue } from "./_conn_queue.ts";
-import { fromNodeSocket } from "./_node_conn.ts";
+import { fromNodeSocket, type NodeSocket } from "./_node_conn.ts";
 import { secureContext, startTlsOnSocket } from "./_node_tls.ts";
-import type { Conn, Listener, ListenOptions } from "./types.ts";
+import type { Listener, ListenOptions } from "./types.ts";
 
 /**
  * Listens on TCP with `node:net`, with no-delay set on every connection.
@@ -31,17 +31,16 @@ import type { Conn, Listener, ListenOptions } from "./types.ts";
 export async function listenNode(options: ListenOptions): Promise<Listener> {
   const tls = options.tls ? secureContext(options.tls) : undefined;
   const queue = new ConnQueue();
+  const startTls = tls
+    ? (socket: NodeSocket) => startTlsOnSocket(socket, tls)
+    : undefined;
   const server = net.createServer({
     noDelay: true,
     allowHalfOpen: true,
     pauseOnConnect: true,
     highWaterMark: 0,
   }, (socket) => {
-    const conn: Conn = fromNodeSocket(socket, {
-      encrypted: false,
-      ...(tls ? { startTls: () => startTlsOnSocket(socket, conn, tls) } : {}),
-    });
-    queue.push(conn);
+    queue.push(fromNodeSocket(socket, { encrypted: false, startTls }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -75,8 +75,9 @@ describe("Pop3d.destroy under load", () => {
       await delay(20);
       assert.equal(t.server.conn.list().length, USERS + 10);
       assert.ok(t.locked() === USERS);
-      // The tracker sees the sessions' timers (one each at least).
-      assert.ok(timers.live().length >= USERS + 10, "timers are tracked");
+      // The tracker sees the sessions' timers: the one shared deadline
+      // timer at least, plus the stalled RETRs' write and callback clocks.
+      assert.ok(timers.live().length >= 1, "timers are tracked");
       const t0 = Date.now();
       await within(1000, t.server.destroy("kill"), 'destroy("kill")');
       const took = Date.now() - t0;

@@ -71,4 +71,51 @@ describe("Deadlines", () => {
     assert.equal(expired, 1);
     d.stop();
   });
+
+  it("Deadlines of many sessions share one timer and still expire each at its own time", async () => {
+    const realSetTimeout = globalThis.setTimeout;
+    let armed = 0;
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      armed++;
+      return realSetTimeout(...args);
+    }) as typeof setTimeout;
+    const expired: number[] = [];
+    const all: Deadlines[] = [];
+    try {
+      // Started late to early: each new one is the earliest.
+      for (let i = 0; i < 3; i++) {
+        const d = new Deadlines(
+          config({ loginTimeout: 300 - 100 * i, idleTimeout: 60_000 }),
+          { stalledSince: 0 },
+          () => expired.push(i),
+        );
+        d.start();
+        all.push(d);
+      }
+      const before = armed;
+      // 200 more sessions, all due later: no timer of their own.
+      for (let i = 0; i < 200; i++) {
+        const d = new Deadlines(
+          config({ loginTimeout: 60_000, idleTimeout: 60_000 }),
+          { stalledSince: 0 },
+          () => expired.push(-1),
+        );
+        d.start();
+        d.waiting(true);
+        all.push(d);
+      }
+      assert.ok(
+        armed - before <= 1,
+        `${armed - before} timers for 200 sessions`,
+      );
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    const t0 = Date.now();
+    while (expired.length < 3 && Date.now() - t0 < 3000) await sleep(20);
+    assert.deepEqual(expired, [2, 1, 0]);
+    for (const d of all) d.stop();
+    await sleep(50);
+    assert.deepEqual(expired, [2, 1, 0]);
+  });
 });

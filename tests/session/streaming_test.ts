@@ -98,6 +98,58 @@ describe("Pop3Session message sources", () => {
     });
   });
 
+  it("Pop3Session arms the callback deadline of a streamed RETR once, not per chunk", async () => {
+    await withFixture({}, async (fx) => {
+      const line = te.encode("x".repeat(62) + "\r\n"); // 64 octets
+      const count = 200;
+      fx.storage.inner.clear("alice");
+      fx.storage.inner.deliver("alice", new Uint8Array(line.length * count));
+      fx.storage.source = () => streamOf(Array(count).fill(line));
+      const c = await fx.alice();
+      const realSetTimeout = globalThis.setTimeout;
+      let armed = 0;
+      globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+        armed++;
+        return realSetTimeout(...args);
+      }) as typeof setTimeout;
+      let r;
+      try {
+        r = await c.multi("RETR 1");
+      } finally {
+        globalThis.setTimeout = realSetTimeout;
+      }
+      assert.equal(r.status, `+OK ${line.length * count} octets`);
+      assert.equal(r.body.length, line.length * count);
+      // One per chunk was 200 and more; the idle and write clocks add a few.
+      assert.ok(armed < 20, `${armed} timers for ${count} chunks`);
+      c.close();
+    });
+  });
+
+  it("Pop3Session closes a RETR whose stream stalls after many chunks, without the terminator", async () => {
+    await withFixture({ callbackTimeout: 150 }, async (fx) => {
+      const line = te.encode("x".repeat(62) + "\r\n");
+      fx.storage.inner.clear("alice");
+      fx.storage.inner.deliver("alice", new Uint8Array(line.length * 1000));
+      let pulled = 0;
+      fx.storage.source = () =>
+        new ReadableStream({
+          pull(controller) {
+            // 100 chunks, then nothing more, ever.
+            if (pulled++ < 100) controller.enqueue(line.slice());
+          },
+        }, { highWaterMark: 0 });
+      const c = await fx.alice();
+      await c.send("RETR 1");
+      assert.equal(await c.line(), "+OK 64000 octets");
+      const rest = await c.closed();
+      assert.equal(rest.length, 6400);
+      assert.equal(pulled, 101);
+      assert.match(String(fx.errors[0]), /did not settle within 150 ms/);
+      assert.equal(fx.storage.count("unlock"), 1);
+    });
+  });
+
   it("Pop3Session pulls a stream source as the client reads, not all at once", async () => {
     await withFixture({}, async (fx) => {
       const chunk = te.encode(("y".repeat(1022) + "\r\n").repeat(16)); // 16 KiB
