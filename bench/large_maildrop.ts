@@ -114,7 +114,6 @@ function parseOptions(argv: string[]): Options {
     else if (arg === "--out") o.out = value;
     else throw new TypeError(`Unknown option "${arg}"`);
   }
-  if (o.basePort === 0) o.basePort = freePortBlock(23600, 40);
   return o;
 }
 
@@ -214,6 +213,8 @@ async function sessionMemory(
 
 async function main() {
   const o = parseOptions(Deno.args);
+  // 0: the first free block from 23600 (another checkout may run one too).
+  if (o.basePort === 0) o.basePort = freePortBlock(23600, 40);
   Deno.mkdirSync(o.work, { recursive: true });
   Deno.mkdirSync(o.out, { recursive: true });
   const tlsDir = `${o.work}/tls`;

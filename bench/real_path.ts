@@ -160,8 +160,6 @@ export function parseOptions(argv: string[]): Options {
       rec[key] = n;
     } else rec[key] = value;
   }
-  // Another checkout's run may hold the default ports: take the next block.
-  if (o.basePort === 0) o.basePort = freePortBlock(23400, 40);
   if (o.idle > o.nusers) {
     throw new RangeError(
       `Option "--idle" (${o.idle}) must not exceed "--nusers" (${o.nusers}): ` +
@@ -345,7 +343,8 @@ async function main() {
   const tlsDir = `${o.work}/tls`;
   await certificates(tlsDir);
   const ca = `${tlsDir}/ca.pem`;
-  const p = o.basePort;
+  // 0: the first free block from 23400 (another checkout may run one too).
+  const p = o.basePort || freePortBlock(23400, 40);
 
   const dovecot = dovecotServer(o, p, tlsDir);
   const mailSrc = `${o.work}/dovecot/mail`;
