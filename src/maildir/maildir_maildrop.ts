@@ -59,6 +59,8 @@ export interface MaildirMaildropOptions {
 export class MaildirMaildrop implements MaildropHandle {
   readonly count: number;
   readonly octets: number;
+  /** UIDLs are made from the snapshot, the same at every call. */
+  readonly uidsStable = true;
   readonly #fs: MaildirFs;
   readonly #cur: string;
   readonly #snapshot: MaildirSnapshot;

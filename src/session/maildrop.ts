@@ -177,6 +177,9 @@ export class Maildrop {
           `Storage "uidl" returned an invalid id for message ${n}: must be 1 to 70 characters from "!" to "~"`,
         );
       }
+      // A handle whose ids are computed the same every time (a Maildir's
+      // snapshot) is asked again instead of kept: no string per message.
+      if (this.#handle.uidsStable) return value;
       return (this.#uids ??= [])[n - 1] = value;
     };
     const value = this.#calls.callNow(

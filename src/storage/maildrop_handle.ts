@@ -47,6 +47,13 @@ export interface MaildropHandle {
   size(n: number): number | Promise<number>;
   /** Unique id of message `n`: 1 to 70 characters from `!` to `~`. */
   uid(n: number): string | Promise<string>;
+  /**
+   * Optional: `true` when {@linkcode MaildropHandle.uid} answers at once and
+   * the same every time, so that the session need not keep each answer (a
+   * string per message for the whole session). Otherwise each id is asked
+   * once and kept.
+   */
+  readonly uidsStable?: boolean;
   /** The bytes of message `n`. */
   get(n: number): MessageSource | Promise<MessageSource>;
   /**

@@ -17,6 +17,55 @@ import type { Pop3dStorage } from "../../src/storage/types.ts";
 const te = new TextEncoder();
 
 describe("Pop3Session robustness", () => {
+  for (const uidsStable of [undefined, true]) {
+    it(
+      `Pop3Session ${
+        uidsStable
+          ? "asks a handle with uidsStable again instead of keeping each id"
+          : "asks a handle for each id once and keeps it"
+      }`,
+      async () => {
+        let asked = 0;
+        const body = te.encode("Subject: x\r\n\r\nbody\r\n");
+        const store: MaildropStore<string> = {
+          openMaildrop: () => ({
+            count: 2,
+            octets: 2 * body.length,
+            uidsStable,
+            size: () => body.length,
+            uid: (n) => {
+              asked++;
+              return `uid-${n}`;
+            },
+            get: () => body,
+            delete: (ids) => ids,
+            close: () => {},
+          }),
+        };
+        const [c, s] = hardeningPair();
+        const done = newSession(
+          1,
+          s,
+          sessionOptions<string>({
+            auth: new MemoryAuth().addUser("alice", "pw"),
+            storage: store as unknown as Pop3dStorage<string>,
+          }),
+        ).run();
+        const client = new LineClient(c);
+        await client.line();
+        await client.cmd("USER alice");
+        await client.cmd("PASS pw");
+        for (let round = 0; round < 3; round++) {
+          assert.match(await client.cmd("UIDL") ?? "", /^\+OK/);
+          assert.deepEqual(await client.block(), ["1 uid-1", "2 uid-2"]);
+        }
+        await client.cmd("QUIT");
+        await done;
+        assert.equal(asked, uidsStable ? 6 : 2);
+      },
+    );
+  }
+
   it("Pop3Session keeps its message numbers when mail arrives during the session", async () => {
     await withFixture({}, async (fx) => {
       const c = await fx.alice();
