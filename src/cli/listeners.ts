@@ -141,7 +141,11 @@ export function multiSocket(
   return async (listen: ListenOptions) => {
     const parts: Listener[] = [];
     for (const endpoint of endpoints) {
-      const options = { hostname: endpoint.hostname, port: endpoint.port };
+      const options: ListenOptions = {
+        hostname: endpoint.hostname,
+        port: endpoint.port,
+        ...(listen.reusePort ? { reusePort: true } : {}),
+      };
       try {
         const part = endpoint.proto === "pop3s"
           ? await pop3s!(options)

@@ -261,7 +261,11 @@ export async function serve(
       port,
       auth: backend.auth,
       storage: backend.delivery,
-      socket: proxied(defaultSocket),
+      socket: proxied(
+        config["reuse-port"] === true
+          ? (o) => defaultSocket({ ...o, reusePort: true })
+          : defaultSocket,
+      ),
       onEvent: (event) => lmtpLog(log, event),
     });
     try {

@@ -90,6 +90,16 @@ export const SETTINGS: readonly Setting[] = [
     group: "Listeners",
   },
   {
+    key: "reuse-port",
+    kind: "boolean",
+    option: "reusePort",
+    default: false,
+    arg: "BOOL",
+    help:
+      "Share the POP3, POP3S and LMTP ports with other pop3d processes (SO_REUSEPORT), one per core; each needs its own --metrics-port",
+    group: "Listeners",
+  },
+  {
     key: "lmtp-port",
     kind: "port",
     arg: "PORT",

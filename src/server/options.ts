@@ -28,6 +28,17 @@ export interface Pop3dOptions<M = unknown> {
    * @default {"0.0.0.0"}
    */
   hostname?: string;
+  /**
+   * Lets several servers (processes) listen on the same port, the kernel
+   * spreading new connections over them (`SO_REUSEPORT`, Linux and the
+   * BSDs): one server runs on one core, so a machine with more cores runs
+   * one per core. Each server keeps its own limits, penalties and metrics.
+   * On Deno the listener is then `node:net`'s (`Deno.listen` needs
+   * `--unstable-net` for it).
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
   /** Decides who may log in and which maildrop they get. Without it, every login is rejected. */
   auth?: Pop3dAuth<M> | null;
   /**
@@ -233,6 +244,7 @@ export type ResolvedOptions<M = unknown> = Required<Pop3dOptions<M>>;
 export const DEFAULTS: Readonly<ResolvedOptions<unknown>> = Object.freeze({
   port: 110,
   hostname: "0.0.0.0",
+  reusePort: false,
   auth: null,
   storage: null,
   socket: null,

@@ -132,6 +132,7 @@ export class Pop3d<M = unknown> {
         return (o.socket ?? defaultSocket)({
           hostname: o.hostname,
           port: o.port,
+          ...(o.reusePort ? { reusePort: true } : {}),
           ...(o.tls ? { tls: o.tls } : {}),
         });
       },

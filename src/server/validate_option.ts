@@ -122,6 +122,7 @@ export function validateOption(name: string, value: unknown): void {
     case "loginDelay":
       if (value === null || value === undefined) return;
       return integer(name, value, 0, 1_000_000_000);
+    case "reusePort":
     case "outlookNoNuls":
     case "oeNsEoh":
       if (typeof value !== "boolean") {

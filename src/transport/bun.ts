@@ -28,6 +28,7 @@ type Handlers = Record<"open" | "drain" | "end", (s: BunSocket) => void> & {
 type BunListen = (options: {
   hostname: string;
   port: number;
+  reusePort?: boolean;
   socket: Handlers;
 }) => { hostname: string; port: number; stop(closeActive?: boolean): void };
 
@@ -219,6 +220,7 @@ export function listenBun(options: ListenOptions): Listener {
   const server = host.Bun.listen({
     hostname: options.hostname,
     port: options.port,
+    ...(options.reusePort ? { reusePort: true } : {}),
     socket: {
       open(socket) {
         const conn = socket.data = new Bridge(socket);

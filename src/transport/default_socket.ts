@@ -8,7 +8,8 @@ import type { Listener, ListenOptions } from "./types.ts";
 
 /**
  * The default {@linkcode SocketFactory}: listens with `Deno.listen` on Deno,
- * `Bun.listen` on Bun and `node:net` on Node. The adapter is imported lazily,
+ * `Bun.listen` on Bun and `node:net` on Node (and on Deno with
+ * `reusePort`). The adapter is imported lazily,
  * so loading the module touches no runtime API.
  *
  * @example
@@ -24,7 +25,8 @@ export async function defaultSocket(options: ListenOptions): Promise<Listener> {
     Deno?: { listen?: unknown };
     Bun?: { listen?: unknown };
   };
-  if (typeof host.Deno?.listen === "function") {
+  // Deno.listen shares a port only with --unstable-net; node:net can.
+  if (typeof host.Deno?.listen === "function" && !options.reusePort) {
     const { listenDeno } = await import("./deno.ts");
     return listenDeno(options);
   }

@@ -44,7 +44,8 @@ export async function listenNode(options: ListenOptions): Promise<Listener> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host: options.hostname, port: options.port }, () => {
+    const { hostname: host, port, reusePort } = options;
+    server.listen({ host, port, ...(reusePort ? { reusePort } : {}) }, () => {
       server.off("error", reject);
       resolve();
     });

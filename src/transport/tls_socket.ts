@@ -140,7 +140,8 @@ async function listenTls(
   server.on("error", () => {});
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host: listen.hostname, port: listen.port }, () => {
+    const { hostname: host, port, reusePort } = listen;
+    server.listen({ host, port, ...(reusePort ? { reusePort } : {}) }, () => {
       server.off("error", reject);
       resolve();
     });

@@ -81,6 +81,11 @@ export interface ListenOptions {
   /** Port to bind; 0 lets the operating system choose. */
   port: number;
   /**
+   * Share the port with other listeners that set it too (`SO_REUSEPORT`):
+   * the kernel spreads new connections over them.
+   */
+  reusePort?: boolean;
+  /**
    * TLS credentials for STLS upgrades, when the server has them. The
    * built-in adapters give their connections `startTls()` then: Deno and Bun
    * run `node:tls` over the connection's streams, Node wraps the socket in

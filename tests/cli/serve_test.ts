@@ -345,6 +345,34 @@ describe("pop3d program: serving", {
     }
   });
 
+  it("two programs share one port with --reuse-port true, and both serve", async () => {
+    const first = new Program([...site.args, "--reuse-port", "true"]);
+    let second: Program | undefined;
+    try {
+      const { pop3: port } = await first.ready();
+      const args = [...site.args, "--reuse-port", "true"];
+      args[args.indexOf("--port") + 1] = String(port);
+      second = new Program(args);
+      await second.ready();
+      for (let i = 0; i < 30; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const socket = net.connect(port, "127.0.0.1");
+          socket.once("data", () => socket.end("QUIT\r\n"));
+          socket.once("close", () => resolve());
+          socket.once("error", reject);
+        });
+      }
+      const opened = (p: Program) =>
+        p.records.filter((r) => r.event === "open").length;
+      await first.waitFor(() => opened(first) + opened(second!) === 30);
+      // Each served some (all 30 on one side: a chance of 2^-29).
+      assert.ok(opened(first) > 0 && opened(second) > 0);
+    } finally {
+      await second?.stop();
+      await first.stop();
+    }
+  });
+
   it("SIGHUP swaps the certificate for new POP3S and STLS connections while logged-in sessions go on; a bad one is refused", async () => {
     // Files of its own, so the site's certificate stays as it was.
     const certFile = join(site.dir, "hup-cert.pem");

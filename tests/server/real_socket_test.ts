@@ -125,6 +125,33 @@ describe("Pop3d on a real socket", () => {
     }
   });
 
+  it("Pop3d with reusePort shares its port with another server, and the kernel spreads connections over both", async () => {
+    const { server: a } = makeServer({ reusePort: true });
+    await a.up();
+    const port = a.cget("port") as number;
+    const { server: b } = makeServer({ port, reusePort: true });
+    try {
+      await b.up();
+      assert.equal(b.cget("port"), port);
+      for (let i = 0; i < 40; i++) {
+        const c = await pop3Connect(port);
+        assert.match(await c.cmd("QUIT"), /^\+OK/);
+        c.close();
+      }
+      await eventually(
+        () => a.stats().connectionsTotal + b.stats().connectionsTotal === 40,
+        "40 connections counted",
+      );
+      // Each got some (all 40 on one side: a chance of 2^-39).
+      assert.ok(a.stats().connectionsTotal > 0, "a served none");
+      assert.ok(b.stats().connectionsTotal > 0, "b served none");
+      assert.throws(() => makeServer({ reusePort: "yes" }), TypeError);
+    } finally {
+      await a.destroy();
+      await b.destroy();
+    }
+  });
+
   it("Pop3d destroy('kill') closes TCP clients and unlocks", async () => {
     const { server, storage } = makeServer();
     await server.up();
