@@ -151,6 +151,8 @@ export interface ServerOptions {
   /** PEM certificate chain and key. */
   cert: string;
   key: string;
+  /** Share both ports with other processes (`SO_REUSEPORT`). */
+  reusePort?: boolean;
 }
 
 /**
@@ -175,6 +177,7 @@ export async function serve(
     storage: b.storage,
     maxConnections: 100_000,
     maxConnectionsPerAddress: 100_000,
+    reusePort: o.reusePort ?? false,
     onError: (error: unknown) => console.error("pop3d error:", error),
   };
   const servers = [

@@ -21,8 +21,12 @@
  *       [--storages memory,maildir,postgres] [--modes plain,stls,tls]
  *       [--runtimes deno,bun,node] [--parts sessions,bulk,handshakes,idle]
  *       [--only SUBSTRING,...] [--idle 1000] [--nusers 1000] [--procs 2]
- *       [--cpu-prof DIR]
+ *       [--cpu-prof DIR] [--instances N]
  *     deno run -A bench/real_path.ts --report bench/results/real-<time>.json
+ *
+ * `--instances N` runs each of our rows as N processes sharing its ports
+ * (`reusePort`, through `bench/_instances.ts`), for a machine's cores; their
+ * CPU and memory are counted as one process tree, as Dovecot's are.
  *
  * `--cpu-prof DIR` runs ours on Deno and Node with `--cpu-prof` (profiles in
  * `DIR/<runtime>-<storage>/`, written when the server stops); summarize one
@@ -90,6 +94,7 @@ export interface Options {
   work: string;
   out: string;
   cpuProf: string;
+  instances: number;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -113,6 +118,7 @@ export function parseOptions(argv: string[]): Options {
     work: checkoutWork("pop3real"),
     out: `${HERE}results`,
     cpuProf: "",
+    instances: 1,
   };
   if (argv.includes("--quick")) {
     Object.assign(o, {
@@ -457,7 +463,7 @@ async function main() {
         const prof = o.cpuProf
           ? [`--cpu-prof`, `--cpu-prof-dir=${o.cpuProf}/${rt}-${storage}`]
           : [];
-        const cmd = rt === "deno"
+        const single = rt === "deno"
           ? [
             Deno.execPath(),
             "run",
@@ -469,6 +475,17 @@ async function main() {
           : rt === "bun"
           ? ["bun", ...args]
           : [node, "--expose-gc", ...prof, ...args];
+        const cmd = o.instances > 1
+          ? [
+            Deno.execPath(),
+            "run",
+            "-A",
+            `${HERE}_instances.ts`,
+            String(o.instances),
+            "--",
+            ...single,
+          ]
+          : single;
         const server: Proc = Object.assign(
           processServer(`ours-${rt}-${storage}`, port, cmd),
           { tlsPort: port + 1 },

@@ -62,6 +62,7 @@ const stop = await serve(b, {
   tlsPort: Number(option("tls-port", "0")),
   cert: readFileSync(option("cert"), "utf8"),
   key: readFileSync(option("key"), "utf8"),
+  reusePort: process.argv.includes("--reuse-port"),
 });
 console.log(`READY port=${option("port")} pid=${process.pid}`);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
