@@ -192,8 +192,10 @@ export async function readUidlist(
   }
 }
 
-/** Appends the new records, or rewrites the file when it cannot append. */
-/** Internal; shared with `dovecot_uidlist_cache.ts`. */
+/**
+ * Appends the new records, or rewrites the file when it cannot append.
+ * Internal; shared with `dovecot_uidlist_cache.ts`.
+ */
 export async function addRecords(
   fs: MaildirFs,
   path: string,
@@ -224,11 +226,18 @@ interface LockOptions {
 }
 
 /**
- * Takes `dovecot-uidlist.lock` in `dir`, removing a stale one.
+ * Takes `dovecot-uidlist.lock` in `dir`, removing a stale one. Internal;
+ * shared with `dovecot_uidlist_cache.ts`.
+ *
+ * In this process, a path is claimed in `HELD` before any await, so that
+ * only one caller at a time tries the file or judges it stale: a lock file
+ * with this process's pid that no caller holds was left behind, but one
+ * that a caller has just created (its `createExclusive` not yet resolved)
+ * is not, and two sessions taking the lock at once must not remove each
+ * other's.
  *
  * @returns `false` when another process still held it after the timeout.
  */
-/** Internal; shared with `dovecot_uidlist_cache.ts`. */
 export async function lockUidlist(
   fs: MaildirFs,
   dir: string,
@@ -239,15 +248,19 @@ export async function lockUidlist(
   const deadline = Date.now() + options.lockTimeoutMs;
   let pause = 10;
   for (;;) {
-    if (!HELD.has(lockPath) && await fs.createExclusive(lockPath, content)) {
+    if (!HELD.has(lockPath)) {
       HELD.add(lockPath);
-      return true;
-    }
-    if (
-      !HELD.has(lockPath) && await isStale(fs, dir, options.staleLockMs)
-    ) {
-      await fs.unlink(lockPath);
-      continue;
+      let taken = false;
+      let stale = false;
+      try {
+        taken = await fs.createExclusive(lockPath, content);
+        stale = !taken && await isStale(fs, dir, options.staleLockMs);
+        if (stale) await fs.unlink(lockPath);
+      } finally {
+        if (!taken) HELD.delete(lockPath);
+      }
+      if (taken) return true;
+      if (stale) continue;
     }
     const left = deadline - Date.now();
     if (left <= 0) return false;
@@ -261,13 +274,18 @@ export async function unlockUidlist(
   fs: MaildirFs,
   lockPath: string,
 ): Promise<void> {
-  HELD.delete(lockPath);
-  const raw = await fs.readFile(lockPath);
-  // Remove it only while it is still ours (not broken and retaken).
-  if (
-    raw !== undefined && DECODER.decode(raw) === `${fs.pid()}:${fs.hostname()}`
-  ) {
-    await fs.unlink(lockPath);
+  try {
+    const raw = await fs.readFile(lockPath);
+    // Remove it only while it is still ours (not broken and retaken).
+    if (
+      raw !== undefined &&
+      DECODER.decode(raw) === `${fs.pid()}:${fs.hostname()}`
+    ) {
+      await fs.unlink(lockPath);
+    }
+  } finally {
+    // Only now may another caller here take it (or judge it left behind).
+    HELD.delete(lockPath);
   }
 }
 

@@ -15,6 +15,7 @@ import {
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import type { MaildirFs } from "../../src/maildir/maildir_fs.ts";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import {
   DOVECOT_UIDLIST_LOCK_NAME,
@@ -207,6 +208,36 @@ describe("loadDovecotUidls", () => {
     ]);
     assert.deepEqual(a, b);
     assert.equal((await text(dir)).split("\n").length, 6);
+  });
+
+  it("loadDovecotUidls: a second caller here waits for the first instead of judging its fresh lock left behind", async () => {
+    const dir = await maildir(OLD);
+    const names = [...CUR, ...NEW];
+    const lockPath = join(dir, DOVECOT_UIDLIST_LOCK_NAME);
+    // The first createExclusive creates the file but resolves late, so the
+    // second caller finds a lock file with this process's pid meanwhile.
+    let staleChecks = 0;
+    const slow: MaildirFs = {
+      ...fs,
+      createExclusive: async (path, data) => {
+        const created = await fs.createExclusive(path, data);
+        if (created) await new Promise((r) => setTimeout(r, 30));
+        return created;
+      },
+      stat: (path) => {
+        if (path === lockPath) staleChecks++;
+        return fs.stat(path);
+      },
+    };
+    const [a, b] = await Promise.all([
+      loadDovecotUidls(slow, dir, names),
+      loadDovecotUidls(slow, dir, names),
+    ]);
+    assert.deepEqual(a, b);
+    assert.equal((await text(dir)).split("\n").length, 6);
+    assert.equal(await exists(lockPath), false);
+    // Nobody removed a lock its holder here had just taken.
+    assert.equal(staleChecks, 0);
   });
 
   it("loadDovecotUidls reports a corrupt uidlist with its path, and bad options", async () => {
