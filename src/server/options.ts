@@ -33,7 +33,7 @@ export interface Pop3dOptions<M = unknown> {
    * spreading new connections over them (`SO_REUSEPORT`, Linux and the
    * BSDs): one server runs on one core, so a machine with more cores runs
    * one per core. Each server keeps its own limits, penalties and metrics.
-   * On Deno the listener is then `node:net`'s (`Deno.listen` needs
+   * On Deno the listener is then `node:net`'s (Deno's own needs
    * `--unstable-net` for it).
    *
    * @default {false}
