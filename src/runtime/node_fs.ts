@@ -230,13 +230,7 @@ function readDirKindsSync(path: string): MaildirDirEntry[] {
   for (const e of denoReadDirSync(path)) {
     out.push({
       name: e.name,
-      kind: e.isSymlink
-        ? "symlink"
-        : e.isFile
-        ? "file"
-        : e.isDirectory
-        ? "directory"
-        : "other",
+      kind: kindOf(e.isSymlink, e.isFile, e.isDirectory),
     });
   }
   return out;
@@ -272,14 +266,23 @@ function toDirEntry(d: {
 }): MaildirDirEntry {
   return {
     name: d.name,
-    kind: d.isSymbolicLink()
-      ? "symlink"
-      : d.isFile()
-      ? "file"
-      : d.isDirectory()
-      ? "directory"
-      : "other",
+    kind: kindOf(d.isSymbolicLink(), d.isFile(), d.isDirectory()),
   };
+}
+
+/** A directory entry's kind; a link is a link, never what it points to. */
+function kindOf(
+  symlink: boolean,
+  file: boolean,
+  directory: boolean,
+): MaildirDirEntry["kind"] {
+  return symlink
+    ? "symlink"
+    : file
+    ? "file"
+    : directory
+    ? "directory"
+    : "other";
 }
 
 let cachedHostKey: string | null | undefined;
