@@ -104,20 +104,12 @@ export class MaildirMaildrop implements MaildropHandle {
     const i = this.#entry(n);
     const snapshot = this.#snapshot;
     const fs = this.#fs;
-    if (fs.readNoFollow !== undefined && snapshot.size(i) <= SMALL_MESSAGE) {
-      let bytes = await fs.readNoFollow(
-        `${this.#cur}/${snapshot.name(i)}`,
-        SMALL_MESSAGE,
+    const readNoFollow = fs.readNoFollow;
+    if (readNoFollow !== undefined && snapshot.size(i) <= SMALL_MESSAGE) {
+      const bytes = await this.#open(
+        i,
+        (path) => readNoFollow.call(fs, path, SMALL_MESSAGE),
       );
-      if (bytes === undefined && (await this.#relocate(i))) {
-        bytes = await fs.readNoFollow(
-          `${this.#cur}/${snapshot.name(i)}`,
-          SMALL_MESSAGE,
-        );
-      }
-      if (bytes === undefined) {
-        throw new Pop3Error("Message was removed by another program");
-      }
       if (bytes !== null) {
         // Only a counted (cached) size can be wrong; a `,W=` size is the
         // deliverer's word, as for Dovecot, and counting it costs a scan.
@@ -132,13 +124,7 @@ export class MaildirMaildrop implements MaildropHandle {
         return this.#seenAfter(i, bytes);
       }
     }
-    let stream = await fs.openRead(`${this.#cur}/${snapshot.name(i)}`);
-    if (stream === undefined && (await this.#relocate(i))) {
-      stream = await fs.openRead(`${this.#cur}/${snapshot.name(i)}`);
-    }
-    if (stream === undefined) {
-      throw new Pop3Error("Message was removed by another program");
-    }
+    const stream = await this.#open(i, (path) => fs.openRead(path));
     if (!this.#markSeen || hasFlag(snapshot.name(i), "S")) return stream;
     const reader = stream.getReader();
     return new ReadableStream<Uint8Array>({
@@ -153,6 +139,26 @@ export class MaildirMaildrop implements MaildropHandle {
       },
       cancel: (reason) => reader.cancel(reason),
     }, { highWaterMark: 0 });
+  }
+
+  /**
+   * Opens message `i`'s file with `open`, looking for it once more under
+   * new flags (another program renamed it) when it is missing.
+   *
+   * @throws {Pop3Error} When the file is gone.
+   */
+  async #open<T>(
+    i: number,
+    open: (path: string) => Promise<T | undefined>,
+  ): Promise<T> {
+    let found = await open(`${this.#cur}/${this.#snapshot.name(i)}`);
+    if (found === undefined && (await this.#relocate(i))) {
+      found = await open(`${this.#cur}/${this.#snapshot.name(i)}`);
+    }
+    if (found === undefined) {
+      throw new Pop3Error("Message was removed by another program");
+    }
+    return found;
   }
 
   /**
