@@ -35,6 +35,20 @@ export interface MaildirDirEntry {
 }
 
 /**
+ * Files of at most this many octets (64 KiB) are read whole through
+ * {@linkcode MaildirFs.readNoFollow} where the host has it: a message
+ * served, or one counted for its size, costs one buffer of its own size
+ * instead of a stream and its chunk buffer.
+ *
+ * @example
+ * ```ts
+ * import { SMALL_FILE } from "./maildir_fs.ts";
+ * console.assert(SMALL_FILE === 65536);
+ * ```
+ */
+export const SMALL_FILE = 64 * 1024;
+
+/**
  * The file operations the Maildir and passwd-file backends need. Paths use
  * `/` separators. Methods report a missing path through their return value
  * (`undefined` or `false`), and throw for any other failure.

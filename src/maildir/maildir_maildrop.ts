@@ -8,7 +8,7 @@
 import { Pop3Error } from "../errors.ts";
 import type { MaildropHandle } from "../storage/maildrop_handle.ts";
 import type { MessageSource } from "../storage/types.ts";
-import type { MaildirFs } from "./maildir_fs.ts";
+import { type MaildirFs, SMALL_FILE } from "./maildir_fs.ts";
 import type { MaildirSnapshot } from "./maildir_snapshot.ts";
 import { countBareLf } from "../_util/crlf.ts";
 import {
@@ -19,12 +19,6 @@ import {
   withFlag,
 } from "./maildir_name.ts";
 import { keywordLetter } from "./dovecot_keywords.ts";
-
-/**
- * Messages of at most this many octets on the wire are read whole in one
- * call instead of streamed (64 KiB).
- */
-const SMALL_MESSAGE = 64 * 1024;
 
 /** What a {@linkcode MaildirMaildrop} needs from its storage. */
 export interface MaildirMaildropOptions {
@@ -95,7 +89,7 @@ export class MaildirMaildrop implements MaildropHandle {
 
   /**
    * The message file's bytes (never through a symbolic link): read whole
-   * when the snapshot says it is at most {@linkcode SMALL_MESSAGE} octets
+   * when the snapshot says it is at most {@linkcode SMALL_FILE} octets
    * (and `fs` has `readNoFollow`), else streamed. With `markSeen`, the file
    * gets the `S` flag after its last byte was read: for bytes read whole,
    * when the consumer asks for more after them.
@@ -105,10 +99,10 @@ export class MaildirMaildrop implements MaildropHandle {
     const snapshot = this.#snapshot;
     const fs = this.#fs;
     const readNoFollow = fs.readNoFollow;
-    if (readNoFollow !== undefined && snapshot.size(i) <= SMALL_MESSAGE) {
+    if (readNoFollow !== undefined && snapshot.size(i) <= SMALL_FILE) {
       const bytes = await this.#open(
         i,
-        (path) => readNoFollow.call(fs, path, SMALL_MESSAGE),
+        (path) => readNoFollow.call(fs, path, SMALL_FILE),
       );
       if (bytes !== null) {
         // Only a counted (cached) size can be wrong; a `,W=` size is the

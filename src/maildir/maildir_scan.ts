@@ -7,7 +7,7 @@
  */
 
 import { countBareLf } from "../_util/crlf.ts";
-import type { MaildirFs } from "./maildir_fs.ts";
+import { type MaildirFs, SMALL_FILE } from "./maildir_fs.ts";
 import {
   baseNameOf,
   deliveryTime,
@@ -409,11 +409,21 @@ async function measure(
   return sizes;
 }
 
-/** Counts a file's octets with every bare LF counted as CRLF. */
+/**
+ * Counts a file's octets with every bare LF counted as CRLF. A small file is
+ * read whole: a stream would allocate its full chunk buffer (256 KiB on the
+ * built-in file systems) to count a message of a few KiB, and a login burst
+ * on Maildirs without `,W=` left the allocator fragmented by them.
+ */
 async function wireSize(
   fs: MaildirFs,
   path: string,
 ): Promise<number | undefined> {
+  if (fs.readNoFollow !== undefined) {
+    const bytes = await fs.readNoFollow(path, SMALL_FILE);
+    if (bytes === undefined) return undefined; // gone
+    if (bytes !== null) return bytes.length + countBareLf(bytes);
+  }
   const stream = await fs.openRead(path);
   if (stream === undefined) return undefined;
   let size = 0;

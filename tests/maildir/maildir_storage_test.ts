@@ -158,18 +158,32 @@ for (const syncMetadata of [true, false]) {
       const file = join(dir, "cur", "1700000001.a:2,");
       const fs = nodeFs({ syncMetadata });
       const calls: string[] = [];
-      for (const method of ["stat", "openRead", "readFile"] as const) {
-        const inner = fs[method].bind(fs) as (path: string) => Promise<never>;
-        (fs as unknown as Record<string, unknown>)[method] = (path: string) => {
+      for (
+        const method of [
+          "stat",
+          "openRead",
+          "readFile",
+          "readNoFollow",
+        ] as const
+      ) {
+        const inner = fs[method]!.bind(fs) as (...a: unknown[]) => never;
+        (fs as unknown as Record<string, unknown>)[method] = (
+          path: string,
+          ...rest: unknown[]
+        ) => {
           calls.push(`${method} ${path.slice(dir.length)}`);
-          return inner(path);
+          return inner(path, ...rest);
         };
       }
       const storage = byMbox(new MaildirStorage({ root, fs }));
       assert.equal(await storage.lock("cache"), true);
       assert.equal(storage.size("cache", 1), 6);
       await storage.unlock("cache");
-      assert.ok(calls.includes("openRead /cur/1700000001.a:2,"));
+      // A small file is counted from one whole read, not a stream (whose
+      // chunk buffer would be 256 KiB for these 4 octets).
+      assert.deepEqual(calls.filter((c) => c.includes("/cur/")), [
+        "readNoFollow /cur/1700000001.a:2,",
+      ]);
       // A flag change keeps the base name: the count stands, no stat, no read.
       await rename(file, join(dir, "cur", "1700000001.a:2,S"));
       calls.length = 0;
@@ -188,6 +202,39 @@ for (const syncMetadata of [true, false]) {
       assert.equal(await storage.lock("cache"), true);
       assert.equal(storage.size("cache", 1), 4);
       await storage.unlock("cache");
+    });
+
+    it("counts sizes by streaming where the fs cannot read a file whole, or the file is large", async () => {
+      const big = "x\n".repeat(40_000); // 80,000 octets: more than 64 KiB
+      const dir = await maildir("streamed", {
+        "cur/1700000001.a:2,": "a\nb\n",
+        "cur/1700000002.b:2,": big,
+      });
+      const fs = nodeFs({ syncMetadata });
+      const opened: string[] = [];
+      const openRead = fs.openRead.bind(fs);
+      fs.openRead = (path) => {
+        opened.push(path.slice(dir.length));
+        return openRead(path);
+      };
+      const storage = byMbox(new MaildirStorage({ root, fs }));
+      assert.equal(await storage.lock("streamed"), true);
+      assert.deepEqual(
+        [storage.size("streamed", 1), storage.size("streamed", 2)],
+        [6, 120_000],
+      );
+      await storage.unlock("streamed");
+      assert.deepEqual(opened, ["/cur/1700000002.b:2,"]);
+
+      const plain = nodeFs({ syncMetadata });
+      delete plain.readNoFollow;
+      const fresh = byMbox(new MaildirStorage({ root, fs: plain }));
+      assert.equal(await fresh.lock("streamed"), true);
+      assert.deepEqual(
+        [fresh.size("streamed", 1), fresh.size("streamed", 2)],
+        [6, 120_000],
+      );
+      await fresh.unlock("streamed");
     });
 
     it("lists cur/ without a stat per message when the fs lists kinds", async () => {
