@@ -38,6 +38,12 @@ import type {
 // server CPU per byte than 64 KiB on Deno and Bun, and 1 MiB no less than
 // 256 KiB; Node was about even. A larger chunk holds more memory per RETR.
 const CHUNK_SIZE = 256 * 1024;
+// A streamed file is read one chunk ahead of its consumer (the stream's
+// high-water mark): the thread pool reads the next chunk while the session
+// encodes and sends this one. Measured on a 50 MiB RETR from a Maildir,
+// ours/Dovecot in one run: Deno 1.16 -> 1.58x, Bun 1.35 -> 1.80x, Node
+// 0.80 -> 1.06x (plain), for one more chunk held per streamed message.
+const READ_AHEAD = 1;
 // After a short read the next one most likely sees the end: a small buffer.
 const PROBE_SIZE = 4 * 1024;
 
@@ -350,7 +356,7 @@ async function openRead(
       }
     },
     cancel: close,
-  }, { highWaterMark: 0 });
+  }, { highWaterMark: READ_AHEAD });
 }
 
 async function readNoFollow(

@@ -11,6 +11,7 @@ import {
   rm,
   stat,
   symlink,
+  truncate,
   writeFile,
 } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -138,6 +139,28 @@ for (const syncMetadata of [false, true]) {
       }
       assert.deepEqual(joined, data);
       assert.equal(await nodeFs().openRead(`${path}.none`), undefined);
+    });
+
+    it("nodeFs openRead reads one chunk ahead of its consumer, no more", async () => {
+      // The disk works while the consumer sends the chunk it holds. Seen from
+      // outside: what was read ahead before the file was cut short is still
+      // served; the chunk after it is not.
+      const path = join(dir, `ahead-${syncMetadata}`);
+      const chunk = 256 * 1024;
+      await writeFile(path, new Uint8Array(4 * chunk).fill(0x61));
+      const stream = await nodeFs().openRead(path);
+      const reader = stream!.getReader();
+      const first = await reader.read();
+      assert.equal(first.value?.length, chunk);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await truncate(path, chunk);
+      let rest = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest += value.length;
+      }
+      assert.equal(rest, chunk);
     });
 
     it("nodeFs metadata calls, lock files and small files round-trip", async () => {
