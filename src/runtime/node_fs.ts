@@ -388,12 +388,31 @@ async function readNoFollow(
   }
 }
 
+// One buffer serves every synchronous whole-file read up to this size: such
+// a read ends before any other code runs, and its bytes are copied out. No
+// fstat is needed first, which saves a system call and, on Deno, building a
+// Stats object (per 10 KiB message: Deno 23 -> 11 us, Node 15 -> 9, Bun 9 -> 7).
+const SCRATCH_MAX = 256 * 1024;
+let scratch = new Uint8Array(0);
+
 function readNoFollowSync(
   path: string,
   maxBytes: number,
 ): Uint8Array | null {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   try {
+    if (maxBytes < SCRATCH_MAX) {
+      // One octet more than allowed tells a file that is too large.
+      const want = maxBytes + 1;
+      if (scratch.length < want) scratch = new Uint8Array(want);
+      let length = 0;
+      while (length < want) {
+        const n = readSync(fd, scratch, length, want - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+      return length > maxBytes ? null : scratch.slice(0, length);
+    }
     const { size } = fstatSync(fd);
     if (size > maxBytes) return null;
     // One read more than the size sees the end (or a file that grew).

@@ -83,6 +83,21 @@ for (const syncMetadata of [false, true]) {
       assert.equal(await fs.readNoFollow!(join(sub, "m"), 4), null);
       assert.equal(await fs.readNoFollow!(join(sub, "none"), 5), undefined);
       await assert.rejects(fs.readNoFollow!(join(sub, "link"), 5));
+      // Each result is its own copy: a later read does not change it.
+      await writeFile(join(sub, "n"), "HELLO, again");
+      const first = (await fs.readNoFollow!(join(sub, "m"), 64 * 1024))!;
+      const second = (await fs.readNoFollow!(join(sub, "n"), 64 * 1024))!;
+      assert.equal(new TextDecoder().decode(first), "hello");
+      assert.equal(new TextDecoder().decode(second), "HELLO, again");
+      // Large limits and files (read after a size check).
+      const big = new Uint8Array(300 * 1024).fill(0x62);
+      await writeFile(join(sub, "big"), big);
+      assert.deepEqual(await fs.readNoFollow!(join(sub, "big"), 1 << 20), big);
+      assert.equal(
+        await fs.readNoFollow!(join(sub, "big"), 300 * 1024 - 1),
+        null,
+      );
+      assert.equal(await fs.readNoFollow!(join(sub, "big"), 64 * 1024), null);
     });
 
     it("nodeFs reports a missing path as undefined or false and rejects other errors", async () => {
