@@ -22,7 +22,6 @@ import {
   realpathSync,
   renameSync,
   unlinkSync,
-  writeFileSync,
   writeSync,
 } from "node:fs";
 import { hostname } from "node:os";
@@ -173,13 +172,13 @@ function syncCalls(host: string): MetadataCalls {
     realPath: (path) => settle(() => realpath(path)),
     readNoFollow: (path, maxBytes) =>
       settle(() => readNoFollowSync(path, maxBytes)),
-    readFile: (path) => settle(() => asBytes(readFileSync(path))),
+    readFile: (path) => settle(() => readFileWholeSync(path)),
     createExclusive: (path, data) =>
       settle(() => createExclusiveSync(host, path, data)),
     replaceFile: (path, data) =>
       settle(() => {
         const temp = tempName(host, path);
-        writeFileSync(temp, data, { flag: "wx", mode: 0o600 });
+        writeNewSync(temp, data);
         try {
           renameSync(temp, path);
         } catch (error) {
@@ -401,18 +400,7 @@ function readNoFollowSync(
 ): Uint8Array | null {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   try {
-    if (maxBytes < SCRATCH_MAX) {
-      // One octet more than allowed tells a file that is too large.
-      const want = maxBytes + 1;
-      if (scratch.length < want) scratch = new Uint8Array(want);
-      let length = 0;
-      while (length < want) {
-        const n = readSync(fd, scratch, length, want - length, null);
-        if (n === 0) break;
-        length += n;
-      }
-      return length > maxBytes ? null : scratch.slice(0, length);
-    }
+    if (maxBytes < SCRATCH_MAX) return readUpToSync(fd, maxBytes);
     const { size } = fstatSync(fd);
     if (size > maxBytes) return null;
     // One read more than the size sees the end (or a file that grew).
@@ -424,6 +412,52 @@ function readNoFollowSync(
       length += n;
     }
     return length > size ? null : buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A whole file (lock files, `dovecot-uidlist`): small ones without an fstat. */
+function readFileWholeSync(path: string): Uint8Array {
+  const fd = openSync(path, constants.O_RDONLY);
+  let small: Uint8Array | null;
+  try {
+    small = readUpToSync(fd, SCRATCH_MAX - 1);
+  } finally {
+    closeSync(fd);
+  }
+  // A large one is read again whole (it is replaced by rename, never
+  // rewritten in place, so either read sees one version).
+  return small ?? asBytes(readFileSync(path));
+}
+
+/**
+ * Reads `fd` from its position to the end into the shared buffer and returns
+ * a copy, or `null` once more than `maxBytes` (below `SCRATCH_MAX`) came.
+ */
+function readUpToSync(fd: number, maxBytes: number): Uint8Array | null {
+  // One octet more than allowed tells a file that is too large.
+  const want = maxBytes + 1;
+  if (scratch.length < want) scratch = new Uint8Array(want);
+  let length = 0;
+  while (length < want) {
+    const n = readSync(fd, scratch, length, want - length, null);
+    if (n === 0) break;
+    length += n;
+  }
+  return length > maxBytes ? null : scratch.slice(0, length);
+}
+
+/** Creates `path` (never an existing one) with `data`, mode 0600. */
+function writeNewSync(path: string, data: Uint8Array): void {
+  // Not writeFileSync with a mode: on Deno that is open with 0666 and then a
+  // chmod, one more system call and a moment with the wider mode.
+  const fd = openSync(path, "wx", 0o600);
+  try {
+    let done = 0;
+    while (done < data.length) {
+      done += writeSync(fd, data, done, data.length - done);
+    }
   } finally {
     closeSync(fd);
   }
@@ -467,7 +501,7 @@ function createExclusiveSync(
 ): boolean {
   // As createExclusive above, with the synchronous calls.
   const temp = tempName(host, path);
-  writeFileSync(temp, data, { flag: "wx", mode: 0o600 });
+  writeNewSync(temp, data);
   try {
     linkSync(temp, path);
     return true;
@@ -475,7 +509,7 @@ function createExclusiveSync(
     if (codeOf(error) === "EEXIST") return false;
     if (!NO_HARD_LINKS.includes(codeOf(error))) throw error;
     try {
-      writeFileSync(path, data, { flag: "wx", mode: 0o600 });
+      writeNewSync(path, data);
       return true;
     } catch (inner) {
       if (codeOf(inner) === "EEXIST") return false;

@@ -191,8 +191,17 @@ for (const syncMetadata of [false, true]) {
       assert.equal(await fs.createExclusive(lock, enc.encode("one")), true);
       assert.equal(await fs.createExclusive(lock, enc.encode("two")), false);
       assert.equal(new TextDecoder().decode(await fs.readFile(lock)), "one");
+      assert.equal((await stat(lock)).mode & 0o777, 0o600);
+      // A file larger than one read buffer comes back whole.
+      const large = new Uint8Array(600 * 1024);
+      for (let i = 0; i < large.length; i++) large[i] = (i * 13) & 0xff;
+      await writeFile(join(sub, "large"), large);
+      assert.deepEqual(await fs.readFile(join(sub, "large")), large);
+      assert.deepEqual(await fs.readFile(lock), enc.encode("one"));
+      await rm(join(sub, "large"));
       await fs.replaceFile(lock, enc.encode("three"));
       assert.equal(await readFile(lock, "utf8"), "three");
+      assert.equal((await stat(lock)).mode & 0o777, 0o600);
       assert.equal(await fs.rename(lock, join(sub, "cur", "m")), true);
       assert.equal(
         await fs.realPath(join(sub, "cur", "..", "cur", "m")),
