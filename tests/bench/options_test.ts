@@ -49,29 +49,32 @@ describe("bench options", () => {
       20_000,
     ]);
     assert.equal(parseOptions(["--base-port", "9000"]).basePort, 9000);
-    assert.throws(() => parseOptions(["--logins"]), {
-      name: "TypeError",
-      message: 'Option "--logins" needs a value',
-    });
-    assert.throws(() => parseOptions(["--colour", "red"]), {
-      name: "TypeError",
-      message: 'Unknown option "--colour"',
-    });
-    assert.throws(() => parseOptions(["--sizes", "0"]), {
-      name: "RangeError",
-      message: 'Option "--sizes" takes positive integers',
-    });
-    assert.throws(() => parseOptions(["--logins", "1"]), {
-      name: "RangeError",
-      message: 'Option "--logins" needs an integer ≥ 2',
-    });
-    assert.throws(() => parseOptions(["--sessions", "0"]), {
-      name: "RangeError",
-      message: 'Option "--sessions" needs a positive integer',
-    });
-    assert.throws(() => parseOptions(["--runtimes", "deno,x"]), {
-      name: "TypeError",
-      message: 'Option "--runtimes" takes deno, bun, node',
-    });
+    const refused: [string[], string, string][] = [
+      [["--logins"], "TypeError", 'Option "--logins" needs a value'],
+      [["--colour", "red"], "TypeError", 'Unknown option "--colour"'],
+      [
+        ["--sizes", "0"],
+        "RangeError",
+        'Option "--sizes" takes positive integers',
+      ],
+      [
+        ["--logins", "1"],
+        "RangeError",
+        'Option "--logins" needs an integer ≥ 2',
+      ],
+      [
+        ["--sessions", "0"],
+        "RangeError",
+        'Option "--sessions" needs a positive integer',
+      ],
+      [
+        ["--runtimes", "deno,x"],
+        "TypeError",
+        'Option "--runtimes" takes deno, bun, node',
+      ],
+    ];
+    for (const [argv, name, message] of refused) {
+      assert.throws(() => parseOptions(argv), { name, message });
+    }
   });
 });
