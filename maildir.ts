@@ -33,7 +33,7 @@ export {
   MAILDIR_LOCK_NAME,
   MaildirStorage,
 } from "./src/maildir/maildir_storage.ts";
-export type { MaildirStorageOptions } from "./src/maildir/maildir_storage.ts";
+export type { MaildirStorageOptions } from "./src/maildir/maildir_storage_options.ts";
 export type {
   MaildirDirEntry,
   MaildirFileInfo,

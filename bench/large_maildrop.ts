@@ -30,6 +30,7 @@
 
 import { ReplyReader } from "./_reply_reader.ts";
 import { treeMemory } from "./_proc.ts";
+import { parseArgs } from "./_options.ts";
 import { certificates } from "./real_path.ts";
 import {
   checkoutWork,
@@ -58,7 +59,7 @@ interface Options {
   out: string;
 }
 
-function parseOptions(argv: string[]): Options {
+export function parseOptions(argv: string[]): Options {
   const o: Options = {
     sizes: [10_000, 20_000, 50_000, 100_000],
     logins: 4,
@@ -70,50 +71,50 @@ function parseOptions(argv: string[]): Options {
     work: checkoutWork("pop3large"),
     out: `${HERE}results`,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--quick") {
-      o.sizes = [10_000, 20_000];
-      o.logins = 3;
-      o.sessions = 4;
-      continue;
-    }
-    if (arg === "--no-dovecot") {
-      o.dovecot = false;
-      continue;
-    }
-    const value = argv[++i];
-    if (value === undefined) {
-      throw new TypeError(`Option "${arg}" needs a value`);
-    }
-    if (arg === "--sizes") {
-      o.sizes = value.split(",").map(Number);
-      if (o.sizes.some((n) => !Number.isSafeInteger(n) || n < 1)) {
-        throw new RangeError(`Option "--sizes" takes positive integers`);
-      }
-    } else if (arg === "--logins") {
-      o.logins = Number(value);
-      if (!Number.isSafeInteger(o.logins) || o.logins < 2) {
-        throw new RangeError(`Option "--logins" needs an integer ≥ 2`);
-      }
-    } else if (arg === "--sessions") {
-      o.sessions = Number(value);
-      if (!Number.isSafeInteger(o.sessions) || o.sessions < 1) {
-        throw new RangeError(`Option "--sessions" needs a positive integer`);
-      }
-    } else if (arg === "--runtimes") {
-      o.runtimes = value.split(",") as Runtime[];
-      for (const r of o.runtimes) {
-        if (!["deno", "bun", "node"].includes(r)) {
-          throw new TypeError(`Option "--runtimes" takes deno, bun, node`);
+  parseArgs(argv, {
+    flags: {
+      quick() {
+        o.sizes = [10_000, 20_000];
+        o.logins = 3;
+        o.sessions = 4;
+      },
+      noDovecot: () => o.dovecot = false,
+    },
+    values: {
+      sizes(value) {
+        o.sizes = value.split(",").map(Number);
+        if (o.sizes.some((n) => !Number.isSafeInteger(n) || n < 1)) {
+          throw new RangeError(`Option "--sizes" takes positive integers`);
         }
-      }
-    } else if (arg === "--base-port") o.basePort = Number(value);
-    else if (arg === "--work") o.work = value;
-    else if (arg === "--peer") o.peer = value;
-    else if (arg === "--out") o.out = value;
-    else throw new TypeError(`Unknown option "${arg}"`);
-  }
+      },
+      logins(value) {
+        o.logins = Number(value);
+        if (!Number.isSafeInteger(o.logins) || o.logins < 2) {
+          throw new RangeError(`Option "--logins" needs an integer ≥ 2`);
+        }
+      },
+      sessions(value) {
+        o.sessions = Number(value);
+        if (!Number.isSafeInteger(o.sessions) || o.sessions < 1) {
+          throw new RangeError(`Option "--sessions" needs a positive integer`);
+        }
+      },
+      runtimes(value) {
+        o.runtimes = value.split(",") as Runtime[];
+        for (const r of o.runtimes) {
+          if (!["deno", "bun", "node"].includes(r)) {
+            throw new TypeError(`Option "--runtimes" takes deno, bun, node`);
+          }
+        }
+      },
+      basePort: (value) => o.basePort = Number(value),
+      work: (value) => o.work = value,
+      peer: (value) => o.peer = value,
+      out: (value) => o.out = value,
+    },
+    missing: (arg) => new TypeError(`Option "${arg}" needs a value`),
+    unknown: (arg) => new TypeError(`Unknown option "${arg}"`),
+  });
   return o;
 }
 

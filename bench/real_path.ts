@@ -42,6 +42,7 @@
 
 import { loadPostgres, STORAGE_KINDS, type StorageKind } from "./_backends.ts";
 import { barChart, type Panel } from "./_svg.ts";
+import { type OptionTable, parseArgs } from "./_options.ts";
 import {
   checkoutWork,
   fmt,
@@ -137,35 +138,40 @@ export function parseOptions(argv: string[]): Options {
     runtimes: RUNTIMES,
     parts: PARTS,
   };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--quick") continue;
-    const key = argv[i].slice(2).replace(
-      /-([a-z])/g,
-      (_, c: string) => c.toUpperCase(),
-    );
-    const value = argv[++i];
-    if (!argv[i - 1].startsWith("--") || value === undefined || !(key in o)) {
-      throw new TypeError(`Bad option "${argv[i - 1]}"`);
-    }
-    const rec = o as unknown as Record<string, unknown>;
+  const rec = o as unknown as Record<string, unknown>;
+  const values: OptionTable["values"] = {};
+  for (const key of Object.keys(o)) {
     if (key in lists || key === "only") {
-      const items = value.split(",").filter((x) => x !== "");
-      for (const item of items) {
-        if (key in lists && !lists[key].includes(item)) {
-          throw new TypeError(
-            `Option "--${key}" takes ${lists[key].join(", ")}; got "${item}"`,
-          );
+      values[key] = (value) => {
+        const items = value.split(",").filter((x) => x !== "");
+        for (const item of items) {
+          if (key in lists && !lists[key].includes(item)) {
+            throw new TypeError(
+              `Option "--${key}" takes ${lists[key].join(", ")}; got "${item}"`,
+            );
+          }
         }
-      }
-      rec[key] = items;
+        rec[key] = items;
+      };
     } else if (typeof rec[key] === "number") {
-      const n = Number(value);
-      if (!Number.isFinite(n) || n < 0) {
-        throw new RangeError(`Option "${argv[i - 1]}" needs a number`);
-      }
-      rec[key] = n;
-    } else rec[key] = value;
+      values[key] = (value, arg) => {
+        const n = Number(value);
+        if (!Number.isFinite(n) || n < 0) {
+          throw new RangeError(`Option "${arg}" needs a number`);
+        }
+        rec[key] = n;
+      };
+    } else if (typeof rec[key] === "string") {
+      values[key] = (value) => rec[key] = value;
+    }
   }
+  const bad = (arg: string) => new TypeError(`Bad option "${arg}"`);
+  parseArgs(argv, {
+    flags: { quick() {} }, // applied above, before the options that follow
+    values,
+    missing: bad,
+    unknown: bad,
+  });
   if (o.idle > o.nusers) {
     throw new RangeError(
       `Option "--idle" (${o.idle}) must not exceed "--nusers" (${o.nusers}): ` +

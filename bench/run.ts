@@ -16,6 +16,7 @@
  * @module
  */
 
+import { type OptionTable, parseArgs } from "./_options.ts";
 import { ReplyReader } from "./_reply_reader.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -47,20 +48,17 @@ function parseOptions(argv: string[]): Options {
     work: "/tmp/pop3bench",
     out: `${HERE}results`,
   };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].slice(2).replace(
-      /-([a-z])/g,
-      (_, c: string) => c.toUpperCase(),
-    );
-    const value = argv[i + 1];
-    if (!argv[i].startsWith("--") || value === undefined || !(key in o)) {
-      throw new TypeError(`Bad option "${argv[i]}"`);
-    }
-    const rec = o as unknown as Record<string, unknown>;
-    if (key === "only") o.only = value.split(",");
-    else if (typeof rec[key] === "number") rec[key] = Number(value);
-    else rec[key] = value;
+  const rec = o as unknown as Record<string, unknown>;
+  const values: OptionTable["values"] = {};
+  for (const key of Object.keys(o)) {
+    values[key] = key === "only"
+      ? (value) => o.only = value.split(",")
+      : typeof rec[key] === "number"
+      ? (value) => rec[key] = Number(value)
+      : (value) => rec[key] = value;
   }
+  const bad = (arg: string) => new TypeError(`Bad option "${arg}"`);
+  parseArgs(argv, { values, missing: bad, unknown: bad });
   return o;
 }
 

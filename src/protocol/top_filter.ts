@@ -4,8 +4,9 @@
  * @module
  */
 
+import { HeaderEndFinder } from "./header_end_finder.ts";
+
 const LF = 0x0a;
-const CR = 0x0d;
 
 /**
  * Passes the header lines, the blank line and `bodyLines` body lines of a
@@ -21,10 +22,8 @@ const CR = 0x0d;
  * ```
  */
 export class TopFilter {
-  #inHeaders = true;
+  #headers: HeaderEndFinder | undefined = new HeaderEndFinder();
   #remaining: number;
-  #lineLen = 0; // bytes of the current header line seen in earlier chunks
-  #lineStartsCR = false;
   #done = false;
 
   /** @param bodyLines How many body lines to pass after the blank line. */
@@ -40,31 +39,21 @@ export class TopFilter {
   /** Returns the part of `chunk` that belongs to the output. */
   filter(chunk: Uint8Array): Uint8Array {
     if (this.#done) return chunk.subarray(0, 0);
-    const n = chunk.length;
     let i = 0;
+    if (this.#headers !== undefined) {
+      i = this.#headers.scan(chunk);
+      if (i === -1) return chunk;
+      this.#headers = undefined;
+      if (this.#remaining === 0) {
+        this.#done = true;
+        return chunk.subarray(0, i);
+      }
+    }
+    const n = chunk.length;
     while (i < n) {
       const lf = chunk.indexOf(LF, i);
-      if (lf === -1) {
-        if (this.#inHeaders) {
-          if (this.#lineLen === 0) this.#lineStartsCR = chunk[i] === CR;
-          this.#lineLen += n - i;
-        }
-        return chunk;
-      }
-      if (this.#inHeaders) {
-        const len = this.#lineLen + (lf - i);
-        const first = this.#lineLen === 0
-          ? chunk[i]
-          : (this.#lineStartsCR ? CR : 0);
-        this.#lineLen = 0;
-        if (len === 0 || (len === 1 && first === CR)) {
-          this.#inHeaders = false;
-          if (this.#remaining === 0) {
-            this.#done = true;
-            return chunk.subarray(0, lf + 1);
-          }
-        }
-      } else if (--this.#remaining === 0) {
+      if (lf === -1) return chunk;
+      if (--this.#remaining === 0) {
         this.#done = true;
         return chunk.subarray(0, lf + 1);
       }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { HeaderEndFinder, replaceNuls } from "../protocol/client_quirks.ts";
+import { replaceNuls } from "../protocol/client_quirks.ts";
+import { HeaderEndFinder } from "../protocol/header_end_finder.ts";
 import { DotStuffer } from "../protocol/dot_stuffer.ts";
 import type { TopFilter } from "../protocol/top_filter.ts";
 import type { MessageBody } from "../storage/message_body.ts";

@@ -15,6 +15,7 @@
 
 import type { Duplex } from "node:stream";
 import { DIRECT, type DirectIo, DONE } from "./_direct.ts";
+import { directReadable, directWritable } from "./_direct_streams.ts";
 import type { Conn, NetAddr } from "./types.ts";
 
 /** What the bridge needs of a `net.Socket` or `tls.TLSSocket`. */
@@ -108,13 +109,22 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= new ReadableStream<Uint8Array>(this, {
-      highWaterMark: 0,
-    });
+    return this.#readable ??= directReadable(this);
   }
 
   get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= new WritableStream<Uint8Array>(new Sink(this));
+    return this.#writable ??= directWritable(this);
+  }
+
+  /** Closing the writable ends the socket once its writes are out. */
+  closeWritable(): Promise<void> {
+    const socket = this.socket;
+    return new Promise<void>((resolve) => socket.end(() => resolve()));
+  }
+
+  /** Aborting the writable cuts the connection. */
+  abortWritable(): void {
+    this.socket.destroy();
   }
 
   close(): void {
@@ -225,24 +235,6 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
     return this.ready
       ? this.send(chunk)
       : this.readyPromise!.then(() => this.send(chunk));
-  }
-}
-
-/** The sink of a bridge's writable (its own object: a source's `start` differs). */
-class Sink implements UnderlyingSink<Uint8Array> {
-  readonly bridge: Bridge;
-  constructor(bridge: Bridge) {
-    this.bridge = bridge;
-  }
-  write(chunk: Uint8Array): Promise<void> | undefined {
-    return this.bridge.write(chunk);
-  }
-  close(): Promise<void> {
-    const socket = this.bridge.socket;
-    return new Promise<void>((resolve) => socket.end(() => resolve()));
-  }
-  abort(): void {
-    this.bridge.socket.destroy();
   }
 }
 

@@ -12,6 +12,7 @@
 import { ConnQueue } from "./_conn_queue.ts";
 import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
 import { DIRECT, type DirectIo, DONE } from "./_direct.ts";
+import { directReadable, directWritable } from "./_direct_streams.ts";
 import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
 
 /** The parts of Bun's socket and `listen` used here (Bun's types are not loaded). */
@@ -76,13 +77,21 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= new ReadableStream<Uint8Array>(this, {
-      highWaterMark: 0,
-    });
+    return this.#readable ??= directReadable(this);
   }
 
   get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= new WritableStream<Uint8Array>(new Sink(this));
+    return this.#writable ??= directWritable(this);
+  }
+
+  /** Closing the writable ends the socket. */
+  closeWritable(): void {
+    this.socket.end();
+  }
+
+  /** Aborting the writable cuts the connection. */
+  abortWritable(): void {
+    this.socket.terminate();
   }
 
   /** The conn's `close()`. */
@@ -179,23 +188,6 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
       this.pending = undefined;
       pending?.reject(error);
     } else this.settleRead(DONE);
-  }
-}
-
-/** The sink of a bridge's writable (its own object: a source's `start` differs). */
-class Sink implements UnderlyingSink<Uint8Array> {
-  readonly bridge: Bridge;
-  constructor(bridge: Bridge) {
-    this.bridge = bridge;
-  }
-  write(chunk: Uint8Array): Promise<void> {
-    return this.bridge.write(chunk);
-  }
-  close(): void {
-    this.bridge.socket.end();
-  }
-  abort(): void {
-    this.bridge.socket.terminate();
   }
 }
 

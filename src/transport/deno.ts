@@ -19,6 +19,7 @@
 import type { SecureContext } from "node:tls";
 import { closeOnce } from "../_util/close_once.ts";
 import { DIRECT, type DirectIo, DONE } from "./_direct.ts";
+import { directReadable, directWritable } from "./_direct_streams.ts";
 import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
 import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
 
@@ -83,11 +84,16 @@ class DenoConn implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= new ReadableStream(this, { highWaterMark: 0 });
+    return this.#readable ??= directReadable(this);
   }
 
   get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= new WritableStream(new Sink(this));
+    return this.#writable ??= directWritable(this);
+  }
+
+  /** Aborting the writable closes the connection. */
+  abortWritable(): void {
+    this.close();
   }
 
   close(): void {
@@ -148,20 +154,6 @@ class DenoConn implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   async write(chunk: Uint8Array): Promise<void> {
     let at = await this.conn.write(chunk);
     while (at < chunk.length) at += await this.conn.write(chunk.subarray(at));
-  }
-}
-
-/** The sink of a conn's writable: each chunk whole; aborting closes the connection. */
-class Sink implements UnderlyingSink<Uint8Array> {
-  readonly conn: DenoConn;
-  constructor(conn: DenoConn) {
-    this.conn = conn;
-  }
-  write(chunk: Uint8Array): Promise<void> {
-    return this.conn.write(chunk);
-  }
-  abort(): void {
-    this.conn.close();
   }
 }
 
