@@ -25,7 +25,11 @@ import { directIo } from "../../src/transport/_direct.ts";
 import { proxySocket } from "../../src/transport/proxy_socket.ts";
 import { replaceTlsCredentials } from "../../src/transport/replace_tls_credentials.ts";
 import { tlsSocket } from "../../src/transport/tls_socket.ts";
-import type { SocketFactory, TlsOptions } from "../../src/transport/types.ts";
+import type {
+  Conn,
+  SocketFactory,
+  TlsOptions,
+} from "../../src/transport/types.ts";
 import {
   clientsAvailable,
   Interactive,
@@ -62,12 +66,23 @@ function fingerprint(pem: string): string {
     .toLowerCase();
 }
 
+/** What {@linkcode spyBunTls} saw. */
+interface Spy {
+  /** Calls of `upgradeTLS` on accepted sockets. */
+  upgrades: number;
+  /** The `data` of each: what the TLS socket's handlers feed. */
+  fed: Set<unknown>;
+  restore(): void;
+}
+
 /**
- * Counts the sockets that Bun's TLS took over: wraps `Bun.listen` so that
- * every accepted socket's `upgradeTLS` is counted (Bun only).
+ * Watches the sockets that Bun's TLS takes over: wraps `Bun.listen` so that
+ * every accepted socket's `upgradeTLS` is recorded (Bun only). Bun's
+ * `node:tls` calls it too, so for POP3S the test also checks that the conn
+ * the server got is the one the TLS socket feeds.
  */
-function spyBunTls(): { upgrades: number; restore(): void } {
-  const spy = { upgrades: 0, restore() {} };
+function spyBunTls(): Spy {
+  const spy: Spy = { upgrades: 0, fed: new Set(), restore() {} };
   if (!NATIVE) return spy;
   type Handlers = { open?(socket: Record<string, unknown>): void };
   const bun = (globalThis as unknown as {
@@ -82,6 +97,7 @@ function spyBunTls(): { upgrades: number; restore(): void } {
         const upgrade = s.upgradeTLS as (...args: unknown[]) => unknown;
         s.upgradeTLS = function (this: unknown, ...args: unknown[]) {
           spy.upgrades++;
+          spy.fed.add((args[0] as { data?: unknown }).data);
           return upgrade.apply(this, args);
         };
         open?.call(this, s);
@@ -91,6 +107,39 @@ function spyBunTls(): { upgrades: number; restore(): void } {
   };
   spy.restore = () => bun.listen = listen;
   return spy;
+}
+
+/** Wraps `factory` to record every conn it yields into `conns`. */
+function recorded(factory: SocketFactory, conns: Conn[]): SocketFactory {
+  return async (options) => {
+    const inner = await factory(options);
+    return {
+      get addr() {
+        return inner.addr;
+      },
+      close: () => inner.close(),
+      async *[Symbol.asyncIterator]() {
+        for await (const conn of inner) {
+          conns.push(conn);
+          yield conn;
+        }
+      },
+    };
+  };
+}
+
+/**
+ * On Bun: `n` sockets were upgraded by Bun's TLS, and each of `conns` (the
+ * POP3S conns the server got) is fed by one of them, not by `node:tls`.
+ */
+function assertBunTls(spy: Spy, n: number, conns?: Conn[]): void {
+  if (!NATIVE) return;
+  assert.equal(spy.upgrades, n, "sockets upgraded with upgradeTLS");
+  if (!conns) return;
+  assert.equal(conns.length, n);
+  for (const conn of conns) {
+    assert.ok(spy.fed.has(conn), "the conn is fed by Bun's TLS socket");
+  }
 }
 
 /** Resolves when `socket` closes, with the milliseconds since `started`. */
@@ -154,8 +203,9 @@ function closed(socket: Socket, started: number): Promise<number> {
   it("tlsSocket: POP3S handshake, login and RETR byte-exact through Bun's upgradeTLS", async () => {
     const spy = spyBunTls();
     const events: Pop3dEvent[] = [];
+    const conns: Conn[] = [];
     const { server, port, errors } = await serve(
-      tlsSocket({ cert: cert.cert, key: cert.key }),
+      recorded(tlsSocket({ cert: cert.cert, key: cert.key }), conns),
       { onEvent: (event) => events.push(event) },
     ).finally(() => spy.restore());
     try {
@@ -170,7 +220,7 @@ function closed(socket: Socket, started: number): Promise<number> {
       assert.equal(open?.type === "open" && open.encrypted, true);
       assert.equal(open?.type === "open" && open.remote, "127.0.0.1");
       assert.deepEqual(errors, []);
-      if (NATIVE) assert.equal(spy.upgrades, 1, "Bun's TLS took the socket");
+      assertBunTls(spy, 1, conns);
     } finally {
       await server.destroy();
     }
@@ -202,7 +252,7 @@ function closed(socket: Socket, started: number): Promise<number> {
       const stuffed = latin1(utf8(MESSAGE)).replaceAll("\r\n.", "\r\n..");
       assert.ok(client.output.includes(stuffed + ".\r\n"), client.output);
       assert.deepEqual(errors, []);
-      if (NATIVE) assert.equal(spy.upgrades, 1, "Bun's TLS took the socket");
+      assertBunTls(spy, 1);
     } finally {
       client.kill();
       await server.destroy();
@@ -231,7 +281,7 @@ function closed(socket: Socket, started: number): Promise<number> {
       assert.match(got[3], /^-ERR/, "the USER sent in plaintext was dropped");
       assert.match(got[4], /^\+OK/);
       assert.match(got[5], /^\+OK .*1 message/);
-      if (NATIVE) assert.equal(spy.upgrades, 1);
+      assertBunTls(spy, 1);
     } finally {
       await server.destroy();
     }
@@ -241,7 +291,10 @@ function closed(socket: Socket, started: number): Promise<number> {
     const spy = spyBunTls();
     const tls: TlsOptions = { cert: cert.cert, key: cert.key };
     const pop3s = tlsSocket({ cert: cert.cert, key: cert.key });
-    const implicit = await serve(pop3s).finally(() => spy.restore());
+    const conns: Conn[] = [];
+    const implicit = await serve(recorded(pop3s, conns)).finally(() =>
+      spy.restore()
+    );
     const stls = await serve(undefined, { tls });
     const before = new Interactive("openssl", [
       "s_client",
@@ -274,7 +327,7 @@ function closed(socket: Socket, started: number): Promise<number> {
       assert.throws(() => pop3s.reload({ cert: other.cert, key: cert.key }));
       const still = await raw(implicit.port, bothCas, [["tls"], ["cert"]]);
       assert.equal(still[1], fingerprint(other.cert), "a bad reload changes nothing");
-      if (NATIVE) assert.equal(spy.upgrades, 4, "every POP3S socket was Bun's");
+      assertBunTls(spy, 4, conns);
     } finally {
       before.kill();
       await implicit.server.destroy();
@@ -284,8 +337,12 @@ function closed(socket: Socket, started: number): Promise<number> {
 
   it("tlsSocket handshakeTimeout drops a silent client and one that stops mid-handshake", async () => {
     const spy = spyBunTls();
+    const conns: Conn[] = [];
     const { server, port, errors } = await serve(
-      tlsSocket({ cert: cert.cert, key: cert.key, handshakeTimeout: 300 }),
+      recorded(
+        tlsSocket({ cert: cert.cert, key: cert.key, handshakeTimeout: 300 }),
+        conns,
+      ),
     ).finally(() => spy.restore());
     try {
       const started = Date.now();
@@ -307,16 +364,18 @@ function closed(socket: Socket, started: number): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.deepEqual(server.conn.list(), []);
       assert.deepEqual(errors, [], "a client's timeout is no server error");
-      if (NATIVE) assert.equal(spy.upgrades, 2);
+      assertBunTls(spy, 2, conns);
     } finally {
       await server.destroy();
     }
   });
 
   it("tlsSocket: a failed handshake (plaintext, garbage) closes only that connection", async () => {
+    const spy = spyBunTls();
+    const conns: Conn[] = [];
     const { server, port, errors } = await serve(
-      tlsSocket({ cert: cert.cert, key: cert.key }),
-    );
+      recorded(tlsSocket({ cert: cert.cert, key: cert.key }), conns),
+    ).finally(() => spy.restore());
     try {
       const started = Date.now();
       const plain = connect(port, "127.0.0.1", () => plain.write("USER x\r\n"));
@@ -324,6 +383,7 @@ function closed(socket: Socket, started: number): Promise<number> {
       const good = await raw(port, cert.certFile, [["tls"], ["line"]]);
       assert.match(good[1], /^\+OK /);
       assert.deepEqual(errors, []);
+      assertBunTls(spy, 2, conns);
     } finally {
       await server.destroy();
     }
@@ -368,7 +428,7 @@ function closed(socket: Socket, started: number): Promise<number> {
       conn.close();
       await new Promise((resolve) => client.once("close", resolve));
       assert.equal(received, size);
-      if (NATIVE) assert.equal(spy.upgrades, 1);
+      assertBunTls(spy, 1, [conn]);
     } finally {
       client.destroy();
       await listener.close();
@@ -398,10 +458,12 @@ function closed(socket: Socket, started: number): Promise<number> {
   it("proxySocket around tlsSocket: the PROXY header inside TLS gives the client's address", async () => {
     const spy = spyBunTls();
     const events: Pop3dEvent[] = [];
+    const conns: Conn[] = [];
     const { server, port } = await serve(
-      proxySocket(tlsSocket({ cert: cert.cert, key: cert.key }), {
-        trusted: ["127.0.0.1/32"],
-      }),
+      proxySocket(
+        recorded(tlsSocket({ cert: cert.cert, key: cert.key }), conns),
+        { trusted: ["127.0.0.1/32"] },
+      ),
       { onEvent: (event) => events.push(event) },
     ).finally(() => spy.restore());
     try {
@@ -418,7 +480,7 @@ function closed(socket: Socket, started: number): Promise<number> {
       const open = events.find((e) => e.type === "open");
       assert.equal(open?.type === "open" && open.remote, "192.0.2.7");
       assert.equal(open?.type === "open" && open.encrypted, true);
-      if (NATIVE) assert.equal(spy.upgrades, 1);
+      assertBunTls(spy, 1, conns);
     } finally {
       await server.destroy();
     }
@@ -450,7 +512,7 @@ function closed(socket: Socket, started: number): Promise<number> {
       assert.match(got[4], /^\+OK .*1 message/);
       const login = events.find((e) => e.type === "login");
       assert.equal(login?.type === "login" && login.remote, "192.0.2.8");
-      if (NATIVE) assert.equal(spy.upgrades, 1);
+      assertBunTls(spy, 1);
     } finally {
       await server.destroy();
     }
