@@ -50,20 +50,31 @@ const handshakeError = () =>
  */
 export class Bridge
   implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
+  /** The socket: the plain one, or the TLS one once it exists. */
   socket: BunSocket;
+  /** The client's address. */
   readonly remoteAddr: NetAddr;
+  /** The server's address of this connection. */
   readonly localAddr: NetAddr;
+  /** Whether the bytes travel inside TLS. */
   readonly encrypted: boolean;
+  /** This bridge is its own direct reader and writer. */
   readonly [DIRECT]: DirectIo = this;
   declare startTls?: () => Promise<Conn>;
   /** STLS with Bun's TLS: the credentials' origin (see `currentPem`). */
   tlsOrigin: TlsOptions | undefined;
+  /** The controller of the readable, once someone asked for it. */
   reader: ReadableStreamDefaultController<Uint8Array> | undefined;
-  reading = true; // the readable is open
-  ended = false; // writes are over
-  ready: boolean; // bytes may be written (plain, or the handshake is done)
-  tail: Uint8Array | undefined; // bytes write() has not taken yet
-  waiter: PromiseWithResolvers<void> | undefined; // of the pending write
+  /** Whether the readable is open. */
+  reading = true;
+  /** Whether writes are over. */
+  ended = false;
+  /** Whether bytes may be written: plain, or the handshake is done. */
+  ready: boolean;
+  /** Bytes `write()` has not taken yet. */
+  tail: Uint8Array | undefined;
+  /** Settles the pending write. */
+  waiter: PromiseWithResolvers<void> | undefined;
   /** The pending direct read. */
   pending:
     | {
@@ -121,10 +132,12 @@ export class Bridge
     else this.socket.end();
   }
 
+  /** The readable's start: keeps its controller. */
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.reader = controller;
   }
 
+  /** The readable wants bytes. */
   pull(): void {
     this.socket.resume();
   }
@@ -140,6 +153,7 @@ export class Bridge
     });
   }
 
+  /** Stops reading; a pending read ends with `done`. */
   cancel(): Promise<void> {
     this.reading = false;
     this.settleRead(DONE);
@@ -149,6 +163,7 @@ export class Bridge
   /** Nothing is locked: the session lets go before STLS by not reading. */
   releaseLock(): void {}
 
+  /** Settles the pending direct read. */
   settleRead(result: ReadableStreamReadResult<Uint8Array>): void {
     const pending = this.pending;
     this.pending = undefined;
@@ -173,12 +188,14 @@ export class Bridge
     if (!this.tail) waiter.resolve(), this.waiter = undefined;
   }
 
+  /** Rejects the pending write. */
   fail(error: unknown): void {
     this.tail = undefined;
     this.waiter?.reject(error);
     this.waiter = undefined;
   }
 
+  /** Bytes came: to the pending read, the readable or the queue; pauses. */
   onData(data: Uint8Array): void {
     if (!this.reading) return;
     const reader = this.reader;
@@ -193,6 +210,7 @@ export class Bridge
     } else (this.queued ??= []).push(data);
   }
 
+  /** The socket closed, or only its input ended (`readOnly`). */
   onClose(error?: unknown, readOnly?: boolean): void {
     if (!readOnly) {
       this.ended = true;
@@ -218,6 +236,7 @@ export class Bridge
     socket.pause(); // the handshake goes on; data waits for a read
   }
 
+  /** The TLS handshake is over; a failed one closes the conn. */
   onHandshake(success: boolean, error: unknown): void {
     if (!success) {
       // Bun closes the socket next; say so now, whatever it reports.
@@ -229,6 +248,7 @@ export class Bridge
     this.onDrain(); // the greeting, if the session wrote it already
   }
 
+  /** Clears the handshake deadline and settles a waiting STLS. */
   settleHandshake(error?: unknown): void {
     clearTimeout(this.deadline);
     this.deadline = undefined;
