@@ -319,6 +319,7 @@ export function upgradeSocket(
  * plain conn from then on closes the TLS one.
  */
 export function startBunTls(plain: Bridge, tls: TlsOptions): Promise<Conn> {
+  if (plain.ended) return Promise.reject(handshakeError()); // client gone
   plain.reading = false;
   plain.queued = undefined;
   const raw = plain.socket;

@@ -123,8 +123,8 @@ async function listenTls(
     typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen ===
       "function"
   ) {
-    // Bun's own TLS: ~10% less CPU per handshake than node:tls there, and
-    // half the memory per connection.
+    // Bun's own TLS: less CPU per handshake than node:tls there, and about
+    // half the memory per connection; reload() still applies.
     const bun = await import("./bun.ts");
     if (bun.hasNativeTls()) {
       return bun.listenBunTls(listen, credentials, handshakeTimeout);

@@ -23,6 +23,7 @@ import { hasNativeTls } from "../../src/transport/bun.ts";
 import { defaultSocket } from "../../src/transport/default_socket.ts";
 import { directIo } from "../../src/transport/_direct.ts";
 import { proxySocket } from "../../src/transport/proxy_socket.ts";
+import { eventually } from "../_helpers/fixture.ts";
 import { replaceTlsCredentials } from "../../src/transport/replace_tls_credentials.ts";
 import { tlsSocket } from "../../src/transport/tls_socket.ts";
 import type {
@@ -282,6 +283,31 @@ function closed(socket: Socket, started: number): Promise<number> {
       assert.match(got[4], /^\+OK/);
       assert.match(got[5], /^\+OK .*1 message/);
       assertBunTls(spy, 1);
+    } finally {
+      await server.destroy();
+    }
+  });
+
+  it("STLS: a client that leaves right after STLS ends its session without an error", async () => {
+    const spy = spyBunTls();
+    const { server, port, errors } = await serve(undefined, {
+      tls: { cert: cert.cert, key: cert.key },
+      // node:tls on Node notices the close only at a deadline.
+      loginTimeout: 1000,
+    }).finally(() => spy.restore());
+    try {
+      for (let i = 0; i < 5; i++) {
+        const client = connect(port, "127.0.0.1");
+        client.on("error", () => {});
+        await new Promise((resolve) => client.once("data", resolve));
+        client.write("STLS\r\n", () => client.destroy());
+      }
+      await eventually(
+        () => server.conn.list().length === 0,
+        "sessions end",
+        NATIVE ? 500 : 3000,
+      );
+      assert.deepEqual(errors, []);
     } finally {
       await server.destroy();
     }
