@@ -83,6 +83,24 @@ export function replaceCredentials(tls: TlsOptions, next: TlsOptions): void {
   checkPem("key", next?.key);
   const context = secureContext(next);
   REPLACED.set(tls, context);
+  PEMS.set(tls, { cert: pem(next.cert), key: pem(next.key) });
+}
+
+// The same for Bun's TLS, which takes PEM text: one object per credentials
+// (Bun keeps one TLS context for it).
+const PEMS = new WeakMap<TlsOptions, { cert: string; key: string }>();
+
+/**
+ * The newest credentials given for `tls` (itself, until a replacement), as
+ * PEM text; the same object until the next replacement.
+ */
+export function currentPem(tls: TlsOptions): { cert: string; key: string } {
+  let current = PEMS.get(tls);
+  if (!current) {
+    current = { cert: pem(tls.cert), key: pem(tls.key) };
+    PEMS.set(tls, current);
+  }
+  return current;
 }
 
 /** The context a handshake should use: the newest one for its listener. */

@@ -1,230 +1,102 @@
 /**
- * The Bun adapter: `Bun.listen` handlers bridged to Web Streams. Reads are
- * pull-based (the socket is paused unless the core has a read pending), and
- * a write resolves only once the kernel has taken every byte: the tail that
- * `socket.write()` left waits for `drain`.
+ * The Bun adapter: `Bun.listen` handlers bridged to Web Streams (the bridge
+ * is in `_bun_conn.ts`).
  *
- * STLS (`options.tls`) runs `node:tls` over the conn's paused Web streams.
+ * TLS uses Bun's own: POP3S accepts plain TCP and upgrades each socket with
+ * `socket.upgradeTLS` at once, STLS upgrades the socket after `+OK`. Both
+ * take the newest credentials given for the listener's `tls` object (see
+ * `replaceTlsCredentials`, `TlsSocketFactory.reload`), so a swap needs no
+ * new listener. A Bun older than {@linkcode NATIVE_TLS_SINCE} gets STLS
+ * through `node:tls` over the conn's paused Web streams, and POP3S through
+ * `node:tls` in `tls_socket.ts`.
  *
  * @module
  */
 
 import { ConnQueue } from "./_conn_queue.ts";
 import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
-import { DIRECT, type DirectIo, DONE } from "./_direct.ts";
-import { directReadable, directWritable } from "./_direct_streams.ts";
-import type { Conn, Listener, ListenOptions, NetAddr } from "./types.ts";
+import { checkCredentials, currentPem } from "./_tls_credentials.ts";
+import {
+  Bridge,
+  type BunSocket,
+  type SocketHandlers,
+  startBunTls,
+  upgradeSocket,
+} from "./_bun_conn.ts";
+import type { Conn, Listener, ListenOptions, TlsOptions } from "./types.ts";
 
-/** The parts of Bun's socket and `listen` used here (Bun's types are not loaded). */
-type BunSocket =
-  & Record<"remoteAddress" | "localAddress", string>
-  & Record<"remotePort" | "localPort", number>
-  & Record<"pause" | "resume" | "end" | "terminate", () => void>
-  & { data: Bridge; write(data: Uint8Array): number }; // bytes taken, -1: closed
-type Handlers = Record<"open" | "drain" | "end", (s: BunSocket) => void> & {
-  data(s: BunSocket, data: Uint8Array): void;
-  close(s: BunSocket, error?: unknown): void;
-  error(s: BunSocket, error: unknown): void;
-};
 type BunListen = (options: {
   hostname: string;
   port: number;
   reusePort?: boolean;
-  socket: Handlers;
+  socket: SocketHandlers;
 }) => { hostname: string; port: number; stop(closeActive?: boolean): void };
 
-const closedError = () => new Error("Cannot write: the connection closed");
+type BunHost = { Bun: { listen: BunListen; version?: string } };
 
 /**
- * What the handlers of one socket feed: the {@linkcode Conn} itself, the
- * source of its readable and its {@linkcode DirectIo}, one object and its
- * methods instead of a dozen closures per connection (an idle connection is
- * mostly such objects). The session reads and writes through the direct
- * path; the Web streams are made only when asked for (STLS).
- */
-class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
-  readonly socket: BunSocket;
-  readonly remoteAddr: NetAddr;
-  readonly localAddr: NetAddr;
-  readonly encrypted = false;
-  readonly [DIRECT]: DirectIo = this;
-  declare startTls?: () => Promise<Conn>;
-  reader: ReadableStreamDefaultController<Uint8Array> | undefined;
-  reading = true; // the readable is open
-  ended = false; // writes are over
-  tail: Uint8Array | undefined; // bytes write() has not taken yet
-  waiter: PromiseWithResolvers<void> | undefined; // of the pending write
-  /** The pending direct read. */
-  pending:
-    | {
-      resolve(result: ReadableStreamReadResult<Uint8Array>): void;
-      reject(error: unknown): void;
-    }
-    | undefined;
-  /** Bytes that came while no direct read was pending. */
-  queued: Uint8Array[] | undefined;
-  #readable: ReadableStream<Uint8Array> | undefined;
-  #writable: WritableStream<Uint8Array> | undefined;
-
-  constructor(socket: BunSocket) {
-    this.socket = socket;
-    socket.pause();
-    this.remoteAddr = {
-      hostname: socket.remoteAddress,
-      port: socket.remotePort,
-    };
-    this.localAddr = { hostname: socket.localAddress, port: socket.localPort };
-  }
-
-  get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= directReadable(this);
-  }
-
-  get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= directWritable(this);
-  }
-
-  /** Closing the writable ends the socket. */
-  closeWritable(): void {
-    this.socket.end();
-  }
-
-  /** Aborting the writable cuts the connection. */
-  abortWritable(): void {
-    this.socket.terminate();
-  }
-
-  /** The conn's `close()`. */
-  close(): void {
-    if (this.ended) return;
-    this.ended = true;
-    // Unsent bytes would hold end() back: cut the connection instead.
-    if (this.tail) this.socket.terminate();
-    else this.socket.end();
-  }
-
-  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.reader = controller;
-  }
-
-  pull(): void {
-    this.socket.resume();
-  }
-
-  /** The next bytes, or `done` at the end of input or after `cancel()`. */
-  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    const value = this.queued?.shift();
-    if (value !== undefined) return Promise.resolve({ done: false, value });
-    if (!this.reading) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.socket.resume();
-    });
-  }
-
-  cancel(): Promise<void> {
-    this.reading = false;
-    this.settleRead(DONE);
-    return Promise.resolve();
-  }
-
-  /** Nothing is locked: the session lets go before STLS by not reading. */
-  releaseLock(): void {}
-
-  settleRead(result: ReadableStreamReadResult<Uint8Array>): void {
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.resolve(result);
-  }
-
-  write(chunk: Uint8Array): Promise<void> {
-    if (this.ended) throw closedError();
-    this.tail = chunk;
-    const done = this.waiter = Promise.withResolvers<void>();
-    this.onDrain();
-    return done.promise;
-  }
-
-  /** Writes what is left of the pending write. */
-  onDrain(): void {
-    const { tail, waiter } = this;
-    if (!tail || !waiter) return;
-    const n = this.socket.write(tail);
-    if (n < 0) return this.fail(closedError());
-    this.tail = n < tail.length ? tail.subarray(n) : undefined;
-    if (!this.tail) waiter.resolve(), this.waiter = undefined;
-  }
-
-  fail(error: unknown): void {
-    this.tail = undefined;
-    this.waiter?.reject(error);
-    this.waiter = undefined;
-  }
-
-  onData(data: Uint8Array): void {
-    if (!this.reading) return;
-    const reader = this.reader;
-    if (reader !== undefined) {
-      reader.enqueue(data);
-      if ((reader.desiredSize ?? 0) <= 0) this.socket.pause();
-      return;
-    }
-    this.socket.pause();
-    if (this.pending !== undefined) {
-      this.settleRead({ done: false, value: data });
-    } else (this.queued ??= []).push(data);
-  }
-
-  onClose(error?: unknown, readOnly?: boolean): void {
-    if (!readOnly) this.ended = true, this.fail(error ?? closedError());
-    if (!this.reading) return;
-    this.reading = false;
-    const reader = this.reader;
-    if (reader !== undefined) {
-      if (error) reader.error(error);
-      else reader.close();
-    } else if (error) {
-      const pending = this.pending;
-      this.pending = undefined;
-      pending?.reject(error);
-    } else this.settleRead(DONE);
-  }
-}
-
-/**
- * Listens on TCP with `Bun.listen` (Bun sets no-delay on its sockets).
+ * The first Bun whose `socket.upgradeTLS` was checked on accepted sockets
+ * (older ones crashed there).
  *
- * @param options Hostname and port to bind.
- * @returns A listener whose connections bridge Bun's socket handlers to Web Streams.
- *
- * @example Listening on a free port
- * ```ts ignore
- * import { listenBun } from "./bun.ts";
- * const listener = listenBun({ hostname: "127.0.0.1", port: 0 });
- * console.log(listener.addr.port);
- * await listener.close();
+ * @example
+ * ```ts
+ * import { NATIVE_TLS_SINCE } from "./bun.ts";
+ * console.assert(NATIVE_TLS_SINCE.length === 3);
  * ```
  */
-export function listenBun(options: ListenOptions): Listener {
-  const host = globalThis as unknown as { Bun: { listen: BunListen } };
-  const queue = new ConnQueue();
-  const tls = options.tls ? secureContext(options.tls) : undefined;
-  const server = host.Bun.listen({
+export const NATIVE_TLS_SINCE: readonly number[] = [1, 4, 5];
+
+/**
+ * Whether this is a Bun whose own TLS the adapter uses.
+ *
+ * @returns `true` on Bun {@linkcode NATIVE_TLS_SINCE} or newer.
+ *
+ * @example
+ * ```ts
+ * import { hasNativeTls } from "./bun.ts";
+ * console.assert(typeof hasNativeTls() === "boolean");
+ * ```
+ */
+export function hasNativeTls(): boolean {
+  const version = (globalThis as Partial<BunHost>).Bun?.version;
+  if (typeof version !== "string") return false;
+  const parts = version.split(/[.-]/, 3).map(Number);
+  for (let i = 0; i < NATIVE_TLS_SINCE.length; i++) {
+    const part = parts[i] ?? 0;
+    if (part !== NATIVE_TLS_SINCE[i]) return part > NATIVE_TLS_SINCE[i];
+  }
+  return true;
+}
+
+/** STLS with Bun's TLS, as a method shared by every conn (`this` is the conn). */
+function startTls(this: Bridge): Promise<Conn> {
+  return startBunTls(this, currentPem(this.tlsOrigin!));
+}
+
+/** The handlers of a plain listener; `socket.data` is gone after STLS. */
+function plainHandlers(
+  open: (socket: BunSocket) => void,
+): SocketHandlers {
+  return {
+    open,
+    data: (socket, data) => socket.data?.onData(data),
+    drain: (socket) => socket.data?.onDrain(),
+    end: (socket) => socket.data?.onClose(undefined, true), // client's FIN
+    close: (socket, error) => socket.data?.onClose(error),
+    error: (socket, error) => socket.data?.onClose(error),
+  };
+}
+
+function listen(
+  options: ListenOptions,
+  queue: ConnQueue,
+  socket: SocketHandlers,
+): Listener {
+  const server = (globalThis as unknown as BunHost).Bun.listen({
     hostname: options.hostname,
     port: options.port,
     ...(options.reusePort ? { reusePort: true } : {}),
-    socket: {
-      open(socket) {
-        const conn = socket.data = new Bridge(socket);
-        if (tls) conn.startTls = () => startTlsOverStreams(conn, tls);
-        queue.push(conn);
-      },
-      data: (socket, data) => socket.data.onData(data),
-      drain: (socket) => socket.data.onDrain(),
-      end: (socket) => socket.data.onClose(undefined, true), // client's FIN
-      close: (socket, error) => socket.data?.onClose(error),
-      error: (socket, error) => socket.data?.onClose(error),
-    },
+    socket,
   });
   return {
     addr: { hostname: server.hostname, port: server.port },
@@ -235,4 +107,95 @@ export function listenBun(options: ListenOptions): Listener {
     },
     [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
   };
+}
+
+/**
+ * Listens on TCP with `Bun.listen` (Bun sets no-delay on its sockets).
+ * With `options.tls`, connections offer STLS.
+ *
+ * @param options Hostname and port to bind, `reusePort`, STLS credentials.
+ * @returns A listener whose connections bridge Bun's socket handlers to Web Streams.
+ * @throws {TypeError} When `options.tls` does not parse or does not match.
+ *
+ * @example Listening on a free port
+ * ```ts ignore
+ * import { listenBun } from "./bun.ts";
+ * const listener = listenBun({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.addr.port);
+ * await listener.close();
+ * ```
+ */
+export function listenBun(options: ListenOptions): Listener {
+  const queue = new ConnQueue();
+  const origin = options.tls;
+  let open = (socket: BunSocket) =>
+    queue.push(socket.data = new Bridge(socket, false));
+  if (origin && hasNativeTls()) {
+    checkCredentials(currentPem(origin));
+    open = (socket) => {
+      const conn = socket.data = new Bridge(socket, false);
+      conn.tlsOrigin = origin;
+      conn.startTls = startTls;
+      queue.push(conn);
+    };
+  } else if (origin) {
+    const context = secureContext(origin);
+    open = (socket) => {
+      const conn = socket.data = new Bridge(socket, false);
+      conn.startTls = () => startTlsOverStreams(conn, context);
+      queue.push(conn);
+    };
+  }
+  return listen(options, queue, plainHandlers(open));
+}
+
+/** The handlers of a POP3S listener's plain sockets: TLS takes each over. */
+function ignore(): void {}
+
+/**
+ * Listens for implicit TLS (POP3S) with `Bun.listen` and Bun's TLS: each
+ * accepted socket is upgraded at once with the newest credentials for
+ * `origin`, and handed to the server before its handshake (it counts
+ * against the limits while it shakes hands). A handshake that fails or
+ * takes longer than `handshakeTimeout` ms closes the connection.
+ *
+ * @param options Hostname, port and `reusePort`.
+ * @param origin The credentials object whose replacements apply.
+ * @param handshakeTimeout Milliseconds a handshake may take.
+ * @returns A listener of encrypted connections.
+ * @throws {TypeError} When the credentials do not parse or do not match.
+ *
+ * @example
+ * ```ts ignore
+ * import { listenBunTls } from "./bun.ts";
+ * const listener = listenBunTls({ hostname: "127.0.0.1", port: 0 }, { cert, key }, 30_000);
+ * await listener.close();
+ * ```
+ */
+export function listenBunTls(
+  options: ListenOptions,
+  origin: TlsOptions,
+  handshakeTimeout: number,
+): Listener {
+  checkCredentials(currentPem(origin));
+  const queue = new ConnQueue();
+  return listen(options, queue, {
+    open(raw) {
+      let conn: Bridge;
+      try {
+        conn = upgradeSocket(raw, currentPem(origin));
+      } catch {
+        return raw.terminate(); // nothing to serve
+      }
+      if (conn.ended) return; // failed already
+      conn.deadline = setTimeout(
+        () => conn.close(),
+        handshakeTimeout,
+      );
+      queue.push(conn);
+    },
+    data: ignore,
+    close: ignore,
+    error: ignore,
+  });
 }

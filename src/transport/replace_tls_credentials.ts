@@ -10,8 +10,8 @@ import type { TlsOptions } from "./types.ts";
 
 /**
  * Makes every listener that was opened with the `tls` object `tls` (the
- * `tls` option of `Pop3d`, which the built-in adapters turn into one
- * `SecureContext` per listener) use `next` for STLS handshakes from now on.
+ * `tls` option of `Pop3d`; the built-in adapters look up its newest
+ * credentials at each handshake) use `next` for STLS handshakes from now on.
  * Sessions already in TLS keep their certificate. `server.configure("tls",
  * ...)` alone does not reach a listener that is already open; this does.
  *

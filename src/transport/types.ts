@@ -87,9 +87,10 @@ export interface ListenOptions {
   reusePort?: boolean;
   /**
    * TLS credentials for STLS upgrades, when the server has them. The
-   * built-in adapters give their connections `startTls()` then: Deno and Bun
-   * run `node:tls` over the connection's streams, Node wraps the socket in
-   * `tls.TLSSocket`. A factory that ignores it simply offers no STLS.
+   * built-in adapters give their connections `startTls()` then: Deno runs
+   * `node:tls` over the connection's streams, Bun (1.4.5 and newer) upgrades
+   * the socket with its own TLS, Node wraps the socket in `tls.TLSSocket`. A
+   * factory that ignores it simply offers no STLS.
    */
   tls?: TlsOptions;
 }

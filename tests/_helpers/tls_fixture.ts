@@ -73,11 +73,12 @@ export function latin1(bytes: Uint8Array): string {
  * `["send", text]` writes text as is (one write), `["line"]` reads one
  * reply line, `["multi"]` reads a multi-line reply through ".", `["tls"]`
  * starts TLS on the socket (verifying the certificate), `["eof"]` reads
- * until the server closes (5 s at most). Prints the JSON list of what each
+ * until the server closes (5 s at most), `["cert"]` gives the SHA-256 of the
+ * server's certificate (DER, hex) after `["tls"]`. Prints the JSON list of what each
  * read step got (latin-1 text); a read that fails yields `"<error: ...>"`.
  */
 export const RAW_CLIENT = `
-import json, socket, ssl, sys
+import hashlib, json, socket, ssl, sys
 port, cafile, steps = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 sock = socket.create_connection(("127.0.0.1", port), timeout=5)
 f = sock.makefile("rb")
@@ -101,6 +102,8 @@ for step in steps:
             sock = ctx.wrap_socket(sock, server_hostname="localhost")
             f = sock.makefile("rb")
             out.append("tls:" + sock.version())
+        elif step[0] == "cert":
+            out.append(hashlib.sha256(sock.getpeercert(True)).hexdigest())
         elif step[0] == "eof":
             data = b""
             while True:
