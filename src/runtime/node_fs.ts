@@ -7,42 +7,33 @@
  */
 
 import * as fsp from "node:fs/promises";
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  realpathSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { constants, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
-import type {
-  MaildirDirEntry,
-  MaildirFileInfo,
-  MaildirFs,
-} from "../maildir/maildir_fs.ts";
+import type { MaildirFs } from "../maildir/maildir_fs.ts";
+import {
+  codeOf,
+  type MetadataCalls,
+  NO_HARD_LINKS,
+  tempName,
+  toDirEntry,
+  toInfo,
+} from "./_node_fs_common.ts";
+import { syncCalls } from "./_node_fs_sync.ts";
 
 // Bytes per read of a streamed message. Measured on a 50 MiB RETR (Deno,
 // Bun, Node 24; bench/real_path.ts --parts bulk): 256 KiB used 15-17% less
 // server CPU per byte than 64 KiB on Deno and Bun, and 1 MiB no less than
 // 256 KiB; Node was about even. A larger chunk holds more memory per RETR.
 const CHUNK_SIZE = 256 * 1024;
+
 // A streamed file is read one chunk ahead of its consumer (the stream's
 // high-water mark): the thread pool reads the next chunk while the session
 // encodes and sends this one. Measured on a 50 MiB RETR from a Maildir,
 // ours/Dovecot in one run: Deno 1.16 -> 1.58x, Bun 1.35 -> 1.80x, Node
 // 0.80 -> 1.06x (plain), for one more chunk held per streamed message.
 const READ_AHEAD = 1;
+
 // After a short read the next one most likely sees the end: a small buffer.
 const PROBE_SIZE = 4 * 1024;
 
@@ -97,17 +88,6 @@ export function nodeFs(options: NodeFsOptions = {}): MaildirFs {
     : { ...common, ...asyncCalls(host) };
 }
 
-type MetadataCalls = Omit<
-  MaildirFs,
-  | "openRead"
-  | "writeNew"
-  | "syncDir"
-  | "hostname"
-  | "pid"
-  | "isProcessAlive"
-  | "hostKey"
->;
-
 function asyncCalls(host: string): MetadataCalls {
   return {
     readDir: (path) => missingAsUndefined(fsp.readdir(path)),
@@ -161,135 +141,6 @@ function asyncCalls(host: string): MetadataCalls {
   };
 }
 
-// The same calls over the synchronous functions. Each returns a settled
-// promise (a rejected one for an error), never throws.
-function syncCalls(host: string): MetadataCalls {
-  const realpath = realpathSync.native ?? realpathSync;
-  return {
-    readDir: (path) => settle(() => readdirSync(path)),
-    readDirKinds: (path) => settle(() => readDirKindsSync(path)),
-    stat: (path) => settle(() => toInfo(lstatSync(path))),
-    realPath: (path) => settle(() => realpath(path)),
-    readNoFollow: (path, maxBytes) =>
-      settle(() => readNoFollowSync(path, maxBytes)),
-    readFile: (path) => settle(() => readFileWholeSync(path)),
-    createExclusive: (path, data) =>
-      settle(() => createExclusiveSync(host, path, data)),
-    replaceFile: (path, data) =>
-      settle(() => {
-        const temp = tempName(host, path);
-        writeNewSync(temp, data);
-        try {
-          renameSync(temp, path);
-        } catch (error) {
-          ignore(() => unlinkSync(temp));
-          throw error;
-        }
-      }),
-    appendFile: (path, data) =>
-      settle(() => {
-        const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND);
-        try {
-          let done = 0;
-          while (done < data.length) {
-            done += writeSync(fd, data, done, data.length - done);
-          }
-        } finally {
-          closeSync(fd);
-        }
-        return true;
-      }, false),
-    rename: (from, to) => settle(() => (renameSync(from, to), true), false),
-    unlink: (path) => settle(() => (unlinkSync(path), true), false),
-    mkdir: (path) =>
-      settle(() => {
-        mkdirSync(path, { recursive: true, mode: 0o700 });
-      }),
-  };
-}
-
-/**
- * Runs `call` now and returns its result as a settled promise: `missing`
- * when the path does not exist (ENOENT), a rejection for any other error.
- */
-interface DenoDirEntry {
-  name: string;
-  isFile: boolean;
-  isDirectory: boolean;
-  isSymlink: boolean;
-}
-
-// Deno's own listing, where there is one: its `node:fs` readdir sorts the
-// names and builds a Dirent each, 2-3x the time of `Deno.readDirSync` for a
-// 20,000-message cur/ (63-92 ms against 21-41 ms, measured here).
-const denoReadDirSync = (globalThis as {
-  Deno?: { readDirSync?: (path: string) => Iterable<DenoDirEntry> };
-}).Deno?.readDirSync;
-
-/** Lists a directory with kinds, never following a link. */
-function readDirKindsSync(path: string): MaildirDirEntry[] {
-  if (denoReadDirSync === undefined) {
-    return readdirSync(path, { withFileTypes: true }).map(toDirEntry);
-  }
-  const out: MaildirDirEntry[] = [];
-  for (const e of denoReadDirSync(path)) {
-    out.push({
-      name: e.name,
-      kind: kindOf(e.isSymlink, e.isFile, e.isDirectory),
-    });
-  }
-  return out;
-}
-
-function settle<T, M = undefined>(call: () => T, missing?: M): Promise<T | M> {
-  try {
-    return Promise.resolve(call());
-  } catch (error) {
-    if (codeOf(error) === "ENOENT") return Promise.resolve(missing as M);
-    return Promise.reject(error);
-  }
-}
-
-function ignore(call: () => unknown): void {
-  try {
-    call();
-  } catch {
-    // best effort
-  }
-}
-
-// A plain Uint8Array view of a Buffer (whose slice() would share memory).
-function asBytes(data: Uint8Array): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-function toDirEntry(d: {
-  name: string;
-  isFile(): boolean;
-  isDirectory(): boolean;
-  isSymbolicLink(): boolean;
-}): MaildirDirEntry {
-  return {
-    name: d.name,
-    kind: kindOf(d.isSymbolicLink(), d.isFile(), d.isDirectory()),
-  };
-}
-
-/** A directory entry's kind; a link is a link, never what it points to. */
-function kindOf(
-  symlink: boolean,
-  file: boolean,
-  directory: boolean,
-): MaildirDirEntry["kind"] {
-  return symlink
-    ? "symlink"
-    : file
-    ? "file"
-    : directory
-    ? "directory"
-    : "other";
-}
-
 let cachedHostKey: string | null | undefined;
 
 /** Boot id + pid namespace on Linux; `undefined` elsewhere. */
@@ -305,22 +156,6 @@ function hostKey(): string | undefined {
     }
   }
   return cachedHostKey ?? undefined;
-}
-
-function toInfo(s: {
-  isFile(): boolean;
-  isDirectory(): boolean;
-  isSymbolicLink(): boolean;
-  size: number;
-  mtimeMs: number;
-}): MaildirFileInfo {
-  return {
-    isFile: s.isFile(),
-    isDirectory: s.isDirectory(),
-    isSymlink: s.isSymbolicLink(),
-    size: s.size,
-    mtimeMs: s.mtimeMs,
-  };
 }
 
 async function openRead(
@@ -387,84 +222,6 @@ async function readNoFollow(
   }
 }
 
-// One buffer serves every synchronous whole-file read up to this size: such
-// a read ends before any other code runs, and its bytes are copied out. No
-// fstat is needed first, which saves a system call and, on Deno, building a
-// Stats object (per 10 KiB message: Deno 23 -> 11 us, Node 15 -> 9, Bun 9 -> 7).
-const SCRATCH_MAX = 256 * 1024;
-let scratch = new Uint8Array(0);
-
-function readNoFollowSync(
-  path: string,
-  maxBytes: number,
-): Uint8Array | null {
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
-  try {
-    if (maxBytes < SCRATCH_MAX) return readUpToSync(fd, maxBytes);
-    const { size } = fstatSync(fd);
-    if (size > maxBytes) return null;
-    // One read more than the size sees the end (or a file that grew).
-    const buffer = new Uint8Array(size + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    return length > size ? null : buffer.subarray(0, length);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A whole file (lock files, `dovecot-uidlist`): small ones without an fstat. */
-function readFileWholeSync(path: string): Uint8Array {
-  const fd = openSync(path, constants.O_RDONLY);
-  let small: Uint8Array | null;
-  try {
-    small = readUpToSync(fd, SCRATCH_MAX - 1);
-  } finally {
-    closeSync(fd);
-  }
-  // A large one is read again whole (it is replaced by rename, never
-  // rewritten in place, so either read sees one version).
-  return small ?? asBytes(readFileSync(path));
-}
-
-/**
- * Reads `fd` from its position to the end into the shared buffer and returns
- * a copy, or `null` once more than `maxBytes` (below `SCRATCH_MAX`) came.
- */
-function readUpToSync(fd: number, maxBytes: number): Uint8Array | null {
-  // One octet more than allowed tells a file that is too large.
-  const want = maxBytes + 1;
-  if (scratch.length < want) scratch = new Uint8Array(want);
-  let length = 0;
-  while (length < want) {
-    const n = readSync(fd, scratch, length, want - length, null);
-    if (n === 0) break;
-    length += n;
-  }
-  return length > maxBytes ? null : scratch.slice(0, length);
-}
-
-/** Creates `path` (never an existing one) with `data`, mode 0600. */
-function writeNewSync(path: string, data: Uint8Array): void {
-  // Not writeFileSync with a mode: on Deno that is open with 0666 and then a
-  // chmod, one more system call and a moment with the wider mode.
-  const fd = openSync(path, "wx", 0o600);
-  try {
-    let done = 0;
-    while (done < data.length) {
-      done += writeSync(fd, data, done, data.length - done);
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const NO_HARD_LINKS = ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"];
-
 async function createExclusive(
   host: string,
   path: string,
@@ -491,32 +248,6 @@ async function createExclusive(
     }
   } finally {
     await fsp.unlink(temp).catch(() => {});
-  }
-}
-
-function createExclusiveSync(
-  host: string,
-  path: string,
-  data: Uint8Array,
-): boolean {
-  // As createExclusive above, with the synchronous calls.
-  const temp = tempName(host, path);
-  writeNewSync(temp, data);
-  try {
-    linkSync(temp, path);
-    return true;
-  } catch (error) {
-    if (codeOf(error) === "EEXIST") return false;
-    if (!NO_HARD_LINKS.includes(codeOf(error))) throw error;
-    try {
-      writeNewSync(path, data);
-      return true;
-    } catch (inner) {
-      if (codeOf(inner) === "EEXIST") return false;
-      throw inner;
-    }
-  } finally {
-    ignore(() => unlinkSync(temp));
   }
 }
 
@@ -560,11 +291,6 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-function tempName(host: string, path: string): string {
-  const random = crypto.getRandomValues(new Uint32Array(2)).join("");
-  return `${path}.${host}.${process.pid}.${random}.tmp`;
-}
-
 async function missingAsUndefined<T>(
   promise: Promise<T>,
 ): Promise<T | undefined> {
@@ -574,10 +300,4 @@ async function missingAsUndefined<T>(
     if (codeOf(error) === "ENOENT") return undefined;
     throw error;
   }
-}
-
-function codeOf(error: unknown): string {
-  return typeof error === "object" && error !== null && "code" in error
-    ? String(error.code)
-    : "";
 }
