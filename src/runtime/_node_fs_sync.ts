@@ -64,15 +64,10 @@ export function syncCalls(host: string): MetadataCalls {
       }),
     appendFile: (path, data) =>
       settle(() => {
-        const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND);
-        try {
-          let done = 0;
-          while (done < data.length) {
-            done += writeSync(fd, data, done, data.length - done);
-          }
-        } finally {
-          closeSync(fd);
-        }
+        writeAllSync(
+          openSync(path, constants.O_WRONLY | constants.O_APPEND),
+          data,
+        );
         return true;
       }, false),
     rename: (from, to) => settle(() => (renameSync(from, to), true), false),
@@ -192,7 +187,11 @@ function readUpToSync(fd: number, maxBytes: number): Uint8Array | null {
 function writeNewSync(path: string, data: Uint8Array): void {
   // Not writeFileSync with a mode: on Deno that is open with 0666 and then a
   // chmod, one more system call and a moment with the wider mode.
-  const fd = openSync(path, "wx", 0o600);
+  writeAllSync(openSync(path, "wx", 0o600), data);
+}
+
+/** Writes all of `data` to `fd` (a write may take part of it), then closes it. */
+function writeAllSync(fd: number, data: Uint8Array): void {
   try {
     let done = 0;
     while (done < data.length) {
