@@ -281,6 +281,37 @@ export class Pop3d<M = unknown> {
     return { ...this.#monitor.snapshot(), authPenalties: this.#penalty.size };
   }
 
+  /**
+   * Counts a login that another server saw, one that serves the same
+   * clients (a worker thread of the same program, a process sharing the
+   * port with `reusePort`), in this server's auth penalty: a failure with
+   * wrong credentials raises the penalty of `remote` here as if it had
+   * failed here, a success clears it. Without this an attacker gets each
+   * server's allowance of guesses.
+   *
+   * @param remote The client's address, as in the `login` and
+   * `login-failed` events.
+   * @param ok Whether the login succeeded.
+   * @throws {TypeError} When `remote` is not a string or `ok` not a boolean.
+   *
+   * @example A failure seen elsewhere penalises the address here
+   * ```ts
+   * import { Pop3d } from "@x/pop3d";
+   * const server = new Pop3d({ authPenalty: 1000 });
+   * server.recordLoginOutcome("192.0.2.7", false);
+   * console.assert(server.stats().authPenalties === 1);
+   * ```
+   */
+  recordLoginOutcome(remote: string, ok: boolean): void {
+    if (typeof remote !== "string" || typeof ok !== "boolean") {
+      throw new TypeError(
+        "recordLoginOutcome(remote, ok): remote must be a string and ok a boolean",
+      );
+    }
+    if (ok) this.#penalty.succeeded(remote);
+    else this.#penalty.failed(remote);
+  }
+
   #start(conn: Conn): void {
     const o = this.#options;
     const address = conn.remoteAddr.hostname;
