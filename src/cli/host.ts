@@ -8,6 +8,13 @@
 
 import process from "node:process";
 import { readFile, rename, stat, writeFile } from "node:fs/promises";
+import {
+  isMainThread,
+  parentPort,
+  Worker,
+  workerData,
+} from "node:worker_threads";
+import type { FromWorker, ToWorker, WorkerData } from "./worker_role.ts";
 
 /** What the program needs from the host; tests may pass their own. */
 export interface Host {
@@ -31,6 +38,67 @@ export interface Host {
   onSignal(signal: "SIGHUP" | "SIGTERM" | "SIGINT", handler: () => void): void;
   /** Ends the process. */
   exit(code: number): never;
+  /** Starts a worker thread running `worker_main.ts` (`--workers`). */
+  startWorker?(data: WorkerData): WorkerThread;
+}
+
+/** A worker thread, as the supervisor sees it. */
+export interface WorkerThread {
+  /** Sends a message to the worker. */
+  post(message: ToWorker): void;
+  /** Receives the worker's messages, in order. */
+  onMessage(handler: (message: FromWorker) => void): void;
+  /** Called once when the thread has ended, with the error that ended it. */
+  onExit(handler: (code: number, error?: Error) => void): void;
+  /** Ends the thread now. */
+  terminate(): void;
+}
+
+/** The supervisor, as a worker thread sees it. */
+export interface WorkerLink {
+  /** What the worker was started with. */
+  data: WorkerData;
+  /** Sends a message to the supervisor. */
+  post(message: FromWorker): void;
+  /** Receives the supervisor's messages. */
+  onMessage(handler: (message: ToWorker) => void): void;
+}
+
+/**
+ * The supervisor's end, in a worker thread started by
+ * {@linkcode Host.startWorker}; `undefined` in the main thread.
+ *
+ * @example
+ * ```ts ignore
+ * const link = workerLink();
+ * link?.post({ type: "ready" });
+ * ```
+ */
+export function workerLink(): WorkerLink | undefined {
+  if (isMainThread || !parentPort) return undefined;
+  const port = parentPort;
+  return {
+    data: workerData as WorkerData,
+    post: (message) => port.postMessage(message),
+    onMessage: (handler) => void port.on("message", handler),
+  };
+}
+
+function startWorker(data: WorkerData): WorkerThread {
+  const worker = new Worker(new URL("./worker_main.ts", import.meta.url), {
+    workerData: data,
+  });
+  let error: Error | undefined;
+  worker.on("error", (e: unknown) => {
+    error = e instanceof Error ? e : new Error(String(e));
+  });
+  return {
+    post: (message) => worker.postMessage(message),
+    onMessage: (handler) => void worker.on("message", handler),
+    onExit: (handler) =>
+      void worker.once("exit", (code: number) => handler(code, error)),
+    terminate: () => void worker.terminate(),
+  };
 }
 
 /**
@@ -75,5 +143,6 @@ export function nodeHost(): Host {
       process.on(signal, handler);
     },
     exit: (code) => process.exit(code),
+    startWorker,
   };
 }

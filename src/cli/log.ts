@@ -19,6 +19,14 @@ import type { Pop3dEvent } from "../server/events.ts";
 /** A log record: the event name and its fields, in order. */
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
+/** Which worker of `--workers` writes the log. */
+export interface LogWorker {
+  /** Its number, 1 to `count`. */
+  index: number;
+  /** How many there are. */
+  count: number;
+}
+
 /** The log formats. */
 export type LogFormat = "text" | "json";
 
@@ -86,35 +94,55 @@ export class Log {
   /** Whether each command gets a line. */
   debug = false;
   #remotes = new Map<number, string>();
+  #worker: LogWorker | undefined;
 
   /**
+   * A log that hands each line to `write`.
+   *
    * @param write Receives each line, without the line end.
    * @param format Text or JSON.
+   * @param worker Set in a worker of `--workers`: which one it is.
    */
-  constructor(write: (line: string) => void, format: LogFormat) {
+  constructor(
+    write: (line: string) => void,
+    format: LogFormat,
+    worker?: LogWorker,
+  ) {
     this.#write = write;
     this.format = format;
+    this.#worker = worker;
   }
 
-  /** Writes one record. */
+  /**
+   * Writes one record. In a worker, a record without a session `id` ends
+   * with `worker=N`; session ids tell the worker already.
+   */
   line(event: string, fields: LogFields = {}): void {
+    const worker = this.#worker;
+    if (worker && !("id" in fields)) {
+      fields = { ...fields, worker: worker.index };
+    }
     this.#write(formatLine(this.format, new Date(), event, fields));
   }
 
   /** Writes one server event. */
   event(e: Pop3dEvent): void {
+    const w = this.#worker;
+    // Worker k of n numbers its sessions k, k+n, k+2n, ...: unique in
+    // the one log, and the fail2ban filter's `id=\d+` still matches.
+    const id = w && e.id !== undefined ? w.index + (e.id - 1) * w.count : e.id;
     switch (e.type) {
       case "open":
         this.#remotes.set(e.id, e.remote);
         return this.line("open", {
-          id: e.id,
+          id,
           remote: e.remote,
           tls: e.encrypted,
         });
       case "close":
         this.#remotes.delete(e.id);
         return this.line("close", {
-          id: e.id,
+          id,
           remote: e.remote,
           reason: e.reason,
           bytes_in: e.bytesIn,
@@ -123,14 +151,14 @@ export class Log {
         });
       case "login":
         return this.line("login", {
-          id: e.id,
+          id,
           remote: e.remote,
           method: e.method,
           user: e.user,
         });
       case "login-failed":
         return this.line("login-failed", {
-          id: e.id,
+          id,
           remote: e.remote,
           method: e.method,
           reason: e.reason,
@@ -138,7 +166,7 @@ export class Log {
         });
       case "logout":
         return this.line("logout", {
-          id: e.id,
+          id,
           remote: e.remote,
           deleted: e.deleted,
           user: e.user,
@@ -146,7 +174,7 @@ export class Log {
       case "command":
         if (!this.debug) return;
         return this.line("command", {
-          id: e.id,
+          id,
           remote: e.remote,
           verb: e.verb,
           ok: e.ok,
@@ -154,7 +182,7 @@ export class Log {
         });
       case "error":
         return this.line("error", {
-          id: e.id,
+          id,
           remote: e.id === undefined ? undefined : this.#remotes.get(e.id),
           error: describe(e.error),
         });

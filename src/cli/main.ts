@@ -22,6 +22,8 @@ import { ConfigError, type SettingValue } from "./settings.ts";
 import { pw, user } from "./users.ts";
 import { openBackend } from "./backend.ts";
 import { Log } from "./log.ts";
+import { supervise } from "./supervisor.ts";
+import type { WorkerRole } from "./worker_role.ts";
 
 function loader(
   host: Host,
@@ -70,6 +72,9 @@ async function checkConfig(host: Host, config: Config): Promise<number> {
 /**
  * Runs the program with `host.args`; resolves with the exit code.
  *
+ * @param host The runtime.
+ * @param role Given in a worker thread of `--workers`: it serves as one.
+ *
  * @example
  * ```ts ignore
  * import { nodeHost } from "./host.ts";
@@ -77,7 +82,7 @@ async function checkConfig(host: Host, config: Config): Promise<number> {
  * host.exit(await main(host));
  * ```
  */
-export async function main(host: Host): Promise<number> {
+export async function main(host: Host, role?: WorkerRole): Promise<number> {
   try {
     const invocation = parseArgs(host.args);
     if (invocation.help) {
@@ -87,9 +92,20 @@ export async function main(host: Host): Promise<number> {
     const load = loader(host, invocation);
     const [command = "serve", ...rest] = invocation.words;
     switch (command) {
-      case "serve":
+      case "serve": {
         if (rest.length) break;
-        return await serve(host, load);
+        if (role) return await serve(host, load, role);
+        const first = await load();
+        if ((first.workers as number) > 1) {
+          return await supervise(host, load, first);
+        }
+        let given: Config | undefined = first;
+        return await serve(host, () => {
+          const config = given;
+          given = undefined;
+          return config ? Promise.resolve(config) : load();
+        });
+      }
       case "check-config":
         if (rest.length) break;
         return await checkConfig(host, await load());

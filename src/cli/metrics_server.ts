@@ -30,9 +30,9 @@ export interface MetricsServer {
 export async function serveMetrics(
   hostname: string,
   port: number,
-  render: () => string,
+  render: () => string | Promise<string>,
 ): Promise<MetricsServer> {
-  const server = createServer((request, response) => {
+  const server = createServer(async (request, response) => {
     const path = (request.url ?? "").split("?")[0];
     if (
       path !== "/metrics" ||
@@ -44,7 +44,7 @@ export async function serveMetrics(
     }
     let body: string;
     try {
-      body = render();
+      body = await render();
     } catch {
       response.writeHead(500, { "content-type": "text/plain" });
       response.end("Cannot render the metrics\n");

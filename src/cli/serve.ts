@@ -28,6 +28,7 @@ import { Log, type LogFormat } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { type MetricsServer, serveMetrics } from "./metrics_server.ts";
 import { ConfigError, SETTINGS } from "./settings.ts";
+import { workerConfig, type WorkerRole } from "./worker_role.ts";
 
 /**
  * The `Pop3d` options that the settings give; an unset one is `null` (the
@@ -127,6 +128,7 @@ function same(a: unknown, b: unknown): boolean {
  *
  * @param host The runtime.
  * @param loadConfig Reads the settings (again on SIGHUP).
+ * @param role Given when this is one of `--workers` threads.
  * @throws {ConfigError} For bad settings, before anything is bound.
  * @throws {PostgresDriverError} When `--postgres` cannot be used.
  *
@@ -138,12 +140,17 @@ function same(a: unknown, b: unknown): boolean {
 export async function serve(
   host: Host,
   loadConfig: () => Promise<Config>,
+  role?: WorkerRole,
 ): Promise<number> {
-  let config = await loadConfig();
+  const load = role
+    ? async () => workerConfig(await loadConfig(), role.count)
+    : loadConfig;
+  let config = await load();
   checkServeConfig(config);
   const log = new Log(
     (line) => host.err(`${line}\n`),
     config["log-format"] as LogFormat,
+    role,
   );
   log.debug = config["log-level"] === "debug";
   const tls = await readTls(config, host);
@@ -211,6 +218,11 @@ export async function serve(
     onEvent: (event) => {
       log.event(event);
       metrics.event(event);
+      if (!role) return;
+      if (event.type === "login") role.shareLogin(event.remote, true);
+      else if (
+        event.type === "login-failed" && event.reason === "credentials"
+      ) role.shareLogin(event.remote, false);
     },
   });
   try {
@@ -289,6 +301,9 @@ export async function serve(
   }
   if (tls) certGauge(tls.cert);
   log.line("ready", { backend: backend.description });
+  role?.onPeerLogin((remote, ok) => server.recordLoginOutcome(remote, ok));
+  role?.onMetrics(() => metrics.render(server.stats()));
+  role?.ready();
 
   let reloading: Promise<void> | undefined;
   async function reload(): Promise<void> {
@@ -296,7 +311,7 @@ export async function serve(
     let ok = true;
     let next: Config;
     try {
-      next = await loadConfig();
+      next = await load();
       checkServeConfig(next);
     } catch (error) {
       log.line("reload-failed", {

@@ -100,6 +100,17 @@ export const SETTINGS: readonly Setting[] = [
     group: "Listeners",
   },
   {
+    key: "workers",
+    kind: "int",
+    min: 1,
+    max: 256,
+    default: 1,
+    arg: "N",
+    help:
+      "Serve on N threads sharing the ports (SO_REUSEPORT), one per core; one metrics endpoint and one auth penalty for all; needs fixed ports",
+    group: "Listeners",
+  },
+  {
     key: "lmtp-port",
     kind: "port",
     arg: "PORT",

@@ -1,0 +1,244 @@
+/**
+ * The `--workers` supervisor's decisions, with threads it cannot tell from
+ * real ones (the `WorkerThread` seam): a worker that dies is started again
+ * and counted; one that cannot start stops the rest and gives its exit
+ * code; logins are passed to the other workers; signals reach every
+ * worker. Also the parts it is made of: merging the workers' metrics,
+ * the worker's settings, its log lines.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Host, WorkerThread } from "../../src/cli/host.ts";
+import { Log } from "../../src/cli/log.ts";
+import { mergeExpositions } from "../../src/cli/metrics_merge.ts";
+import { supervise } from "../../src/cli/supervisor.ts";
+import {
+  type FromWorker,
+  type ToWorker,
+  workerConfig,
+  type WorkerData,
+} from "../../src/cli/worker_role.ts";
+import { Pop3d } from "../../src/server/pop3d.ts";
+import type { Config } from "../../src/cli/config.ts";
+
+class FakeThread implements WorkerThread {
+  readonly data: WorkerData;
+  readonly received: ToWorker[] = [];
+  #message: ((m: FromWorker) => void)[] = [];
+  #exit: ((code: number, error?: Error) => void)[] = [];
+  ended = false;
+  constructor(data: WorkerData) {
+    this.data = data;
+  }
+  post(message: ToWorker): void {
+    this.received.push(message);
+    // A worker asked to stop says it is done with 0 and ends.
+    if (message.type === "signal" && message.signal === "SIGTERM") {
+      queueMicrotask(() => {
+        this.send({ type: "done", code: 0 });
+        this.end(0);
+      });
+    }
+  }
+  onMessage(handler: (m: FromWorker) => void): void {
+    this.#message.push(handler);
+  }
+  onExit(handler: (code: number, error?: Error) => void): void {
+    this.#exit.push(handler);
+  }
+  terminate(): void {}
+  send(message: FromWorker): void {
+    for (const h of this.#message) h(message);
+  }
+  end(code: number, error?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const h of this.#exit) h(code, error);
+  }
+}
+
+function fakeHost(start: (thread: FakeThread) => void) {
+  const signals = new Map<string, () => void>();
+  const threads: FakeThread[] = [];
+  const err: string[] = [];
+  const host: Host = {
+    args: ["--workers", "2"],
+    env: () => undefined,
+    out: () => {},
+    err: (text) => void err.push(text),
+    readLine: () => Promise.resolve(""),
+    readText: () => Promise.reject(new Error("no files here")),
+    writeTextAtomic: () => Promise.resolve(),
+    isDirectory: () => Promise.resolve(true),
+    onSignal: (signal, handler) => void signals.set(signal, handler),
+    exit: (code) => {
+      throw new Error(`exit ${code}`);
+    },
+    startWorker(data) {
+      const thread = new FakeThread(data);
+      threads.push(thread);
+      queueMicrotask(() => start(thread));
+      return thread;
+    },
+  };
+  return { host, signals, threads, err };
+}
+
+const CONFIG: Config = {
+  maildir: "/nonexistent/mail",
+  passwd: "/nonexistent/passwd",
+  port: 1110,
+  hostname: ["127.0.0.1"],
+  workers: 2,
+  "log-format": "json",
+};
+
+const load = () => Promise.resolve(CONFIG);
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const events = (err: string[]) =>
+  err.map((line) =>
+    JSON.parse(line) as { event: string; [k: string]: unknown }
+  );
+
+describe("supervise (--workers)", () => {
+  it("starts a dead worker again, passes logins on, and stops all on SIGTERM", async () => {
+    const { host, signals, threads, err } = fakeHost((t) =>
+      t.send({ type: "ready" })
+    );
+    const done = supervise(host, load, CONFIG);
+    await until(() => events(err).some((e) => e.event === "ready"), "ready");
+    assert.deepEqual(threads.map((t) => t.data.index), [1, 2]);
+    assert.ok(threads.every((t) => t.data.count === 2));
+
+    threads[0].send({ type: "login", remote: "192.0.2.9", ok: false });
+    assert.deepEqual(threads[1].received, [
+      { type: "peer-login", remote: "192.0.2.9", ok: false },
+    ]);
+    assert.deepEqual(threads[0].received, []);
+
+    threads[0].end(1, new Error("boom"));
+    await until(() => threads.length === 3, "a new thread for worker 1");
+    assert.equal(threads[2].data.index, 1);
+    await until(
+      () => events(err).some((e) => e.event === "worker-restarted"),
+      "worker-restarted",
+    );
+    const exit = events(err).find((e) => e.event === "worker-exit");
+    assert.deepEqual(
+      { worker: exit?.worker, code: exit?.code, error: exit?.error },
+      { worker: 1, code: 1, error: "boom" },
+    );
+
+    signals.get("SIGTERM")!();
+    assert.equal(await done, 0);
+    for (const t of [threads[1], threads[2]]) {
+      assert.ok(
+        t.received.some((m) => m.type === "signal" && m.signal === "SIGTERM"),
+      );
+    }
+    assert.ok(events(err).some((e) => e.event === "stopped"));
+  });
+
+  it("stops the started workers and exits with the code of one that could not start", async () => {
+    const { host, threads } = fakeHost((t) => {
+      if (t.data.index === 1) return t.send({ type: "ready" });
+      t.send({ type: "err", text: "pop3d: --passwd: cannot read\n" });
+      t.send({ type: "done", code: 2 });
+      t.end(0);
+    });
+    assert.equal(await supervise(host, load, CONFIG), 2);
+    assert.equal(threads.length, 2);
+    assert.ok(
+      threads[0].received.some((m) =>
+        m.type === "signal" && m.signal === "SIGTERM"
+      ),
+    );
+  });
+
+  it("refuses port 0, naming the setting", async () => {
+    const { host } = fakeHost(() => {});
+    await assert.rejects(
+      supervise(host, load, { ...CONFIG, "lmtp-port": 0 }),
+      /--lmtp-port 0 cannot go with --workers 2/,
+    );
+  });
+});
+
+describe("the parts of --workers", () => {
+  it("mergeExpositions labels each worker's samples and keeps families whole", () => {
+    const a = [
+      "# HELP x_total Things.",
+      "# TYPE x_total counter",
+      'x_total{kind="a"} 1',
+      "# HELP y Now.",
+      "# TYPE y gauge",
+      "y 5",
+      "",
+    ].join("\n");
+    const b = a.replace('x_total{kind="a"} 1', 'x_total{kind="a"} 2')
+      .replace("y 5", "y 7");
+    assert.equal(
+      mergeExpositions([{ worker: 1, text: a }, { worker: 2, text: b }]),
+      [
+        "# HELP x_total Things.",
+        "# TYPE x_total counter",
+        'x_total{worker="1",kind="a"} 1',
+        'x_total{worker="2",kind="a"} 2',
+        "# HELP y Now.",
+        "# TYPE y gauge",
+        'y{worker="1"} 5',
+        'y{worker="2"} 7',
+        "",
+      ].join("\n"),
+    );
+    assert.equal(mergeExpositions([{ worker: 1, text: "" }]), "");
+  });
+
+  it("workerConfig shares the ports, drops the metrics port and divides max-connections", () => {
+    const c = workerConfig({ "metrics-port": 9110 }, 4);
+    assert.equal(c["reuse-port"], true);
+    assert.equal(c["metrics-port"], undefined);
+    assert.equal(c["max-connections"], 250); // the library's 1000 / 4
+    assert.equal(
+      workerConfig({ "max-connections": 5 }, 2)["max-connections"],
+      3,
+    );
+  });
+
+  it("a worker's log numbers sessions k, k+n, ... and marks lines without a session", () => {
+    const lines: string[] = [];
+    const log = new Log((l) => lines.push(l), "json", { index: 2, count: 3 });
+    for (const id of [1, 2]) {
+      log.event({ type: "open", id, remote: "::1", encrypted: false });
+    }
+    log.line("reloaded", { ok: true });
+    const records = lines.map((l) => JSON.parse(l));
+    assert.deepEqual(records.map((r) => r.id), [2, 5, undefined]);
+    assert.deepEqual(records.map((r) => r.worker), [undefined, undefined, 2]);
+  });
+
+  it("Pop3d.recordLoginOutcome feeds the auth penalty, and checks its arguments", () => {
+    const server = new Pop3d({ authPenalty: 1000 });
+    server.recordLoginOutcome("192.0.2.7", false);
+    assert.equal(server.stats().authPenalties, 1);
+    server.recordLoginOutcome("192.0.2.7", true);
+    assert.equal(server.stats().authPenalties, 0);
+    assert.throws(
+      () => server.recordLoginOutcome(7 as unknown as string, false),
+      TypeError,
+    );
+    assert.throws(
+      () => server.recordLoginOutcome("192.0.2.7", "no" as unknown as boolean),
+      TypeError,
+    );
+  });
+});
