@@ -21,12 +21,18 @@
  *       [--storages memory,maildir,postgres] [--modes plain,stls,tls]
  *       [--runtimes deno,bun,node] [--parts sessions,bulk,handshakes,idle]
  *       [--only SUBSTRING,...] [--idle 1000] [--nusers 1000] [--procs 2]
- *       [--cpu-prof DIR] [--instances N]
+ *       [--cpu-prof DIR] [--instances N] [--program WORKERS]
  *     deno run -A bench/real_path.ts --report bench/results/real-<time>.json
  *
  * `--instances N` runs each of our rows as N processes sharing its ports
  * (`reusePort`, through `bench/_instances.ts`), for a machine's cores; their
  * CPU and memory are counted as one process tree, as Dovecot's are.
+ *
+ * `--program WORKERS` runs our Maildir and PostgreSQL rows as the `pop3d`
+ * program (cli.ts, what an administrator runs: its JSON log to a file in
+ * the work directory, its defaults but for the limits a benchmark would
+ * hit) with `--workers WORKERS` threads; memory rows are skipped (the
+ * program has no memory storage).
  *
  * `--cpu-prof DIR` runs ours on Deno and Node with `--cpu-prof` (profiles in
  * `DIR/<runtime>-<storage>/`, written when the server stops); summarize one
@@ -96,6 +102,47 @@ export interface Options {
   out: string;
   cpuProf: string;
   instances: number;
+  program: number;
+}
+
+/** The program's command line for a `--program` row. */
+function programArgs(
+  o: Options,
+  storage: StorageKind,
+  at: {
+    mail: string;
+    passwd: string;
+    pgUrl: string;
+    tlsDir: string;
+    port: number;
+  },
+): string[] {
+  return [
+    "cli.ts",
+    ...(storage === "postgres"
+      ? ["--postgres", at.pgUrl]
+      : ["--maildir", at.mail, "--passwd", at.passwd]),
+    "--hostname",
+    "127.0.0.1",
+    "--port",
+    String(at.port),
+    "--tls-port",
+    String(at.port + 1),
+    "--tls-cert",
+    `${at.tlsDir}/cert.pem`,
+    "--tls-key",
+    `${at.tlsDir}/key.pem`,
+    "--plaintext-auth",
+    "always",
+    "--max-connections",
+    "100000",
+    "--max-connections-per-address",
+    "100000",
+    "--log-format",
+    "json",
+    "--workers",
+    String(o.program),
+  ];
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -120,6 +167,7 @@ export function parseOptions(argv: string[]): Options {
     out: `${HERE}results`,
     cpuProf: "",
     instances: 1,
+    program: 0,
   };
   if (argv.includes("--quick")) {
     Object.assign(o, {
@@ -441,31 +489,43 @@ async function main() {
           continue;
         }
       }
+      if (o.program > 0 && storage === "memory") {
+        skipped.push("memory (the program has no memory storage)");
+        continue;
+      }
       for (const rt of o.runtimes) {
         const ours = o.modes.map((m) => `ours-${rt}-${storage}-${m}`)
           .filter((n) => wanted(o, n));
         if (ours.length === 0) continue;
-        const args = [
-          "bench/serve_real.ts",
-          "--storage",
-          storage,
-          "--mail",
-          storage === "memory" ? mailSrc : mail,
-          "--passwd",
-          passwd,
-          "--users",
-          String(o.nusers),
-          "--pg-url",
-          pgUrl,
-          "--cert",
-          `${tlsDir}/cert.pem`,
-          "--key",
-          `${tlsDir}/key.pem`,
-          "--port",
-          String(port),
-          "--tls-port",
-          String(port + 1),
-        ];
+        const args = o.program > 0
+          ? programArgs(o, storage, {
+            mail,
+            passwd,
+            pgUrl,
+            tlsDir,
+            port,
+          })
+          : [
+            "bench/serve_real.ts",
+            "--storage",
+            storage,
+            "--mail",
+            storage === "memory" ? mailSrc : mail,
+            "--passwd",
+            passwd,
+            "--users",
+            String(o.nusers),
+            "--pg-url",
+            pgUrl,
+            "--cert",
+            `${tlsDir}/cert.pem`,
+            "--key",
+            `${tlsDir}/key.pem`,
+            "--port",
+            String(port),
+            "--tls-port",
+            String(port + 1),
+          ];
         const prof = o.cpuProf
           ? [`--cpu-prof`, `--cpu-prof-dir=${o.cpuProf}/${rt}-${storage}`]
           : [];
@@ -481,7 +541,20 @@ async function main() {
           : rt === "bun"
           ? ["bun", ...args]
           : [node, "--expose-gc", ...prof, ...args];
-        const cmd = o.instances > 1
+        const cmd = o.program > 0
+          ? [
+            Deno.execPath(),
+            "run",
+            "-A",
+            `${HERE}_program.ts`,
+            "--log",
+            `${o.work}/ours-${rt}-${storage}.log`,
+            "--port",
+            String(port),
+            "--",
+            ...single,
+          ]
+          : o.instances > 1
           ? [
             Deno.execPath(),
             "run",
