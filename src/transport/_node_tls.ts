@@ -19,7 +19,11 @@ export { secureContext } from "./_tls_credentials.ts";
  * Starts the server side of a TLS handshake over `socket` (a plain socket
  * or a Duplex over another runtime's streams). `secure` exists at once;
  * `handshake` resolves once the handshake is done and rejects (with both
- * sockets destroyed) when it fails or the connection closes first.
+ * sockets destroyed) when it fails or the connection closes first. The end
+ * of the client's input counts as a close: a socket that allows half-open
+ * connections (STLS on Node's server sockets) or a reset that Deno reports
+ * as the end of input would otherwise leave the handshake waiting until a
+ * deadline fires.
  */
 export function serverTls(
   socket: Duplex,
@@ -36,6 +40,7 @@ export function serverTls(
       secure.off("secure", done);
       secure.off("error", fail);
       secure.off("close", closed);
+      secure.off("end", closed);
       secure.destroy();
       socket.destroy();
       reject(error ?? new Error("Connection closed during the TLS handshake"));
@@ -44,11 +49,13 @@ export function serverTls(
     const done = () => {
       secure.off("error", fail);
       secure.off("close", closed);
+      secure.off("end", closed);
       resolve();
     };
     secure.once("secure", done);
     secure.once("error", fail);
     secure.once("close", closed);
+    secure.once("end", closed);
   });
   return { secure, handshake };
 }
