@@ -84,8 +84,17 @@ export function workerLink(): WorkerLink | undefined {
   };
 }
 
+/**
+ * The worker threads' module. In an executable from `bun build --compile
+ * cli.ts src/cli/worker_main.ts` every bundled module has the executable's
+ * URL, and the second entry point keeps its path from the checkout.
+ */
+const WORKER_MAIN = import.meta.url.includes("/$bunfs/")
+  ? new URL("./src/cli/worker_main.ts", import.meta.url)
+  : new URL("./worker_main.ts", import.meta.url);
+
 function startWorker(data: WorkerData): WorkerThread {
-  const worker = new Worker(new URL("./worker_main.ts", import.meta.url), {
+  const worker = new Worker(WORKER_MAIN, {
     workerData: data,
   });
   let error: Error | undefined;

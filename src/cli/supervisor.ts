@@ -139,7 +139,16 @@ export async function supervise(
         for (const answer of slot.metrics.values()) answer("");
         slot.metrics.clear();
         resolveExit(code);
-        if (!wasReady) return resolve(code);
+        if (!wasReady && slot.code !== undefined) return resolve(code);
+        if (!wasReady) {
+          // Died before it could say why (a module that would not load).
+          log.line("fatal", {
+            error: `--workers ${count}: worker ${slot.index} did not start: ${
+              error ? errorText(error) : `exit code ${code}`
+            }`,
+          });
+          return resolve(code);
+        }
         if (stopping && slot.code !== undefined) return;
         log.line("worker-exit", {
           worker: slot.index,

@@ -14,12 +14,12 @@ import {
   rm,
   writeFile,
 } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import { pop3Connect } from "./net_client.ts";
+import { freePort } from "./free_port.ts";
 
 /** Whether the `dovecot` binary runs here. */
 export const HAVE_DOVECOT: boolean =
@@ -30,19 +30,6 @@ export const IS_ROOT: boolean = typeof process.getuid === "function" &&
   process.getuid() === 0;
 
 const fs = nodeFs();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === "object" && address ? address.port : 0)
-      );
-    });
-  });
-}
 
 /** One Dovecot instance and its Maildir. */
 export class DovecotPeer {

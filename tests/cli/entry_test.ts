@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   ALICE_MAIL,
   CLI,
@@ -17,6 +17,9 @@ import {
   type Site,
 } from "../_helpers/cli_program.ts";
 import { available, run } from "../_helpers/tls.ts";
+import { freePort } from "../_helpers/free_port.ts";
+
+const WORKER_MAIN = join(dirname(CLI), "src", "cli", "worker_main.ts");
 
 const haveDeno = await available("deno", ["--version"]);
 const haveBun = await available("bun", ["--version"]);
@@ -123,5 +126,21 @@ describe("pop3d installed", () => {
     );
     assert.equal(build.code, 0, build.stderr);
     await smoke(site, [out, []]);
+  });
+
+  it("bun build --compile with the worker module serves with --workers 2", {
+    skip: haveBun ? false : "bun is not installed",
+  }, async () => {
+    const out = join(dir, "pop3d-bun-workers");
+    const build = await run(
+      "bun",
+      ["build", "--compile", CLI, WORKER_MAIN, "--outfile", out],
+      "",
+      180_000,
+    );
+    assert.equal(build.code, 0, build.stderr);
+    const port = await freePort();
+    const args = site.args.map((a) => a === "0" ? String(port) : a);
+    await smoke({ ...site, args: [...args, "--workers", "2"] }, [out, []]);
   });
 });

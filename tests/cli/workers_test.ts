@@ -17,6 +17,7 @@ import {
   type Site,
 } from "../_helpers/cli_program.ts";
 import { available, run } from "../_helpers/tls.ts";
+import { freePort } from "../_helpers/free_port.ts";
 
 const PROMETHEUS = String.raw`
 import json, sys
@@ -32,18 +33,6 @@ const haveParser = await available("python3", [
   "-c",
   "import prometheus_client",
 ]);
-
-/** A port free now on 127.0.0.1 (the workers must share a fixed one). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen({ host: "127.0.0.1", port: 0 }, () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** One POP3 session: USER, PASS, then QUIT; resolves with the PASS reply. */
 function session(port: number, password: string): Promise<string> {

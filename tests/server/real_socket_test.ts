@@ -3,13 +3,13 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { pop3Connect, tcpConnect } from "../_helpers/net_client.ts";
 import { Pop3Client, sleep, within } from "../_helpers/pop3_client.ts";
 import { eventually } from "../_helpers/fixture.ts";
+import { freePort } from "../_helpers/free_port.ts";
 
 function makeServer(options: Record<string, unknown> = {}) {
   const storage = new MemoryStorage();
@@ -25,18 +25,6 @@ function makeServer(options: Record<string, unknown> = {}) {
     ...options,
   });
   return { server, storage };
-}
-
-/** A port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function refused(port: number): Promise<boolean> {

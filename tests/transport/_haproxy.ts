@@ -2,8 +2,9 @@
 // directory: TCP frontends on loopback, `send-proxy-v2` to the backends.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
+import { freePort } from "../_helpers/free_port.ts";
 
 /** Whether `haproxy` runs here. */
 export function haveHaproxy(): Promise<boolean> {
@@ -11,18 +12,6 @@ export function haveHaproxy(): Promise<boolean> {
     const p = spawn("haproxy", ["-v"], { stdio: "ignore" });
     p.on("error", () => resolve(false));
     p.on("close", (code) => resolve(code === 0));
-  });
-}
-
-/** A free loopback port (bound and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
   });
 }
 
