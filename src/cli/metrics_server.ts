@@ -6,6 +6,9 @@
  */
 
 import { createServer } from "node:http";
+import type { Config } from "./config.ts";
+import { formatAddress, ListenError } from "./listeners.ts";
+import type { Log } from "./log.ts";
 
 /** A running metrics endpoint. */
 export interface MetricsServer {
@@ -72,4 +75,42 @@ export async function serveMetrics(
         server.closeAllConnections?.();
       }),
   };
+}
+
+/**
+ * Starts the endpoint that `--metrics-port` asks for, on
+ * `--metrics-hostname`, and logs where it listens.
+ *
+ * @returns The endpoint, or `undefined` without `--metrics-port`.
+ * @throws {ListenError} Naming `--metrics-port` when it cannot listen.
+ *
+ * @example
+ * ```ts ignore
+ * const server = await metricsEndpoint(config, () => "up 1\n", log);
+ * await server?.close();
+ * ```
+ */
+export async function metricsEndpoint(
+  config: Config,
+  render: () => string | Promise<string>,
+  log: Log,
+): Promise<MetricsServer | undefined> {
+  const port = config["metrics-port"] as number | undefined;
+  if (port === undefined) return undefined;
+  const hostname = config["metrics-hostname"] as string;
+  let server: MetricsServer;
+  try {
+    server = await serveMetrics(hostname, port, render);
+  } catch (error) {
+    throw new ListenError(
+      { proto: "pop3", hostname, port },
+      "--metrics-port",
+      error,
+    );
+  }
+  log.line("listening", {
+    proto: "metrics",
+    address: formatAddress(hostname, server.port),
+  });
+  return server;
 }

@@ -26,7 +26,7 @@ import {
 } from "./listeners.ts";
 import { Log, type LogFormat } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { type MetricsServer, serveMetrics } from "./metrics_server.ts";
+import { metricsEndpoint, type MetricsServer } from "./metrics_server.ts";
 import { ConfigError, SETTINGS } from "./settings.ts";
 import { workerConfig, type WorkerRole } from "./worker_role.ts";
 
@@ -236,33 +236,17 @@ export async function serve(
     throw error;
   }
   let metricsServer: MetricsServer | undefined;
-  if (config["metrics-port"] !== undefined) {
-    const hostname = config["metrics-hostname"] as string;
-    try {
-      metricsServer = await serveMetrics(
-        hostname,
-        config["metrics-port"] as number,
-        () => metrics.render(server.stats()),
-      );
-    } catch (error) {
-      await server.destroy("kill");
-      await backend.close().catch(() => {});
-      const e = new ListenError(
-        {
-          proto: "pop3",
-          hostname,
-          port: config["metrics-port"] as number,
-        },
-        "--metrics-port",
-        error,
-      );
-      log.line("fatal", { error: e.message });
-      return 1;
-    }
-    log.line("listening", {
-      proto: "metrics",
-      address: formatAddress(hostname, metricsServer.port),
-    });
+  try {
+    metricsServer = await metricsEndpoint(
+      config,
+      () => metrics.render(server.stats()),
+      log,
+    );
+  } catch (error) {
+    await server.destroy("kill");
+    await backend.close().catch(() => {});
+    log.line("fatal", { error: (error as Error).message });
+    return 1;
   }
   let lmtp: Lmtpd<unknown> | undefined;
   if (config["lmtp-port"] !== undefined) {

@@ -11,10 +11,9 @@
 
 import { checkServeConfig, type Config } from "./config.ts";
 import type { Host, WorkerThread } from "./host.ts";
-import { formatAddress } from "./listeners.ts";
 import { Log, type LogFormat } from "./log.ts";
 import { mergeExpositions } from "./metrics_merge.ts";
-import { type MetricsServer, serveMetrics } from "./metrics_server.ts";
+import { metricsEndpoint, type MetricsServer } from "./metrics_server.ts";
 import { readTls } from "./serve.ts";
 import { ConfigError } from "./settings.ts";
 import type { FromWorker } from "./worker_role.ts";
@@ -225,26 +224,13 @@ export async function supervise(
       `pop3d_worker_restarts_total ${restarts}\n`;
   };
   let metricsServer: MetricsServer | undefined;
-  if (config["metrics-port"] !== undefined) {
-    const hostname = config["metrics-hostname"] as string;
-    try {
-      metricsServer = await serveMetrics(
-        hostname,
-        config["metrics-port"] as number,
-        render,
-      );
-    } catch (error) {
-      log.line("fatal", {
-        error: `--metrics-port ${config["metrics-port"]}: ${errorText(error)}`,
-      });
-      stopping = true;
-      await stopAll("SIGTERM");
-      return 1;
-    }
-    log.line("listening", {
-      proto: "metrics",
-      address: formatAddress(hostname, metricsServer.port),
-    });
+  try {
+    metricsServer = await metricsEndpoint(config, render, log);
+  } catch (error) {
+    log.line("fatal", { error: errorText(error) });
+    stopping = true;
+    await stopAll("SIGTERM");
+    return 1;
   }
   log.line("ready", { workers: count });
 

@@ -213,4 +213,31 @@ describe("pop3d --workers: settings that cannot go with it", () => {
     assert.equal(lines.length, 1, missing.stderr);
     assert.match(lines[0], /--passwd/);
   });
+
+  it("exits 1 naming --metrics-port when it is taken, and stops the workers", async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+    const taken = (busy.address() as net.AddressInfo).port;
+    try {
+      const port = String(await freePort());
+      const result = await runProgram([
+        ...site.args.map((a) => a === "0" ? port : a),
+        "--workers",
+        "2",
+        "--metrics-port",
+        String(taken),
+      ]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /\(--metrics-port\): the address is already in use/,
+      );
+      const stopped = result.stderr.split("\n").filter((l) =>
+        l.includes('"event":"stopped"')
+      );
+      assert.equal(stopped.length, 2, result.stderr);
+    } finally {
+      busy.close();
+    }
+  });
 });
