@@ -13,6 +13,7 @@ import type { Host, WorkerThread } from "../../src/cli/host.ts";
 import { Log } from "../../src/cli/log.ts";
 import { mergeExpositions } from "../../src/cli/metrics_merge.ts";
 import { supervise } from "../../src/cli/supervisor.ts";
+import { runWorker } from "../../src/cli/worker_main.ts";
 import {
   type FromWorker,
   type ToWorker,
@@ -240,5 +241,33 @@ describe("the parts of --workers", () => {
       () => server.recordLoginOutcome("192.0.2.7", "no" as unknown as boolean),
       TypeError,
     );
+  });
+});
+
+describe("runWorker (a --workers thread)", () => {
+  it("keeps a signal that comes before the program listens for it, and says done with its code", async () => {
+    const posted: FromWorker[] = [];
+    let deliver!: (m: ToWorker) => void;
+    const link = {
+      data: { args: ["serve"], index: 2, count: 3 },
+      post: (m: FromWorker) => void posted.push(m),
+      onMessage: (h: (m: ToWorker) => void) => void (deliver = h),
+    };
+    const { host } = fakeHost(() => {});
+    const run = async (h: Host, role: { index: number; count: number }) => {
+      assert.deepEqual([role.index, role.count, h.args], [2, 3, ["serve"]]);
+      // The supervisor stops the worker before it has set up its signals.
+      deliver({ type: "signal", signal: "SIGTERM" });
+      await new Promise((r) => setTimeout(r, 10));
+      h.err("starting\n");
+      return await new Promise<number>((resolve) =>
+        h.onSignal("SIGTERM", () => resolve(7))
+      );
+    };
+    await runWorker(link, host, run);
+    assert.deepEqual(posted, [
+      { type: "err", text: "starting\n" },
+      { type: "done", code: 7 },
+    ]);
   });
 });
