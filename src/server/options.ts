@@ -32,7 +32,8 @@ export interface Pop3dOptions<M = unknown> {
    * Lets several servers (processes) listen on the same port, the kernel
    * spreading new connections over them (`SO_REUSEPORT`, Linux and the
    * BSDs): one server runs on one core, so a machine with more cores runs
-   * one per core. Each server keeps its own limits, penalties and metrics.
+   * one per core. Each server keeps its own limits, penalties and metrics;
+   * `Pop3d.recordLoginOutcome` lets them share the auth penalty.
    * On Deno the listener is then `node:net`'s (Deno's own needs
    * `--unstable-net` for it).
    *
