@@ -9,7 +9,10 @@
 
 import { type Host, nodeHost, type WorkerLink, workerLink } from "./host.ts";
 import { main } from "./main.ts";
-import type { WorkerRole } from "./worker_role.ts";
+import type { FromWorker, WorkerRole } from "./worker_role.ts";
+
+/** Characters of log lines a worker holds before it sends them at once. */
+const BATCH_MAX = 16_384;
 
 /**
  * Runs `run` (the program's `main`) as a worker over `link`: a host whose
@@ -34,11 +37,31 @@ export async function runWorker(
   const early = new Set<string>();
   const peers: ((remote: string, ok: boolean) => void)[] = [];
   let render: (() => string) | undefined;
+  // Log lines go to the supervisor in batches, one message per turn of the
+  // event loop instead of one per line; "ready", "out" and "done" go after
+  // the lines written before them.
+  let pending = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (pending === "") return;
+    link.post({ type: "err", text: pending });
+    pending = "";
+  };
+  const post = (message: FromWorker) => {
+    flush();
+    link.post(message);
+  };
   const host: Host = {
     ...base,
     args: link.data.args,
-    out: (text) => link.post({ type: "out", text }),
-    err: (text) => link.post({ type: "err", text }),
+    out: (text) => post({ type: "out", text }),
+    err(text) {
+      pending += text;
+      if (pending.length >= BATCH_MAX) flush();
+      else timer ??= setTimeout(flush, 0);
+    },
     onSignal(signal, handler) {
       signals.set(signal, [...signals.get(signal) ?? [], handler]);
       // A signal that came while the worker was still starting.
@@ -72,13 +95,13 @@ export async function runWorker(
   const role: WorkerRole = {
     index: link.data.index,
     count: link.data.count,
-    ready: () => link.post({ type: "ready" }),
+    ready: () => post({ type: "ready" }),
     shareLogin: (remote, ok) => link.post({ type: "login", remote, ok }),
     onPeerLogin: (handler) => void peers.push(handler),
     onMetrics: (r) => void (render = r),
   };
   const code = await run(host, role);
-  link.post({ type: "done", code });
+  post({ type: "done", code });
 }
 
 const link = workerLink();

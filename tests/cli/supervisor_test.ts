@@ -245,7 +245,7 @@ describe("the parts of --workers", () => {
 });
 
 describe("runWorker (a --workers thread)", () => {
-  it("keeps a signal that comes before the program listens for it, and says done with its code", async () => {
+  it("keeps a signal that comes before the program listens for it, sends log lines in batches, and says done with its code last", async () => {
     const posted: FromWorker[] = [];
     let deliver!: (m: ToWorker) => void;
     const link = {
@@ -260,13 +260,14 @@ describe("runWorker (a --workers thread)", () => {
       deliver({ type: "signal", signal: "SIGTERM" });
       await new Promise((r) => setTimeout(r, 10));
       h.err("starting\n");
+      h.err("still starting\n");
       return await new Promise<number>((resolve) =>
         h.onSignal("SIGTERM", () => resolve(7))
       );
     };
     await runWorker(link, host, run);
     assert.deepEqual(posted, [
-      { type: "err", text: "starting\n" },
+      { type: "err", text: "starting\nstill starting\n" },
       { type: "done", code: 7 },
     ]);
   });
