@@ -7,6 +7,7 @@
  */
 
 import process from "node:process";
+import { availableParallelism } from "node:os";
 import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import {
   isMainThread,
@@ -38,6 +39,8 @@ export interface Host {
   onSignal(signal: "SIGHUP" | "SIGTERM" | "SIGINT", handler: () => void): void;
   /** Ends the process. */
   exit(code: number): never;
+  /** How many threads can run at once here (`--workers auto`). */
+  cpus?(): number;
   /** Starts a worker thread running `worker_main.ts` (`--workers`). */
   startWorker?(data: WorkerData): WorkerThread;
 }
@@ -152,6 +155,7 @@ export function nodeHost(): Host {
       process.on(signal, handler);
     },
     exit: (code) => process.exit(code),
+    cpus: availableParallelism,
     startWorker,
   };
 }

@@ -96,9 +96,10 @@ export async function main(host: Host, role?: WorkerRole): Promise<number> {
         if (rest.length) break;
         if (role) return await serve(host, load, role);
         const first = await load();
-        if ((first.workers as number) > 1) {
-          return await supervise(host, load, first);
-        }
+        const workers = first.workers === "auto"
+          ? host.cpus?.() ?? 1
+          : first.workers as number;
+        if (workers > 1) return await supervise(host, load, first, workers);
         let given: Config | undefined = first;
         return await serve(host, () => {
           const config = given;

@@ -99,6 +99,10 @@ export function parseSetting(setting: Setting, text: string): SettingValue {
       }
       break;
     case "int":
+      if (setting.auto && text.trim().toLowerCase() === "auto") {
+        value = "auto";
+        break;
+      }
       value = integer(setting, text);
       if (
         (setting.min !== undefined && value < setting.min) ||

@@ -36,6 +36,8 @@ export interface Setting {
   readonly min?: number;
   /** Bounds of an `int`. */
   readonly max?: number;
+  /** Whether an `int` also takes `auto` (the program decides). */
+  readonly auto?: boolean;
   /** The `Pop3d` option it sets (validated by the library too). */
   readonly option?: keyof Pop3dOptions;
   /** The default, when there is one. */

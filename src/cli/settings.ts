@@ -104,10 +104,11 @@ export const SETTINGS: readonly Setting[] = [
     kind: "int",
     min: 1,
     max: 256,
+    auto: true,
     default: 1,
     arg: "N",
     help:
-      "Serve on N threads sharing the ports (SO_REUSEPORT), one per core; one metrics endpoint and one auth penalty for all; needs fixed ports",
+      "Serve on N threads sharing the ports (SO_REUSEPORT); auto: one per core; one metrics endpoint and one auth penalty for all; needs fixed ports",
     group: "Listeners",
   },
   {

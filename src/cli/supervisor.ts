@@ -51,20 +51,21 @@ function errorText(error: unknown): string {
  * @param host The runtime; it must be able to start threads.
  * @param loadConfig Reads the settings (again on SIGHUP).
  * @param config The settings already read.
+ * @param count How many workers (`--workers`, `auto` resolved).
  * @throws {ConfigError} For bad settings, before any thread starts.
  *
  * @example
  * ```ts ignore
- * const code = await supervise(nodeHost(), load, await load());
+ * const code = await supervise(nodeHost(), load, await load(), 4);
  * ```
  */
 export async function supervise(
   host: Host,
   loadConfig: () => Promise<Config>,
   config: Config,
+  count: number,
 ): Promise<number> {
   checkServeConfig(config);
-  const count = config.workers as number;
   for (const key of ["port", "tls-port", "lmtp-port"]) {
     if (config[key] === 0) {
       throw new ConfigError(

@@ -44,6 +44,21 @@ describe("SETTINGS", () => {
     assert.equal(parseSetting(findSetting("scheme")!, "pbkdf2"), "PBKDF2");
   });
 
+  it("parseSetting reads --workers as a number or auto, and names it in errors", () => {
+    const workers = findSetting("workers")!;
+    assert.equal(parseSetting(workers, "4"), 4);
+    assert.equal(parseSetting(workers, "AUTO"), "auto");
+    assert.throws(
+      () => parseSetting(workers, "many"),
+      (e: unknown) => e instanceof ConfigError && /--workers/.test(e.message),
+    );
+    // Only a setting that says so takes auto.
+    assert.throws(
+      () => parseSetting(findSetting("max-connections")!, "auto"),
+      ConfigError,
+    );
+  });
+
   it("parseSetting reads a boolean setting and names it in errors", () => {
     const sync = findSetting("sync-metadata")!;
     for (const text of ["true", "yes", "on", "1", "TRUE"]) {

@@ -13,6 +13,7 @@ import type { Host, WorkerThread } from "../../src/cli/host.ts";
 import { Log } from "../../src/cli/log.ts";
 import { mergeExpositions } from "../../src/cli/metrics_merge.ts";
 import { supervise } from "../../src/cli/supervisor.ts";
+import { main } from "../../src/cli/main.ts";
 import { runWorker } from "../../src/cli/worker_main.ts";
 import {
   type FromWorker,
@@ -115,7 +116,7 @@ describe("supervise (--workers)", () => {
     const { host, signals, threads, err } = fakeHost((t) =>
       t.send({ type: "ready" })
     );
-    const done = supervise(host, load, CONFIG);
+    const done = supervise(host, load, CONFIG, 2);
     await until(() => events(err).some((e) => e.event === "ready"), "ready");
     assert.deepEqual(threads.map((t) => t.data.index), [1, 2]);
     assert.ok(threads.every((t) => t.data.count === 2));
@@ -156,7 +157,7 @@ describe("supervise (--workers)", () => {
       t.send({ type: "done", code: 2 });
       t.end(0);
     });
-    assert.equal(await supervise(host, load, CONFIG), 2);
+    assert.equal(await supervise(host, load, CONFIG, 2), 2);
     assert.equal(threads.length, 2);
     assert.ok(
       threads[0].received.some((m) =>
@@ -165,10 +166,38 @@ describe("supervise (--workers)", () => {
     );
   });
 
+  it("--workers auto starts one worker per CPU the host has", async () => {
+    const { host, signals, threads, err } = fakeHost((t) =>
+      t.send({ type: "ready" })
+    );
+    host.args = [
+      "--maildir",
+      "/nonexistent/mail",
+      "--passwd",
+      "/nonexistent/passwd",
+      "--port",
+      "1110",
+      "--log-format",
+      "json",
+      "--workers",
+      "auto",
+    ];
+    host.cpus = () => 3;
+    const done = main(host);
+    await until(() => events(err).some((e) => e.event === "ready"), "ready");
+    assert.deepEqual(threads.map((t) => [t.data.index, t.data.count]), [
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+    signals.get("SIGTERM")!();
+    assert.equal(await done, 0);
+  });
+
   it("refuses port 0, naming the setting", async () => {
     const { host } = fakeHost(() => {});
     await assert.rejects(
-      supervise(host, load, { ...CONFIG, "lmtp-port": 0 }),
+      supervise(host, load, { ...CONFIG, "lmtp-port": 0 }, 2),
       /--lmtp-port 0 cannot go with --workers 2/,
     );
   });
