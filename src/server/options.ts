@@ -34,8 +34,9 @@ export interface Pop3dOptions<M = unknown> {
    * BSDs): one server runs on one core, so a machine with more cores runs
    * one per core. Each server keeps its own limits, penalties and metrics;
    * `Pop3d.recordLoginOutcome` lets them share the auth penalty.
-   * On Deno the listener is then `node:net`'s (Deno's own needs
-   * `--unstable-net` for it).
+   * On Deno the listener is then Deno's own when the process runs with
+   * `--unstable-net` (which that needs), else `node:net`'s, which costs
+   * more per connection.
    *
    * @default {false}
    */

@@ -9,7 +9,8 @@ import type { Listener, ListenOptions } from "./types.ts";
 /**
  * The default {@linkcode SocketFactory}: listens with `Deno.listen` on Deno,
  * `Bun.listen` on Bun and `node:net` on Node (and on Deno with
- * `reusePort`). The adapter is imported lazily,
+ * `reusePort`, unless `--unstable-net` lets `Deno.listen` share the port).
+ * The adapter is imported lazily,
  * so loading the module touches no runtime API.
  *
  * @example
@@ -22,11 +23,17 @@ import type { Listener, ListenOptions } from "./types.ts";
  */
 export async function defaultSocket(options: ListenOptions): Promise<Listener> {
   const host = globalThis as {
-    Deno?: { listen?: unknown };
+    Deno?: { listen?: unknown; listenDatagram?: unknown };
     Bun?: { listen?: unknown };
   };
-  // Deno.listen shares a port only with --unstable-net; node:net can.
-  if (typeof host.Deno?.listen === "function" && !options.reusePort) {
+  // Deno.listen shares a port only with --unstable-net (without it, asking
+  // ends the process); that flag also brings Deno.listenDatagram. node:net
+  // shares a port on any Deno, at some cost per connection.
+  const denoSharesPorts = typeof host.Deno?.listenDatagram === "function";
+  if (
+    typeof host.Deno?.listen === "function" &&
+    (!options.reusePort || denoSharesPorts)
+  ) {
     const { listenDeno } = await import("./deno.ts");
     return listenDeno(options);
   }

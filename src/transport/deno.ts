@@ -179,6 +179,8 @@ export function fromDenoConn(
  * Listens on TCP with `Deno.listen`; accepted connections have no-delay set
  * (replies are written whole, so Nagle only adds latency). With
  * `options.tls`, connections offer STLS through one shared `SecureContext`.
+ * `options.reusePort` needs `--unstable-net` (without it Deno ends the
+ * process); `defaultSocket` checks for it.
  *
  * @example
  * ```ts ignore
@@ -192,7 +194,9 @@ export function listenDeno(options: ListenOptions): Listener {
   const listener = Deno.listen({
     hostname: options.hostname,
     port: options.port,
-  });
+    // Only asked for under --unstable-net (see defaultSocket).
+    ...(options.reusePort ? { reusePort: true } : {}),
+  } as Deno.TcpListenOptions);
   let closed = false;
   const closeListener = closeOnce(() => listener.close());
   return {
