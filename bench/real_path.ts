@@ -535,6 +535,8 @@ async function main() {
             "run",
             "-A",
             "--v8-flags=--expose-gc",
+            // As README says for the program on shared ports.
+            ...(o.program > 1 ? ["--unstable-net"] : []),
             ...prof,
             ...args,
           ]
