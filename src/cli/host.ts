@@ -51,7 +51,10 @@ export interface WorkerThread {
   post(message: ToWorker): void;
   /** Receives the worker's messages, in order. */
   onMessage(handler: (message: FromWorker) => void): void;
-  /** Called once when the thread has ended, with the error that ended it. */
+  /**
+   * Called once when the thread has ended, with the error that ended it;
+   * the code is not 0 when there is one.
+   */
   onExit(handler: (code: number, error?: Error) => void): void;
   /** Ends the thread now. */
   terminate(): void;
@@ -96,10 +99,21 @@ const WORKER_MAIN = import.meta.url.includes("/$bunfs/")
   ? new URL("./src/cli/worker_main.ts", import.meta.url)
   : new URL("./worker_main.ts", import.meta.url);
 
-function startWorker(data: WorkerData): WorkerThread {
-  const worker = new Worker(WORKER_MAIN, {
-    workerData: data,
-  });
+/**
+ * Starts a thread running `module` (the worker module unless a test gives
+ * another), with `data` as its `workerData`.
+ *
+ * @example
+ * ```ts ignore
+ * const thread = startWorker({ args: [], index: 1, count: 1 });
+ * thread.onExit((code, error) => console.log(code, error));
+ * ```
+ */
+export function startWorker(
+  data: WorkerData,
+  module: URL = WORKER_MAIN,
+): WorkerThread {
+  const worker = new Worker(module, { workerData: data });
   let error: Error | undefined;
   worker.on("error", (e: unknown) => {
     error = e instanceof Error ? e : new Error(String(e));
@@ -107,8 +121,12 @@ function startWorker(data: WorkerData): WorkerThread {
   return {
     post: (message) => worker.postMessage(message),
     onMessage: (handler) => void worker.on("message", handler),
+    // Bun ends a thread that died of an uncaught error with code 0.
     onExit: (handler) =>
-      void worker.once("exit", (code: number) => handler(code, error)),
+      void worker.once(
+        "exit",
+        (code: number) => handler(error && code === 0 ? 1 : code, error),
+      ),
     terminate: () => void worker.terminate(),
   };
 }
@@ -156,6 +174,6 @@ export function nodeHost(): Host {
     },
     exit: (code) => process.exit(code),
     cpus: availableParallelism,
-    startWorker,
+    startWorker: (data) => startWorker(data),
   };
 }

@@ -1,0 +1,58 @@
+/**
+ * The program's thread adapter (`startWorker` in host.ts) on the runtime
+ * that runs the test: messages both ways in order, `workerData`, and a
+ * thread that dies of an uncaught error reported once with a non-zero
+ * code and that error, which is what the supervisor restarts on; and a
+ * terminated thread's exit.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker } from "../../src/cli/host.ts";
+
+const CRASH = new URL("./_worker_crash.ts", import.meta.url);
+const DATA = { args: ["--workers", "2"], index: 2, count: 2 };
+
+function exited(thread: ReturnType<typeof startWorker>) {
+  return new Promise<{ code: number; error?: Error }>((resolve) =>
+    thread.onExit((code, error) => resolve({ code, error }))
+  );
+}
+
+describe("host startWorker", () => {
+  it("passes messages both ways and reports a crash with its error", async () => {
+    const thread = startWorker(DATA, CRASH);
+    const messages: unknown[] = [];
+    const ready = new Promise<void>((resolve) =>
+      thread.onMessage((m) => {
+        messages.push(m);
+        if ((m as { type: string }).type === "ready") resolve();
+      })
+    );
+    const exit = exited(thread);
+    await ready;
+    thread.post({ type: "metrics", request: 1 });
+    thread.post({ type: "metrics", request: 2 });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(messages, [
+      { type: "ready", data: DATA },
+      { type: "echo", message: { type: "metrics", request: 1 } },
+      { type: "echo", message: { type: "metrics", request: 2 } },
+    ]);
+    thread.post(
+      { type: "crash" } as unknown as Parameters<typeof thread.post>[0],
+    );
+    const { code, error } = await exit;
+    assert.notEqual(code, 0);
+    assert.match(String(error?.message), /worker crashed on purpose/);
+  });
+
+  it("reports the exit of a thread it terminates", async () => {
+    const thread = startWorker(DATA, CRASH);
+    await new Promise<void>((resolve) => thread.onMessage(() => resolve()));
+    const exit = exited(thread);
+    thread.terminate();
+    const { error } = await exit;
+    assert.equal(error, undefined);
+  });
+});
