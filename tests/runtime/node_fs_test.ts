@@ -215,3 +215,26 @@ for (const syncMetadata of [false, true]) {
     });
   });
 }
+
+describe("nodeFs temporary names", () => {
+  it("are unique without a random draw per name", async () => {
+    const { tempName } = await import("../../src/runtime/_node_fs_common.ts");
+    const draw = crypto.getRandomValues;
+    let draws = 0;
+    crypto.getRandomValues = ((array: Uint8Array) => {
+      draws++;
+      return draw.call(crypto, array);
+    }) as typeof crypto.getRandomValues;
+    try {
+      const names = new Set<string>();
+      for (let i = 0; i < 1000; i++) names.add(tempName("mx", "/m/pop3d.lock"));
+      assert.equal(names.size, 1000);
+      assert.equal(draws, 0);
+      for (const name of names) {
+        assert.match(name, /^\/m\/pop3d\.lock\.mx\.\d+\.\d+-\d+\.tmp$/);
+      }
+    } finally {
+      crypto.getRandomValues = draw;
+    }
+  });
+});
