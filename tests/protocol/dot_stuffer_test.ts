@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { DotStuffer } from "../../src/protocol/dot_stuffer.ts";
+import { wasmStuffer } from "../../src/protocol/_wasm_stuffer.ts";
 import {
   byteByByte,
   concat,
@@ -147,6 +148,39 @@ describe("DotStuffer", () => {
         );
       }
     }
+  });
+
+  it("DotStuffer matches the reference on long messages in chunks of every size, across the WebAssembly slices", () => {
+    // Chunks of 1 KiB and more go through WebAssembly, 256 KiB at a time;
+    // shorter ones through JavaScript. Random splits mix both, and a chunk
+    // may span several slices, so the state crosses paths and slices.
+    for (let seed = 1; seed <= 12; seed++) {
+      const rand = prng(9000 + seed);
+      const length = 1 + Math.floor(rand() * 700_000);
+      const text = new Uint8Array(length);
+      for (let i = 0; i < length; i++) {
+        const r = rand();
+        text[i] = r < 0.015 ? LF : r < 0.02 ? CR : r < 0.03 ? DOT : 0x61;
+        if (text[i] === LF && rand() < 0.5 && i > 0) text[i - 1] = CR;
+      }
+      const expected = reference(text);
+      assert.deepEqual(encodeAll([text]), expected, `seed ${seed} whole`);
+      for (const max of [1500, 70_000, 300_000, 600_000]) {
+        assert.deepEqual(
+          encodeAll(randomSplit(rand, text, max)),
+          expected,
+          `seed ${seed} split ${max}`,
+        );
+      }
+    }
+  });
+
+  it("DotStuffer has its WebAssembly encoder on this runtime", () => {
+    const encode = wasmStuffer();
+    assert.ok(encode, "WebAssembly with SIMD did not load");
+    const { out, crs } = encode(te.encode(".a\n.b\r\nc\n"), true, false);
+    assert.equal(td.decode(out), "..a\r\n..b\r\nc\r\n");
+    assert.equal(crs, 2);
   });
 
   it("DotStuffer finds a line end in the last octets after the last whole word", () => {
