@@ -185,10 +185,47 @@ export async function supervise(
     return codes.find((code) => code !== 0) ?? 0;
   };
 
+  // The signals are taken from the start: starting N threads takes N
+  // times a thread's start-up, and a SIGHUP meanwhile must not end the
+  // process (its default). A worker still starting keeps a signal until
+  // it listens for it.
+  // The metrics endpoint, once it listens.
+  const open: { metrics?: MetricsServer } = {};
+  let stopped!: (code: number) => void;
+  const done = new Promise<number>((resolve) => stopped = resolve);
+  host.onSignal("SIGHUP", async () => {
+    if (stopping) return;
+    try {
+      const next = await loadConfig();
+      log.format = next["log-format"] as LogFormat;
+    } catch {
+      // the workers read the settings too, and say what is wrong
+    }
+    for (const slot of slots) {
+      slot.thread?.post({ type: "signal", signal: "SIGHUP" });
+    }
+  });
+  const stop = async (signal: "SIGTERM" | "SIGINT") => {
+    if (stopping) {
+      for (const slot of slots) slot.thread?.post({ type: "signal", signal });
+      return;
+    }
+    stopping = true;
+    const started = Date.now();
+    log.line("stopping", { signal, workers: count });
+    const code = await stopAll(signal);
+    await open.metrics?.close();
+    log.line("stopped", { duration_ms: Date.now() - started });
+    stopped(code);
+  };
+  host.onSignal("SIGTERM", () => void stop("SIGTERM"));
+  host.onSignal("SIGINT", () => void stop("SIGINT"));
+
   // One after another: a setting only a worker can check (the passwd
   // file, PostgreSQL, a port in use) fails once, in the first.
   for (const slot of slots) {
     const result = await launch(slot);
+    if (stopping) return await done;
     if (result !== "ready") {
       stopping = true;
       await stopAll("SIGTERM");
@@ -224,44 +261,21 @@ export async function supervise(
       "# TYPE pop3d_worker_restarts_total counter\n" +
       `pop3d_worker_restarts_total ${restarts}\n`;
   };
-  let metricsServer: MetricsServer | undefined;
+  let endpoint: MetricsServer | undefined;
   try {
-    metricsServer = await metricsEndpoint(config, render, log);
+    endpoint = await metricsEndpoint(config, render, log);
   } catch (error) {
+    if (stopping) return await done;
     log.line("fatal", { error: errorText(error) });
     stopping = true;
     await stopAll("SIGTERM");
     return 1;
   }
+  if (stopping) {
+    await endpoint?.close();
+    return await done;
+  }
+  open.metrics = endpoint;
   log.line("ready", { workers: count });
-
-  return await new Promise<number>((resolve) => {
-    host.onSignal("SIGHUP", async () => {
-      if (stopping) return;
-      try {
-        const next = await loadConfig();
-        log.format = next["log-format"] as LogFormat;
-      } catch {
-        // the workers read the settings too, and say what is wrong
-      }
-      for (const slot of slots) {
-        slot.thread?.post({ type: "signal", signal: "SIGHUP" });
-      }
-    });
-    const stop = async (signal: "SIGTERM" | "SIGINT") => {
-      if (stopping) {
-        for (const slot of slots) slot.thread?.post({ type: "signal", signal });
-        return;
-      }
-      stopping = true;
-      const started = Date.now();
-      log.line("stopping", { signal, workers: count });
-      const code = await stopAll(signal);
-      await metricsServer?.close();
-      log.line("stopped", { duration_ms: Date.now() - started });
-      resolve(code);
-    };
-    host.onSignal("SIGTERM", () => void stop("SIGTERM"));
-    host.onSignal("SIGINT", () => void stop("SIGINT"));
-  });
+  return await done;
 }

@@ -151,6 +151,14 @@ export interface MaildirFs {
    * stale by age alone.
    */
   hostKey?(): string | undefined;
+  /**
+   * When this process started (Linux: the start time in `/proc/self/stat`),
+   * the same in each of its threads, or `undefined` when the host cannot
+   * tell. With the pid it tells another thread of this process (the
+   * workers of `pop3d --workers`), whose lock is held, from an earlier
+   * process that had this pid, whose lock is stale.
+   */
+  processStart?(): string | undefined;
 }
 
 /**

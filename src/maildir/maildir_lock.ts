@@ -10,7 +10,10 @@
  *   third of that), or
  * - this process instance wrote it and no longer holds it, or
  * - it comes from a process with the same host key (so pids are comparable)
- *   whose pid is dead, or is this process's own pid under another instance id.
+ *   whose pid is dead, or is this process's own pid under another instance
+ *   id and another process start time (an earlier process; under the same
+ *   start time it is another thread of this one, `pop3d --workers`, and
+ *   holds the lock).
  *
  * A host name and pid alone prove nothing: two containers with the same host
  * name both run as pid 1 on shared storage.
@@ -43,6 +46,7 @@ interface LockInfo {
   token: string;
   instance: string | undefined;
   hostKey: string | undefined;
+  started: string | undefined;
 }
 
 /**
@@ -237,7 +241,11 @@ function isStale(
   const hostKey = fs.hostKey?.();
   if (hostKey === undefined || owner.hostKey !== hostKey) return false;
   // Same boot and pid namespace: pids mean the same process here.
-  if (owner.pid === fs.pid()) return true; // an earlier instance, now gone
+  if (owner.pid === fs.pid()) {
+    // Another thread of this process, or an earlier process with this pid.
+    const started = fs.processStart?.();
+    return started === undefined || owner.started !== started;
+  }
   return !fs.isProcessAlive(owner.pid);
 }
 
@@ -245,11 +253,14 @@ function lockContent(fs: MaildirFs, token: string): string {
   const hostKey = fs.hostKey?.() ?? "";
   let host = HOST_NAMES.get(fs);
   if (host === undefined) HOST_NAMES.set(fs, host = fs.hostname());
-  return `${fs.pid()}\n${host}\n${Date.now()}\n${token}\n${INSTANCE}\n${hostKey}\n`;
+  const started = fs.processStart?.() ?? "";
+  return `${fs.pid()}\n${host}\n${Date.now()}\n${token}\n${INSTANCE}\n${hostKey}\n${started}\n`;
 }
 
 function parseLock(text: string): LockInfo | undefined {
-  const [pid, host, time, token, instance, hostKey] = text.split("\n");
+  const [pid, host, time, token, instance, hostKey, started] = text.split(
+    "\n",
+  );
   if (!/^\d+$/.test(pid ?? "") || !/^\d+$/.test(time ?? "") || !token) {
     return undefined;
   }
@@ -260,6 +271,7 @@ function parseLock(text: string): LockInfo | undefined {
     token,
     instance: instance || undefined,
     hostKey: hostKey || undefined,
+    started: started || undefined,
   };
 }
 

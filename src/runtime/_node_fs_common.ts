@@ -23,6 +23,7 @@ export type MetadataCalls = Omit<
   | "pid"
   | "isProcessAlive"
   | "hostKey"
+  | "processStart"
 >;
 
 /** Runs `call`, ignoring any error (best-effort clean-up). */

@@ -82,6 +82,7 @@ export function nodeFs(options: NodeFsOptions = {}): MaildirFs {
     pid: () => process.pid,
     isProcessAlive,
     hostKey,
+    processStart,
   };
   return options.syncMetadata
     ? { ...common, ...syncCalls(host) }
@@ -156,6 +157,24 @@ function hostKey(): string | undefined {
     }
   }
   return cachedHostKey ?? undefined;
+}
+
+let cachedProcessStart: string | null | undefined;
+
+/** The process's start time in clock ticks after boot (Linux); `undefined` elsewhere. */
+function processStart(): string | undefined {
+  if (cachedProcessStart === undefined) {
+    try {
+      const stat = readFileSync("/proc/self/stat", "utf8");
+      // Fields after the command name, which may hold spaces and ")":
+      // state is field 3, starttime field 22.
+      const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+      cachedProcessStart = /^\d+$/.test(start ?? "") ? start : null;
+    } catch {
+      cachedProcessStart = null;
+    }
+  }
+  return cachedProcessStart ?? undefined;
 }
 
 async function openRead(

@@ -166,6 +166,37 @@ describe("supervise (--workers)", () => {
     );
   });
 
+  it("takes SIGHUP and SIGTERM while the workers start: passes a reload on, stops the started ones and exits 0", async () => {
+    // Starting N workers takes N times a thread's start-up (0.3-0.5 s each
+    // on Node): a SIGHUP from logrotate then must not end the process.
+    const { host, signals, threads, err } = fakeHost(() => {});
+    const done = supervise(host, load, CONFIG, 2);
+    await until(() => threads.length === 1, "worker 1 starting");
+    assert.ok(signals.has("SIGHUP") && signals.has("SIGTERM"));
+    signals.get("SIGHUP")!();
+    await until(
+      () => threads[0].received.some((m) => m.type === "signal"),
+      "the SIGHUP passed on",
+    );
+    assert.deepEqual(threads[0].received, [{
+      type: "signal",
+      signal: "SIGHUP",
+    }]);
+    threads[0].send({ type: "ready" });
+    await until(() => threads.length === 2, "worker 2 starting");
+    signals.get("SIGTERM")!();
+    assert.equal(await done, 0);
+    assert.equal(threads.length, 2);
+    for (const t of threads) {
+      assert.ok(
+        t.received.some((m) => m.type === "signal" && m.signal === "SIGTERM"),
+      );
+    }
+    const names = events(err).map((e) => e.event);
+    assert.ok(!names.includes("ready"), names.join(" "));
+    assert.deepEqual(names.slice(-2), ["stopping", "stopped"]);
+  });
+
   it("--workers auto starts one worker per CPU the host has", async () => {
     const { host, signals, threads, err } = fakeHost((t) =>
       t.send({ type: "ready" })

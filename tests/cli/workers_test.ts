@@ -150,6 +150,36 @@ describe("pop3d --workers 2", () => {
     assert.ok(parsed.some(([name]) => name === "pop3d_workers"));
   });
 
+  it("a maildrop in use in one worker is in use in the other (one lock for both)", async () => {
+    // alice's session stays open after PASS; each other login for her is
+    // refused, in whichever worker the kernel puts it.
+    const first = net.connect({ host: "127.0.0.1", port });
+    let text = "";
+    first.setEncoding("latin1");
+    first.on("data", (chunk: string) => void (text += chunk));
+    first.write("USER alice\r\nPASS alice-pw\r\n");
+    const deadline = Date.now() + 10_000;
+    while (!/\r\n.*\r\n\+OK/s.test(text) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    try {
+      assert.match(text, /\r\n.*\r\n\+OK/s, "alice's first session");
+      const skip = program.records.length;
+      const replies: string[] = [];
+      for (let i = 0; i < 8; i++) replies.push(await session(port, "alice-pw"));
+      for (const reply of replies) assert.match(reply, /^-ERR \[IN-USE\]/);
+      const workers = new Set(
+        program.records.slice(skip).filter((r) =>
+          r.event === "login-failed" && r.reason === "in-use"
+        ).map((r) => Number(r.id) % 2),
+      );
+      // Both workers refused some (all 8 in one worker is 2^-7).
+      assert.equal(workers.size, 2, `refused by ${[...workers]}`);
+    } finally {
+      first.end("QUIT\r\n");
+    }
+  });
+
   it("a failed login in one worker puts the address under penalty in both", async () => {
     assert.match(await session(port, "wrong"), /^-ERR/);
     const deadline = Date.now() + 10_000;

@@ -14,10 +14,13 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { byMbox } from "../_helpers/by_mbox.ts";
 import { MAILDIR_LOCK_NAME, MaildirStorage } from "../../maildir.ts";
+import { nodeFs } from "../../src/runtime/node_fs.ts";
 
 const CHILD = fileURLToPath(new URL("./_lock_child.ts", import.meta.url));
+const THREAD = new URL("./_lock_thread.ts", import.meta.url);
 
 let base = "";
 let root = "";
@@ -226,6 +229,54 @@ for (const syncMetadata of [true, false]) {
       } finally {
         child.kill("SIGKILL");
         await exited(child);
+      }
+    });
+
+    it("MaildirStorage does not steal the lock that another thread of this process holds (pop3d --workers)", async () => {
+      await maildir("thread");
+      const thread = new Worker(THREAD, {
+        workerData: { root, mbox: "thread" },
+      });
+      const said = () =>
+        new Promise<string>((resolve, reject) => {
+          thread.once("message", resolve);
+          thread.once("error", reject);
+        });
+      const storage = byMbox(new MaildirStorage({ syncMetadata, root }));
+      let held = false;
+      try {
+        assert.equal(await said(), "locked");
+        const lockFile = join(root, "thread", MAILDIR_LOCK_NAME);
+        const text = await readFile(lockFile, "utf8");
+        held = await storage.lock("thread");
+        assert.equal(held, false);
+        assert.equal(await readFile(lockFile, "utf8"), text);
+        thread.postMessage("unlock");
+        assert.equal(await said(), "unlocked");
+        held = await storage.lock("thread");
+        assert.equal(held, true);
+      } finally {
+        if (held) await storage.unlock("thread");
+        await thread.terminate();
+      }
+    });
+
+    it("takes over a lock of this pid from an earlier process (a restarted container's pid 1)", async () => {
+      const dir = await maildir("reborn");
+      const fs = nodeFs();
+      const key = fs.hostKey?.();
+      if (key === undefined) return; // no pids to compare on this host
+      const lockFile = join(dir, MAILDIR_LOCK_NAME);
+      const storage = byMbox(new MaildirStorage({ syncMetadata, root }));
+      // Written by an earlier version (no start time), and by an earlier
+      // process that had this pid (another start time).
+      for (const started of ["", "1\n"]) {
+        await writeFile(
+          lockFile,
+          `${process.pid}\n${hostname()}\n${Date.now()}\nold\nearlier\n${key}\n${started}`,
+        );
+        assert.equal(await storage.lock("reborn"), true);
+        await storage.unlock("reborn");
       }
     });
 
