@@ -16,6 +16,7 @@
  */
 
 import { decodeBase64Lenient, encodeBase64 } from "../_util/base64.ts";
+import { concatBytes } from "../_util/concat.ts";
 import { fromHex, toHex } from "../_util/hex.ts";
 import { pbkdf2 } from "../_util/pbkdf2.ts";
 import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
@@ -186,8 +187,8 @@ export async function hashPassword(
     case "SSHA512": {
       const salt = crypto.getRandomValues(new Uint8Array(8));
       const hash = scheme === "SSHA256" ? "SHA-256" : "SHA-512";
-      const digest = await sha(hash, concat([pw, salt]));
-      return `{${scheme}}${encodeBase64(concat([digest, salt]))}`;
+      const digest = await sha(hash, concatBytes([pw, salt]));
+      return `{${scheme}}${encodeBase64(concatBytes([digest, salt]))}`;
     }
     case "PBKDF2": {
       const salt = randomCryptSalt(16);
@@ -232,7 +233,7 @@ async function verifyDigest(
     return false;
   }
   const salt = raw.subarray(len);
-  const digest = await sha(hash, concat([pw, salt]));
+  const digest = await sha(hash, concatBytes([pw, salt]));
   return timingSafeEqual(digest, raw.subarray(0, len));
 }
 
@@ -318,7 +319,7 @@ async function shaCrypt(
   }
   const saltText = match[3].slice(0, 16);
   const salt = ENCODER.encode(saltText);
-  const h = (parts: Uint8Array[]) => sha(hash, concat(parts));
+  const h = (parts: Uint8Array[]) => sha(hash, concatBytes(parts));
 
   const b = await h([pw, salt, pw]);
   const aParts: Uint8Array[] = [pw, salt, repeatTo(b, pw.length)];
@@ -361,18 +362,6 @@ function repeatTo(block: Uint8Array, length: number): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i += block.length) {
     out.set(block.subarray(0, Math.min(block.length, length - i)), i);
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
   }
   return out;
 }

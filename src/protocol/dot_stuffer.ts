@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concatBytes } from "../_util/concat.ts";
 import {
   WASM_CHUNK_MAX,
   type WasmStuffer,
@@ -154,7 +155,6 @@ export class DotStuffer {
     const n = chunk.length;
     const parts: Uint8Array[] = [];
     let changed = false;
-    let length = 0;
     for (let at = 0; at < n; at += WASM_CHUNK_MAX) {
       const slice = chunk.subarray(at, Math.min(n, at + WASM_CHUNK_MAX));
       const { out, crs } = wasm(slice, this.#atLineStart, this.#prevCR);
@@ -163,17 +163,9 @@ export class DotStuffer {
       this.#octets += slice.length + crs;
       changed ||= out !== slice;
       parts.push(out);
-      length += out.length;
     }
     if (!changed) return chunk;
-    if (parts.length === 1) return parts[0];
-    const whole = new Uint8Array(length);
-    let offset = 0;
-    for (const part of parts) {
-      whole.set(part, offset);
-      offset += part.length;
-    }
-    return whole;
+    return parts.length === 1 ? parts[0] : concatBytes(parts);
   }
 
   /** Returns the terminator, preceded by a line end if the body lacks one. */
