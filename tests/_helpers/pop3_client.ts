@@ -5,6 +5,8 @@
  * multi-line replies. Works on any pair of Web Streams.
  */
 
+import { concatBytes } from "../../src/_util/concat.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -47,18 +49,6 @@ export function within<T>(
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Drives one POP3 client connection. */
@@ -107,7 +97,7 @@ export class Pop3Client {
 
   #take(): Uint8Array {
     if (this.#chunks.length > 0) {
-      this.#buf = concat([this.#buf, ...this.#chunks]);
+      this.#buf = concatBytes([this.#buf, ...this.#chunks]);
       this.#chunks = [];
     }
     return this.#buf;

@@ -37,17 +37,7 @@ export function byteByByte(bytes: Uint8Array): Uint8Array[] {
 }
 
 /** Joins chunks. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concatBytes as concat } from "../../src/_util/concat.ts";
 
 /** Random bytes drawn from an alphabet weighted towards ".", CR and LF. */
 export function randomMessage(rand: () => number, length: number): Uint8Array {

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { concatBytes as concat } from "../../src/_util/concat.ts";
 
 /** Which runtime runs the tests. */
 export const RUNTIME: "deno" | "bun" | "node" = "Deno" in globalThis
@@ -50,15 +51,7 @@ export function run(
 }
 
 /** Concatenates byte chunks. */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return all;
-}
+export { concat };
 
 /** Whether a command can be started (`which`-like). */
 export async function available(
