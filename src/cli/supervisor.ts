@@ -189,8 +189,7 @@ export async function supervise(
   // times a thread's start-up, and a SIGHUP meanwhile must not end the
   // process (its default). A worker still starting keeps a signal until
   // it listens for it.
-  // The metrics endpoint, once it listens.
-  const open: { metrics?: MetricsServer } = {};
+  let metricsServer: MetricsServer | undefined;
   let stopped!: (code: number) => void;
   const done = new Promise<number>((resolve) => stopped = resolve);
   host.onSignal("SIGHUP", async () => {
@@ -214,7 +213,7 @@ export async function supervise(
     const started = Date.now();
     log.line("stopping", { signal, workers: count });
     const code = await stopAll(signal);
-    await open.metrics?.close();
+    await metricsServer?.close();
     log.line("stopped", { duration_ms: Date.now() - started });
     stopped(code);
   };
@@ -272,10 +271,11 @@ export async function supervise(
     return 1;
   }
   if (stopping) {
+    // The stop came while the endpoint was opening; it closed none.
     await endpoint?.close();
     return await done;
   }
-  open.metrics = endpoint;
+  metricsServer = endpoint;
   log.line("ready", { workers: count });
   return await done;
 }
