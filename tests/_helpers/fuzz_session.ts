@@ -6,6 +6,7 @@
  */
 
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
+import { concatBytes } from "../../src/_util/concat.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import {
   countingStorage,
@@ -251,17 +252,10 @@ export function generateCase(seed: number): FuzzCase {
   }
   if (rng.chance(0.5)) text("QUIT\r\n");
   if (rng.chance(0.2)) text(commandLine(rng)); // trailing partial line
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const input = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    input.set(p, at);
-    at += p.length;
-  }
+  const input = concatBytes(parts);
   const chunks: number[] = [];
   const style = rng.int(4);
-  for (let left = total; left > 0;) {
+  for (let left = input.length; left > 0;) {
     const size = style === 0
       ? 1 + rng.int(8)
       : style === 1
@@ -483,15 +477,7 @@ export async function runCase(c: FuzzCase): Promise<FuzzResult> {
   if (errors.length > 0) return fail(`onError: ${String(errors[0])}`);
   if (locked() !== 0) return fail(`${locked()} locks held at the end`);
   if ((calls.lock ?? 0) > 1) return fail("locked twice");
-  let total = 0;
-  for (const r of received) total += r.length;
-  const all = new Uint8Array(total);
-  let k = 0;
-  for (const r of received) {
-    all.set(r, k);
-    k += r.length;
-  }
-  const output = decoder.decode(all);
+  const output = decoder.decode(concatBytes(received));
   const lines = modelLines(c.input.subarray(0, at), 16_384);
   const problem = validate(output, lines, dropped);
   if (problem) return fail(problem);

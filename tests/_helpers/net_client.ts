@@ -6,6 +6,7 @@
 import { connect as netConnect } from "node:net";
 import { spawn } from "node:child_process";
 import { type ClientSide, Pop3Client, within } from "./pop3_client.ts";
+import { concatBytes } from "../../src/_util/concat.ts";
 
 /** Opens a TCP connection and wraps it as Web Streams. */
 export function tcpConnect(port: number, host = "127.0.0.1"): Promise<
@@ -92,15 +93,7 @@ export function run(
   const done = new Promise<RunResult>((resolve, reject) => {
     child.once("error", reject);
     child.once("close", (code: number | null) => {
-      let total = 0;
-      for (const c of out) total += c.length;
-      const stdout = new Uint8Array(total);
-      let at = 0;
-      for (const c of out) {
-        stdout.set(c, at);
-        at += c.length;
-      }
-      resolve({ code, stdout, stderr: err });
+      resolve({ code, stdout: concatBytes(out), stderr: err });
     });
   });
   return within(done, options.ms ?? 30_000, `${command} to finish`).catch(
