@@ -189,7 +189,8 @@ export async function supervise(
   // times a thread's start-up, and a SIGHUP meanwhile must not end the
   // process (its default). A worker still starting keeps a signal until
   // it listens for it.
-  let metricsServer: MetricsServer | undefined;
+  // The metrics endpoint, once it listens.
+  const open: { metrics?: MetricsServer } = {};
   let stopped!: (code: number) => void;
   const done = new Promise<number>((resolve) => stopped = resolve);
   host.onSignal("SIGHUP", async () => {
@@ -213,7 +214,7 @@ export async function supervise(
     const started = Date.now();
     log.line("stopping", { signal, workers: count });
     const code = await stopAll(signal);
-    await metricsServer?.close();
+    await open.metrics?.close();
     log.line("stopped", { duration_ms: Date.now() - started });
     stopped(code);
   };
@@ -271,11 +272,10 @@ export async function supervise(
     return 1;
   }
   if (stopping) {
-    // The stop came while the endpoint was opening; it closed none.
     await endpoint?.close();
     return await done;
   }
-  metricsServer = endpoint;
+  open.metrics = endpoint;
   log.line("ready", { workers: count });
   return await done;
 }
