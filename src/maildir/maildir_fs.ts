@@ -159,6 +159,19 @@ export interface MaildirFs {
    * process that had this pid, whose lock is stale.
    */
   processStart?(): string | undefined;
+  /**
+   * The id of the calling thread within this process (Linux: the thread id
+   * in `/proc/thread-self`), or `undefined` when the host cannot tell.
+   * Written into lock files, so that a thread of this process can tell a
+   * lock of a thread that died (a crashed worker of `pop3d --workers`) from
+   * one a live thread holds.
+   */
+  threadId?(): string | undefined;
+  /**
+   * Tells whether the thread with this {@linkcode MaildirFs.threadId} still
+   * runs in this process (Linux: `/proc/self/task/ID` exists).
+   */
+  isThreadAlive?(id: string): boolean;
 }
 
 /**

@@ -11,9 +11,10 @@
  * - this process instance wrote it and no longer holds it, or
  * - it comes from a process with the same host key (so pids are comparable)
  *   whose pid is dead, or is this process's own pid under another instance
- *   id and another process start time (an earlier process; under the same
- *   start time it is another thread of this one, `pop3d --workers`, and
- *   holds the lock).
+ *   id and another process start time (an earlier process), or under the
+ *   same start time but from a thread that no longer runs (a worker of
+ *   `pop3d --workers` that crashed). A live thread of this process holds
+ *   its lock.
  *
  * A host name and pid alone prove nothing: two containers with the same host
  * name both run as pid 1 on shared storage.
@@ -47,6 +48,7 @@ interface LockInfo {
   instance: string | undefined;
   hostKey: string | undefined;
   started: string | undefined;
+  thread: string | undefined;
 }
 
 /**
@@ -244,7 +246,10 @@ function isStale(
   if (owner.pid === fs.pid()) {
     // Another thread of this process, or an earlier process with this pid.
     const started = fs.processStart?.();
-    return started === undefined || owner.started !== started;
+    if (started === undefined || owner.started !== started) return true;
+    // A thread of this process: stale once that thread is gone.
+    return owner.thread !== undefined &&
+      fs.isThreadAlive?.(owner.thread) === false;
   }
   return !fs.isProcessAlive(owner.pid);
 }
@@ -254,13 +259,13 @@ function lockContent(fs: MaildirFs, token: string): string {
   let host = HOST_NAMES.get(fs);
   if (host === undefined) HOST_NAMES.set(fs, host = fs.hostname());
   const started = fs.processStart?.() ?? "";
-  return `${fs.pid()}\n${host}\n${Date.now()}\n${token}\n${INSTANCE}\n${hostKey}\n${started}\n`;
+  const thread = fs.threadId?.() ?? "";
+  return `${fs.pid()}\n${host}\n${Date.now()}\n${token}\n${INSTANCE}\n${hostKey}\n${started}\n${thread}\n`;
 }
 
 function parseLock(text: string): LockInfo | undefined {
-  const [pid, host, time, token, instance, hostKey, started] = text.split(
-    "\n",
-  );
+  const fields = text.split("\n");
+  const [pid, host, time, token, instance, hostKey, started, thread] = fields;
   if (!/^\d+$/.test(pid ?? "") || !/^\d+$/.test(time ?? "") || !token) {
     return undefined;
   }
@@ -272,6 +277,7 @@ function parseLock(text: string): LockInfo | undefined {
     instance: instance || undefined,
     hostKey: hostKey || undefined,
     started: started || undefined,
+    thread: thread || undefined,
   };
 }
 

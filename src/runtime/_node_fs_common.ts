@@ -24,6 +24,8 @@ export type MetadataCalls = Omit<
   | "isProcessAlive"
   | "hostKey"
   | "processStart"
+  | "threadId"
+  | "isThreadAlive"
 >;
 
 /** Runs `call`, ignoring any error (best-effort clean-up). */

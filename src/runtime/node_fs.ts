@@ -7,7 +7,7 @@
  */
 
 import * as fsp from "node:fs/promises";
-import { constants, readFileSync, readlinkSync } from "node:fs";
+import { constants, readFileSync, readlinkSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
 import type { MaildirFs } from "../maildir/maildir_fs.ts";
@@ -83,6 +83,8 @@ export function nodeFs(options: NodeFsOptions = {}): MaildirFs {
     isProcessAlive,
     hostKey,
     processStart,
+    threadId,
+    isThreadAlive,
   };
   return options.syncMetadata
     ? { ...common, ...syncCalls(host) }
@@ -175,6 +177,38 @@ function processStart(): string | undefined {
     }
   }
   return cachedProcessStart ?? undefined;
+}
+
+let cachedThreadId: string | null | undefined;
+
+/**
+ * The calling thread's id (Linux: `/proc/thread-self` names
+ * `PID/task/TID`); `undefined` elsewhere. Each worker thread loads this
+ * module anew, so the cache is per thread, and the synchronous call runs on
+ * the thread it names.
+ */
+function threadId(): string | undefined {
+  if (cachedThreadId === undefined) {
+    try {
+      const tid = readlinkSync("/proc/thread-self").split("/").at(-1);
+      cachedThreadId = /^\d+$/.test(tid ?? "") ? tid! : null;
+    } catch {
+      cachedThreadId = null;
+    }
+  }
+  return cachedThreadId ?? undefined;
+}
+
+/** Whether this process still has a thread with this id (Linux). */
+function isThreadAlive(id: string): boolean {
+  if (!/^\d+$/.test(id)) return false;
+  try {
+    statSync(`/proc/self/task/${id}`);
+    return true;
+  } catch (error) {
+    // Only a missing entry says the thread is gone.
+    return (error as { code?: string }).code !== "ENOENT";
+  }
 }
 
 async function openRead(

@@ -261,6 +261,40 @@ for (const syncMetadata of [true, false]) {
       }
     });
 
+    it("MaildirStorage takes over at once the lock of a thread of this process that died (a crashed worker)", async () => {
+      const dir = await maildir("crashed");
+      if (nodeFs().threadId?.() === undefined) return; // no thread ids here
+      const thread = new Worker(THREAD, {
+        workerData: { root, mbox: "crashed" },
+      });
+      const storage = byMbox(
+        new MaildirStorage({ syncMetadata, root, staleLockMs: 3_600_000 }),
+      );
+      let held = false;
+      try {
+        assert.equal(
+          await new Promise((resolve, reject) => {
+            thread.once("message", resolve);
+            thread.once("error", reject);
+          }),
+          "locked",
+        );
+        const text = await readFile(join(dir, MAILDIR_LOCK_NAME), "utf8");
+        assert.match(text.split("\n")[7], /^\d+$/, "the lock names its thread");
+        const gone = new Promise((resolve) => thread.once("exit", resolve));
+        thread.once("error", () => {}); // the crash itself
+        thread.postMessage("crash");
+        await gone;
+        held = await storage.lock("crashed");
+        assert.equal(held, true);
+        const mine = await readFile(join(dir, MAILDIR_LOCK_NAME), "utf8");
+        assert.equal(mine.split("\n")[7], nodeFs().threadId?.());
+      } finally {
+        if (held) await storage.unlock("crashed");
+        await thread.terminate();
+      }
+    });
+
     it("takes over a lock of this pid from an earlier process (a restarted container's pid 1)", async () => {
       const dir = await maildir("reborn");
       const fs = nodeFs();
