@@ -112,6 +112,15 @@ export const SETTINGS: readonly Setting[] = [
     group: "Listeners",
   },
   {
+    key: "worker-timeout",
+    kind: "duration",
+    default: 60_000,
+    arg: "TIME",
+    help:
+      "With --workers: a worker that does not answer the supervisor for this long (stuck, its event loop blocked) is ended and started again; 0 turns the check off",
+    group: "Listeners",
+  },
+  {
     key: "lmtp-port",
     kind: "port",
     arg: "PORT",

@@ -4,7 +4,9 @@
  * core. The supervisor starts them one after another, passes signals on,
  * writes their log lines, shares each login's outcome with the others'
  * auth penalty, serves one metrics endpoint for all, and starts a worker
- * again when one dies.
+ * again when one dies or stops answering (`worker-timeout`: a stuck
+ * worker's share of the new connections would otherwise wait forever, as
+ * the kernel keeps giving it some).
  *
  * @module
  */
@@ -25,6 +27,8 @@ const RESTART_DELAY = 500;
 const RESTART_DELAY_MAX = 30_000;
 /** A worker that served this long before dying is restarted at once. */
 const STABLE_AFTER = 60_000;
+/** The longest time between two heartbeats. */
+const HEARTBEAT_MAX = 5_000;
 
 class Slot {
   readonly index: number;
@@ -33,6 +37,10 @@ class Slot {
   code: number | undefined;
   started = 0;
   delay = RESTART_DELAY;
+  /** When the thread last said anything (Date.now()). */
+  heard = 0;
+  /** Ended by the supervisor for not answering in time. */
+  stuck = false;
   readonly metrics = new Map<number, (text: string) => void>();
   exited: Promise<number> = Promise.resolve(0);
   constructor(index: number) {
@@ -86,6 +94,7 @@ export async function supervise(
   let restarts = 0;
   let request = 0;
   const slots = Array.from({ length: count }, (_, i) => new Slot(i + 1));
+  const timeout = (config["worker-timeout"] as number | undefined) ?? 60_000;
 
   const onMessage = (slot: Slot, message: FromWorker) => {
     switch (message.type) {
@@ -112,6 +121,8 @@ export async function supervise(
         slot.code = message.code;
         slot.thread?.terminate();
         return;
+      case "pong":
+        return;
     }
   };
 
@@ -121,17 +132,22 @@ export async function supervise(
     slot.thread = thread;
     slot.ready = false;
     slot.code = undefined;
-    slot.started = Date.now();
+    slot.started = slot.heard = Date.now();
+    slot.stuck = false;
     return new Promise((resolve) => {
       let resolveExit!: (code: number) => void;
       slot.exited = new Promise((r) => resolveExit = r);
       thread.onMessage((message) => {
+        slot.heard = Date.now();
         if (message.type === "ready") {
           slot.ready = true;
           resolve("ready");
         } else onMessage(slot, message);
       });
-      thread.onExit((threadCode, error) => {
+      thread.onExit((threadCode, exitError) => {
+        const error = slot.stuck
+          ? new Error(`did not answer for ${timeout} ms (worker-timeout)`)
+          : exitError;
         const wasReady = slot.ready;
         const code = slot.code ?? (threadCode || 1);
         slot.ready = false;
@@ -221,61 +237,101 @@ export async function supervise(
   host.onSignal("SIGTERM", () => void stop("SIGTERM"));
   host.onSignal("SIGINT", () => void stop("SIGINT"));
 
-  // One after another: a setting only a worker can check (the passwd
-  // file, PostgreSQL, a port in use) fails once, in the first.
-  for (const slot of slots) {
-    const result = await launch(slot);
-    if (stopping) return await done;
-    if (result !== "ready") {
+  const watchdog = timeout > 0 ? watch(slots, timeout, log) : undefined;
+  try {
+    // One after another: a setting only a worker can check (the passwd
+    // file, PostgreSQL, a port in use) fails once, in the first.
+    for (const slot of slots) {
+      const result = await launch(slot);
+      if (stopping) return await done;
+      if (result !== "ready") {
+        stopping = true;
+        await stopAll("SIGTERM");
+        return result;
+      }
+    }
+
+    const render = async (): Promise<string> => {
+      const id = ++request;
+      const parts = await Promise.all(
+        slots.map((slot) =>
+          new Promise<{ worker: number; text: string }>((resolve) => {
+            const answer = (text: string) => {
+              clearTimeout(timer);
+              resolve({ worker: slot.index, text });
+            };
+            const timer = setTimeout(() => {
+              slot.metrics.delete(id);
+              answer("");
+            }, METRICS_WAIT);
+            if (!slot.thread || !slot.ready) return answer("");
+            slot.metrics.set(id, answer);
+            slot.thread.post({ type: "metrics", request: id });
+          })
+        ),
+      );
+      const up = slots.filter((slot) => slot.ready).length;
+      return mergeExpositions(parts) +
+        "# HELP pop3d_workers Worker threads serving now.\n" +
+        "# TYPE pop3d_workers gauge\n" +
+        `pop3d_workers ${up}\n` +
+        "# HELP pop3d_worker_restarts_total Worker threads started again after one died.\n" +
+        "# TYPE pop3d_worker_restarts_total counter\n" +
+        `pop3d_worker_restarts_total ${restarts}\n`;
+    };
+    let endpoint: MetricsServer | undefined;
+    try {
+      endpoint = await metricsEndpoint(config, render, log);
+    } catch (error) {
+      if (stopping) return await done;
+      log.line("fatal", { error: errorText(error) });
       stopping = true;
       await stopAll("SIGTERM");
-      return result;
+      return 1;
     }
-  }
-
-  const render = async (): Promise<string> => {
-    const id = ++request;
-    const parts = await Promise.all(
-      slots.map((slot) =>
-        new Promise<{ worker: number; text: string }>((resolve) => {
-          const answer = (text: string) => {
-            clearTimeout(timer);
-            resolve({ worker: slot.index, text });
-          };
-          const timer = setTimeout(() => {
-            slot.metrics.delete(id);
-            answer("");
-          }, METRICS_WAIT);
-          if (!slot.thread || !slot.ready) return answer("");
-          slot.metrics.set(id, answer);
-          slot.thread.post({ type: "metrics", request: id });
-        })
-      ),
-    );
-    const up = slots.filter((slot) => slot.ready).length;
-    return mergeExpositions(parts) +
-      "# HELP pop3d_workers Worker threads serving now.\n" +
-      "# TYPE pop3d_workers gauge\n" +
-      `pop3d_workers ${up}\n` +
-      "# HELP pop3d_worker_restarts_total Worker threads started again after one died.\n" +
-      "# TYPE pop3d_worker_restarts_total counter\n" +
-      `pop3d_worker_restarts_total ${restarts}\n`;
-  };
-  let endpoint: MetricsServer | undefined;
-  try {
-    endpoint = await metricsEndpoint(config, render, log);
-  } catch (error) {
-    if (stopping) return await done;
-    log.line("fatal", { error: errorText(error) });
-    stopping = true;
-    await stopAll("SIGTERM");
-    return 1;
-  }
-  if (stopping) {
-    await endpoint?.close();
+    if (stopping) {
+      await endpoint?.close();
+      return await done;
+    }
+    open.metrics = endpoint;
+    log.line("ready", { workers: count });
     return await done;
+  } finally {
+    clearInterval(watchdog);
   }
-  open.metrics = endpoint;
-  log.line("ready", { workers: count });
-  return await done;
+}
+
+/**
+ * Pings every thread often enough to notice within `timeout` one that does
+ * not answer, and ends that one (its exit then restarts it, or fails the
+ * start). Any message counts as an answer. A round that comes late, because
+ * this thread was held up itself, judges no one.
+ */
+function watch(
+  slots: readonly Slot[],
+  timeout: number,
+  log: Log,
+): ReturnType<typeof setInterval> {
+  const period = Math.min(HEARTBEAT_MAX, Math.max(50, Math.floor(timeout / 4)));
+  let last = Date.now();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const late = now - last > period + timeout / 2;
+    last = now;
+    for (const slot of slots) {
+      if (!slot.thread || slot.stuck) continue;
+      if (late) slot.heard = now;
+      else if (now - slot.heard > timeout) {
+        slot.stuck = true;
+        log.line("worker-stuck", {
+          worker: slot.index,
+          silent_ms: now - slot.heard,
+        });
+        slot.thread.terminate();
+        continue;
+      }
+      slot.thread.post({ type: "ping" });
+    }
+  }, period);
+  return timer;
 }

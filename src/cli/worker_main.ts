@@ -80,6 +80,9 @@ export async function runWorker(
         for (const handler of handlers) handler();
         break;
       }
+      case "ping":
+        link.post({ type: "pong" });
+        break;
       case "peer-login":
         for (const handler of peers) handler(message.remote, message.ok);
         break;

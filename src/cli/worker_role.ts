@@ -22,7 +22,8 @@ export interface WorkerData {
 export type ToWorker =
   | { type: "signal"; signal: "SIGHUP" | "SIGTERM" | "SIGINT" }
   | { type: "metrics"; request: number }
-  | { type: "peer-login"; remote: string; ok: boolean };
+  | { type: "peer-login"; remote: string; ok: boolean }
+  | { type: "ping" };
 
 /** A message from a worker to the supervisor. */
 export type FromWorker =
@@ -30,6 +31,7 @@ export type FromWorker =
   | { type: "ready" }
   | { type: "metrics"; request: number; text: string }
   | { type: "login"; remote: string; ok: boolean }
+  | { type: "pong" }
   | { type: "done"; code: number };
 
 /**

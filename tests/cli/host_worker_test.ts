@@ -3,7 +3,8 @@
  * that runs the test: messages both ways in order, `workerData`, and a
  * thread that dies of an uncaught error reported once with a non-zero
  * code and that error, which is what the supervisor restarts on; and a
- * terminated thread's exit.
+ * terminated thread's exit, also of one stuck in a loop (what the
+ * supervisor's worker-timeout ends).
  */
 
 import { describe, it } from "node:test";
@@ -54,5 +55,25 @@ describe("host startWorker", () => {
     thread.terminate();
     const { error } = await exit;
     assert.equal(error, undefined);
+  });
+
+  it("ends a thread stuck in a loop and reports its exit", async () => {
+    const thread = startWorker(DATA, CRASH);
+    const said = (type: string) =>
+      new Promise<void>((resolve) =>
+        thread.onMessage((m) => {
+          if ((m as { type: string }).type === type) resolve();
+        })
+      );
+    await said("ready");
+    const spinning = said("spinning");
+    thread.post(
+      { type: "spin" } as unknown as Parameters<typeof thread.post>[0],
+    );
+    await spinning;
+    const exit = exited(thread);
+    thread.terminate();
+    const { code } = await exit;
+    assert.notEqual(code, 0);
   });
 });

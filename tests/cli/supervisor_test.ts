@@ -30,10 +30,17 @@ class FakeThread implements WorkerThread {
   #message: ((m: FromWorker) => void)[] = [];
   #exit: ((code: number, error?: Error) => void)[] = [];
   ended = false;
+  /** Whether it answers the supervisor's pings (a stuck one does not). */
+  answers = true;
+  terminated = false;
   constructor(data: WorkerData) {
     this.data = data;
   }
   post(message: ToWorker): void {
+    if (message.type === "ping") {
+      if (this.answers) queueMicrotask(() => this.send({ type: "pong" }));
+      return;
+    }
     this.received.push(message);
     // A worker asked to stop says it is done with 0 and ends.
     if (message.type === "signal" && message.signal === "SIGTERM") {
@@ -49,7 +56,10 @@ class FakeThread implements WorkerThread {
   onExit(handler: (code: number, error?: Error) => void): void {
     this.#exit.push(handler);
   }
-  terminate(): void {}
+  terminate(): void {
+    this.terminated = true;
+    queueMicrotask(() => this.end(1));
+  }
   send(message: FromWorker): void {
     for (const h of this.#message) h(message);
   }
@@ -197,6 +207,57 @@ describe("supervise (--workers)", () => {
     assert.deepEqual(names.slice(-2), ["stopping", "stopped"]);
   });
 
+  it("ends a worker that stops answering (worker-timeout) and starts it again; leaves one that answers alone", async () => {
+    const { host, signals, threads, err } = fakeHost((t) => {
+      // The first thread of worker 2 is stuck once it has started.
+      if (t.data.index === 2 && threads.indexOf(t) === 1) t.answers = false;
+      t.send({ type: "ready" });
+    });
+    const config = { ...CONFIG, "worker-timeout": 200 };
+    const done = supervise(host, () => Promise.resolve(config), config, 2);
+    await until(
+      () => events(err).some((e) => e.event === "worker-restarted"),
+      "worker-restarted",
+    );
+    const stuck = events(err).find((e) => e.event === "worker-stuck");
+    assert.equal(stuck?.worker, 2);
+    assert.ok((stuck?.silent_ms as number) > 200);
+    const exit = events(err).find((e) => e.event === "worker-exit");
+    assert.equal(exit?.worker, 2);
+    assert.match(String(exit?.error), /did not answer for 200 ms/);
+    assert.deepEqual(threads.map((t) => t.data.index), [1, 2, 2]);
+    assert.deepEqual(threads.map((t) => t.terminated), [false, true, false]);
+    // The new thread answers, and stays.
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(threads.length, 3);
+    assert.equal(
+      events(err).filter((e) => e.event === "worker-stuck").length,
+      1,
+    );
+    signals.get("SIGTERM")!();
+    assert.equal(await done, 0);
+  });
+
+  it("fails the start when a worker does not answer while it starts", async () => {
+    const { host, threads, err } = fakeHost((t) => {
+      t.answers = false;
+    });
+    const config = { ...CONFIG, "worker-timeout": 200 };
+    const code = await supervise(
+      host,
+      () => Promise.resolve(config),
+      config,
+      2,
+    );
+    assert.notEqual(code, 0);
+    assert.equal(threads.length, 1);
+    const fatal = events(err).find((e) => e.event === "fatal");
+    assert.match(
+      String(fatal?.error),
+      /worker 1 did not start: did not answer for 200 ms \(worker-timeout\)/,
+    );
+  });
+
   it("--workers auto starts one worker per CPU the host has", async () => {
     const { host, signals, threads, err } = fakeHost((t) =>
       t.send({ type: "ready" })
@@ -305,6 +366,23 @@ describe("the parts of --workers", () => {
 });
 
 describe("runWorker (a --workers thread)", () => {
+  it("answers the supervisor's ping at once, even while it starts", async () => {
+    const posted: FromWorker[] = [];
+    let deliver!: (m: ToWorker) => void;
+    const link = {
+      data: { args: ["serve"], index: 1, count: 2 },
+      post: (m: FromWorker) => void posted.push(m),
+      onMessage: (h: (m: ToWorker) => void) => void (deliver = h),
+    };
+    const { host } = fakeHost(() => {});
+    await runWorker(link, host, () => {
+      deliver({ type: "ping" });
+      assert.deepEqual(posted, [{ type: "pong" }]);
+      return Promise.resolve(0);
+    });
+    assert.deepEqual(posted, [{ type: "pong" }, { type: "done", code: 0 }]);
+  });
+
   it("keeps a signal that comes before the program listens for it, sends log lines in batches, and says done with its code last", async () => {
     const posted: FromWorker[] = [];
     let deliver!: (m: ToWorker) => void;

@@ -94,6 +94,8 @@ describe("pop3d --workers 2", () => {
       "0",
       "--auth-penalty",
       "1s",
+      "--worker-timeout",
+      "2s",
     ]);
     await program.waitFor((r) => r.event === "ready" && r.workers === 2);
     const listening = program.records.find((r) =>
@@ -193,6 +195,16 @@ describe("pop3d --workers 2", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.fail(`not penalised in both workers:\n${text}`);
+  });
+
+  it("the workers answer the supervisor: none was taken for stuck (--worker-timeout 2s)", async () => {
+    // Quiet for longer than the timeout: only the answers to the pings
+    // keep the workers from being taken for stuck.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const ended = program.records.filter((r) =>
+      r.event === "worker-stuck" || r.event === "worker-exit"
+    );
+    assert.deepEqual(ended, []);
   });
 
   it("SIGHUP reloads every worker; SIGTERM stops them all and exits 0", async () => {
