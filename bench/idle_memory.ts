@@ -14,6 +14,14 @@
  *     deno run -A bench/idle_memory.ts --storage maildir
  *     deno run -A bench/idle_memory.ts --runtimes deno --conns 1000 --rounds 1 --snapshot /tmp/snaps
  *
+ * With `--idle-wait S` it then holds the last count's connections idle for
+ * S seconds and measures again ("after S s idle"): a runtime's memory
+ * reducer gives back, after a while without work, much of what the login
+ * burst made its heap grow by, and a server's idle connections stay for
+ * minutes, not for the moment after a burst.
+ *
+ *     deno run -A bench/idle_memory.ts --storage maildir --idle-wait 40
+ *
  * `--mode transport` measures the default socket's `Conn`s alone (a read
  * pending on the Web stream, "+OK" per line, no session); `--mode native`
  * the runtime's own socket API (the floor). Their difference to the default
@@ -41,6 +49,7 @@ const { values: args } = parseArgs({
     snapshot: { type: "string", default: "" },
     json: { type: "boolean", default: false },
     "v8-flags": { type: "string", default: "" },
+    "idle-wait": { type: "string", default: "0" },
   },
 });
 
@@ -49,6 +58,10 @@ if (counts.some((n) => !(n > 0))) {
   throw new RangeError(`--conns must list positive counts, got ${args.conns}`);
 }
 const rounds = Number(args.rounds);
+const idleWait = Number(args["idle-wait"]);
+if (!(idleWait >= 0)) {
+  throw new RangeError(`--idle-wait must be seconds, got ${args["idle-wait"]}`);
+}
 const server = new URL("./_idle_server.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -144,6 +157,8 @@ interface Mem {
 interface Round {
   base: Mem;
   at: Map<number, Mem>;
+  /** With --idle-wait: after holding the last count idle. */
+  rested?: Mem;
 }
 
 async function round(
@@ -190,13 +205,18 @@ async function round(
       await Promise.all(Array.from({ length: 32 }, opener));
       at.set(count, JSON.parse(await ask("mem", "MEM ")));
     }
+    let rested: Mem | undefined;
+    if (idleWait > 0) {
+      await new Promise((resolve) => setTimeout(resolve, idleWait * 1000));
+      rested = JSON.parse(await ask("mem", "MEM "));
+    }
     if (snapshots) {
       await ask(
         `snap ${join(snapDir, `${runtime}-${counts.at(-1)}.heapsnapshot`)}`,
         "SNAP ",
       );
     }
-    return { base, at };
+    return { base, at, rested };
   } finally {
     for (const conn of conns) {
       try {
@@ -305,6 +325,16 @@ for (const runtime of args.runtimes.split(",")) {
     }
     parts.push(
       `marginal ${a}→${b}: ${row.rss_marginal} RSS / ${row.heap_marginal} heap`,
+    );
+  }
+  if (idleWait > 0) {
+    const last = counts.at(-1)!;
+    for (const k of ["rss", "heap", "heapTotal"] as const) {
+      const per = all.map((x) => (x.rested![k] - x.base[k]) / last);
+      row[`${k}_rested`] = kib(median(per));
+    }
+    parts.push(
+      `${last} after ${idleWait} s idle: ${row.rss_rested} RSS / ${row.heap_rested} heap (${row.heapTotal_rested} heapTotal)`,
     );
   }
   results[runtime] = row;
