@@ -28,7 +28,7 @@ import { Log, type LogFormat } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { metricsEndpoint, type MetricsServer } from "./metrics_server.ts";
 import { ConfigError, SETTINGS } from "./settings.ts";
-import { workerConfig, type WorkerRole } from "./worker_role.ts";
+import { keepFixed, workerConfig, type WorkerRole } from "./worker_role.ts";
 
 /**
  * The `Pop3d` options that the settings give; an unset one is `null` (the
@@ -142,8 +142,17 @@ export async function serve(
   loadConfig: () => Promise<Config>,
   role?: WorkerRole,
 ): Promise<number> {
+  // A worker keeps the start-only settings the program started with (a
+  // SIGHUP later reports a change to them as for one process).
+  let kept: string[] = [];
+  let first = true;
   const load = role
-    ? async () => workerConfig(await loadConfig(), role.count)
+    ? async () => {
+      let next = await loadConfig();
+      if (first) ({ config: next, kept } = keepFixed(next, role.fixed));
+      first = false;
+      return workerConfig(next, role.count);
+    }
     : loadConfig;
   let config = await load();
   checkServeConfig(config);
@@ -153,6 +162,13 @@ export async function serve(
     role,
   );
   log.debug = config["log-level"] === "debug";
+  for (const setting of kept) {
+    log.line("setting-kept", {
+      setting,
+      reason:
+        "the other workers started with another value; restart the program to apply it",
+    });
+  }
   const tls = await readTls(config, host);
   const metrics = new Metrics();
   const certGauge = (cert: string | Uint8Array) => {

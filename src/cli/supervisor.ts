@@ -18,7 +18,7 @@ import { mergeExpositions } from "./metrics_merge.ts";
 import { metricsEndpoint, type MetricsServer } from "./metrics_server.ts";
 import { readTls } from "./serve.ts";
 import { ConfigError } from "./settings.ts";
-import type { FromWorker } from "./worker_role.ts";
+import { fixedSettings, type FromWorker } from "./worker_role.ts";
 
 /** How long the metrics endpoint waits for a worker's part. */
 const METRICS_WAIT = 2_000;
@@ -95,6 +95,8 @@ export async function supervise(
   let request = 0;
   const slots = Array.from({ length: count }, (_, i) => new Slot(i + 1));
   const timeout = (config["worker-timeout"] as number | undefined) ?? 60_000;
+  // What only a restart applies stays as read now, for every worker.
+  const fixed = fixedSettings(config);
 
   const onMessage = (slot: Slot, message: FromWorker) => {
     switch (message.type) {
@@ -128,7 +130,7 @@ export async function supervise(
 
   /** Starts the slot's thread; resolves once it is ready or has ended. */
   const launch = (slot: Slot): Promise<"ready" | number> => {
-    const thread = start({ args: host.args, index: slot.index, count });
+    const thread = start({ args: host.args, index: slot.index, count, fixed });
     slot.thread = thread;
     slot.ready = false;
     slot.code = undefined;

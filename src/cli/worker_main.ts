@@ -98,6 +98,7 @@ export async function runWorker(
   const role: WorkerRole = {
     index: link.data.index,
     count: link.data.count,
+    fixed: link.data.fixed,
     ready: () => post({ type: "ready" }),
     shareLogin: (remote, ok) => link.post({ type: "login", remote, ok }),
     onPeerLogin: (handler) => void peers.push(handler),

@@ -7,6 +7,7 @@
 
 import { DEFAULTS } from "../server/options.ts";
 import type { Config } from "./config.ts";
+import { SETTINGS } from "./settings.ts";
 
 /** What a worker thread is started with. */
 export interface WorkerData {
@@ -16,6 +17,12 @@ export interface WorkerData {
   index: number;
   /** How many workers share the ports. */
   count: number;
+  /**
+   * The settings that apply only at start, as the supervisor read them
+   * ({@linkcode fixedSettings}): a worker started again after the file
+   * changed keeps the running workers' ports and the like.
+   */
+  fixed?: Config;
 }
 
 /** A message from the supervisor to a worker. */
@@ -43,6 +50,8 @@ export interface WorkerRole {
   readonly index: number;
   /** How many workers share the ports. */
   readonly count: number;
+  /** The settings to keep from the program's start, if any. */
+  readonly fixed?: Config;
   /** Tells the supervisor that the listeners are open. */
   ready(): void;
   /** Tells the other workers of a login here (for their auth penalty). */
@@ -76,4 +85,47 @@ export function workerConfig(config: Config, count: number): Config {
     "metrics-port": undefined,
     "max-connections": Math.ceil(total / count),
   };
+}
+
+/**
+ * The settings of `config` that SIGHUP does not apply (they take effect at
+ * start only), for {@linkcode keepFixed} in a worker.
+ *
+ * @example
+ * ```ts
+ * import { fixedSettings } from "./worker_role.ts";
+ * const f = fixedSettings({ port: 110, "log-format": "json" });
+ * console.assert(f.port === 110 && !("log-format" in f));
+ * ```
+ */
+export function fixedSettings(config: Config): Config {
+  const fixed: Record<string, Config[string]> = {};
+  for (const s of SETTINGS) {
+    if (!s.reload && s.key in config) fixed[s.key] = config[s.key];
+  }
+  return fixed;
+}
+
+/**
+ * `config` with the `fixed` settings in place of its own, and the names
+ * of those that differed: a worker started again after the settings file
+ * changed serves like the workers still running (the same ports, the same
+ * storage), as a SIGHUP would have left them.
+ *
+ * @example
+ * ```ts
+ * import { keepFixed } from "./worker_role.ts";
+ * const { config, kept } = keepFixed({ port: 1110 }, { port: 110 });
+ * console.assert(config.port === 110 && kept[0] === "port");
+ * ```
+ */
+export function keepFixed(
+  config: Config,
+  fixed: Config | undefined,
+): { config: Config; kept: string[] } {
+  if (!fixed) return { config, kept: [] };
+  const kept = Object.keys(fixed).filter((key) =>
+    JSON.stringify(config[key]) !== JSON.stringify(fixed[key])
+  );
+  return { config: { ...config, ...fixed }, kept };
 }

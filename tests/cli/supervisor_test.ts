@@ -9,7 +9,9 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Host, WorkerThread } from "../../src/cli/host.ts";
+import { type Host, nodeHost, type WorkerThread } from "../../src/cli/host.ts";
+import { makeSite } from "../_helpers/cli_program.ts";
+import { freePort } from "../_helpers/free_port.ts";
 import { Log } from "../../src/cli/log.ts";
 import { mergeExpositions } from "../../src/cli/metrics_merge.ts";
 import { supervise } from "../../src/cli/supervisor.ts";
@@ -17,6 +19,7 @@ import { main } from "../../src/cli/main.ts";
 import { runWorker } from "../../src/cli/worker_main.ts";
 import {
   type FromWorker,
+  keepFixed,
   type ToWorker,
   workerConfig,
   type WorkerData,
@@ -130,6 +133,11 @@ describe("supervise (--workers)", () => {
     await until(() => events(err).some((e) => e.event === "ready"), "ready");
     assert.deepEqual(threads.map((t) => t.data.index), [1, 2]);
     assert.ok(threads.every((t) => t.data.count === 2));
+    // Each worker gets the start-only settings as read at start, and
+    // none that SIGHUP applies.
+    assert.equal(threads[0].data.fixed?.port, 1110);
+    assert.equal(threads[0].data.fixed?.maildir, "/nonexistent/mail");
+    assert.ok(!("log-format" in threads[0].data.fixed!));
 
     threads[0].send({ type: "login", remote: "192.0.2.9", ok: false });
     assert.deepEqual(threads[1].received, [
@@ -325,6 +333,17 @@ describe("the parts of --workers", () => {
     assert.equal(mergeExpositions([{ worker: 1, text: "" }]), "");
   });
 
+  it("keepFixed puts the start-only settings back and names those that differed", () => {
+    const now = { port: 1111, maildir: "/srv/mail", "log-format": "text" };
+    const { config, kept } = keepFixed(now, {
+      port: 110,
+      maildir: "/srv/mail",
+    });
+    assert.deepEqual(config, { ...now, port: 110 });
+    assert.deepEqual(kept, ["port"]);
+    assert.deepEqual(keepFixed(now, undefined), { config: now, kept: [] });
+  });
+
   it("workerConfig shares the ports, drops the metrics port and divides max-connections", () => {
     const c = workerConfig({ "metrics-port": 9110 }, 4);
     assert.equal(c["reuse-port"], true);
@@ -366,6 +385,42 @@ describe("the parts of --workers", () => {
 });
 
 describe("runWorker (a --workers thread)", () => {
+  it("a worker started again keeps the running workers' port when the settings file changed, and says so", async () => {
+    const site = await makeSite();
+    try {
+      const running = await freePort();
+      const posted: FromWorker[] = [];
+      let deliver!: (m: ToWorker) => void;
+      const ready = Promise.withResolvers<void>();
+      const args = [...site.args, "--workers", "2"];
+      // The file now says port 0; the workers started on `running`.
+      const fixed = { port: running };
+      const link = {
+        data: { args, index: 2, count: 2, fixed },
+        post: (m: FromWorker) => {
+          posted.push(m);
+          if (m.type === "ready") ready.resolve();
+        },
+        onMessage: (h: (m: ToWorker) => void) => void (deliver = h),
+      };
+      const done = runWorker(link, nodeHost(), main);
+      await ready.promise;
+      deliver({ type: "signal", signal: "SIGTERM" });
+      await done;
+      const lines = posted.filter((m) => m.type === "err")
+        .flatMap((m) => (m as { text: string }).text.trim().split("\n"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const listening = lines.find((l) =>
+        l.event === "listening" && l.proto === "pop3"
+      );
+      assert.equal(listening?.address, `127.0.0.1:${running}`);
+      const kept = lines.filter((l) => l.event === "setting-kept");
+      assert.deepEqual(kept.map((l) => l.setting), ["port"]);
+    } finally {
+      await site.remove();
+    }
+  });
+
   it("answers the supervisor's ping at once, even while it starts", async () => {
     const posted: FromWorker[] = [];
     let deliver!: (m: ToWorker) => void;
