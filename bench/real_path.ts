@@ -22,6 +22,7 @@
  *       [--runtimes deno,bun,node] [--parts sessions,bulk,handshakes,idle]
  *       [--only SUBSTRING,...] [--idle 1000] [--nusers 1000] [--procs 2]
  *       [--cpu-prof DIR] [--instances N] [--program WORKERS]
+ *       [--program-args "--worker-young-generation 0"]
  *     deno run -A bench/real_path.ts --report bench/results/real-<time>.json
  *
  * `--instances N` runs each of our rows as N processes sharing its ports
@@ -32,7 +33,8 @@
  * program (cli.ts, what an administrator runs: its JSON log to a file in
  * the work directory, its defaults but for the limits a benchmark would
  * hit) with `--workers WORKERS` threads; memory rows are skipped (the
- * program has no memory storage).
+ * program has no memory storage). `--program-args` adds settings to its
+ * command line (split at spaces), for an A/B of one setting.
  *
  * `--cpu-prof DIR` runs ours on Deno and Node with `--cpu-prof` (profiles in
  * `DIR/<runtime>-<storage>/`, written when the server stops); summarize one
@@ -103,6 +105,7 @@ export interface Options {
   cpuProf: string;
   instances: number;
   program: number;
+  programArgs: string;
 }
 
 /** The program's command line for a `--program` row. */
@@ -142,6 +145,7 @@ function programArgs(
     "json",
     "--workers",
     String(o.program),
+    ...o.programArgs.split(" ").filter((arg) => arg !== ""),
   ];
 }
 
@@ -168,6 +172,7 @@ export function parseOptions(argv: string[]): Options {
     cpuProf: "",
     instances: 1,
     program: 0,
+    programArgs: "",
   };
   if (argv.includes("--quick")) {
     Object.assign(o, {

@@ -113,7 +113,11 @@ export function startWorker(
   data: WorkerData,
   module: URL = WORKER_MAIN,
 ): WorkerThread {
-  const worker = new Worker(module, { workerData: data });
+  const young = data.youngGenerationMb;
+  const worker = new Worker(module, {
+    workerData: data,
+    ...(young ? { resourceLimits: { maxYoungGenerationSizeMb: young } } : {}),
+  });
   let error: Error | undefined;
   worker.on("error", (e: unknown) => {
     error = e instanceof Error ? e : new Error(String(e));

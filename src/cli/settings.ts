@@ -112,6 +112,17 @@ export const SETTINGS: readonly Setting[] = [
     group: "Listeners",
   },
   {
+    key: "worker-young-generation",
+    kind: "int",
+    min: 0,
+    max: 1024,
+    default: 3,
+    arg: "MIB",
+    help:
+      "With --workers on Deno and Node: each worker's young generation of the JavaScript heap, in MiB; 0: the runtime's own, which grows during a burst of logins and keeps that memory (the small default served more sessions/s here, with less memory per idle connection)",
+    group: "Listeners",
+  },
+  {
     key: "worker-timeout",
     kind: "duration",
     default: 60_000,

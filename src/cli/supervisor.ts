@@ -130,7 +130,15 @@ export async function supervise(
 
   /** Starts the slot's thread; resolves once it is ready or has ended. */
   const launch = (slot: Slot): Promise<"ready" | number> => {
-    const thread = start({ args: host.args, index: slot.index, count, fixed });
+    const thread = start({
+      args: host.args,
+      index: slot.index,
+      count,
+      fixed,
+      youngGenerationMb: config["worker-young-generation"] as
+        | number
+        | undefined,
+    });
     slot.thread = thread;
     slot.ready = false;
     slot.code = undefined;

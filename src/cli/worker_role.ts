@@ -23,6 +23,11 @@ export interface WorkerData {
    * changed keeps the running workers' ports and the like.
    */
   fixed?: Config;
+  /**
+   * The thread's young generation in MiB (V8's `maxYoungGenerationSizeMb`;
+   * Bun has no such limit); the runtime's own when absent or 0.
+   */
+  youngGenerationMb?: number;
 }
 
 /** A message from the supervisor to a worker. */

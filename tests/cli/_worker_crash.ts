@@ -2,13 +2,27 @@
  * A thread module for tests/cli/host_worker_test.ts: answers like a worker
  * (echoes each message back with its workerData), on "crash" throws
  * from a task so that the error is uncaught, and on "spin" loops forever
- * (a stuck worker).
+ * (a stuck worker); on "heap" it makes garbage and answers with the size
+ * of its young generation's new space (V8; 0 where the runtime has none).
  */
 
+import { getHeapSpaceStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 
 parentPort!.postMessage({ type: "ready", data: workerData });
 parentPort!.on("message", (message: { type: string }) => {
+  if (message.type === "heap") {
+    const kept: unknown[] = [];
+    for (let i = 0; i < 3_000_000; i++) {
+      const garbage = { i, pair: [i, i] };
+      if (i % 100 === 0) kept.push(garbage);
+    }
+    const space = getHeapSpaceStatistics().find((s) =>
+      s.space_name === "new_space"
+    );
+    parentPort!.postMessage({ type: "heap", newSpace: space?.space_size ?? 0 });
+    return;
+  }
   if (message.type === "spin") {
     parentPort!.postMessage({ type: "spinning" });
     for (;;) {

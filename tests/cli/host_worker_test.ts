@@ -57,6 +57,32 @@ describe("host startWorker", () => {
     assert.equal(error, undefined);
   });
 
+  it("gives the thread the young generation asked for (worker-young-generation)", async () => {
+    const newSpace = async (youngGenerationMb?: number) => {
+      const thread = startWorker({ ...DATA, youngGenerationMb }, CRASH);
+      try {
+        const answer = new Promise<number>((resolve) =>
+          thread.onMessage((m) => {
+            const message = m as { type: string; newSpace?: number };
+            if (message.type === "heap") resolve(message.newSpace!);
+          })
+        );
+        thread.post(
+          { type: "heap" } as unknown as Parameters<typeof thread.post>[0],
+        );
+        return await answer;
+      } finally {
+        thread.terminate();
+      }
+    };
+    const own = await newSpace();
+    const small = await newSpace(3);
+    if (own === 0) return; // Bun: no V8 young generation to size
+    const MiB = 1024 * 1024;
+    assert.ok(own > 4 * MiB, `the runtime's own new space: ${own}`);
+    assert.ok(small <= 2 * MiB, `the new space under 3 MiB: ${small}`);
+  });
+
   it("ends a thread stuck in a loop and reports its exit", async () => {
     const thread = startWorker(DATA, CRASH);
     const said = (type: string) =>

@@ -106,6 +106,7 @@ const CONFIG: Config = {
   port: 1110,
   hostname: ["127.0.0.1"],
   workers: 2,
+  "worker-young-generation": 3,
   "log-format": "json",
 };
 
@@ -138,6 +139,7 @@ describe("supervise (--workers)", () => {
     assert.equal(threads[0].data.fixed?.port, 1110);
     assert.equal(threads[0].data.fixed?.maildir, "/nonexistent/mail");
     assert.ok(!("log-format" in threads[0].data.fixed!));
+    assert.ok(threads.every((t) => t.data.youngGenerationMb === 3));
 
     threads[0].send({ type: "login", remote: "192.0.2.9", ok: false });
     assert.deepEqual(threads[1].received, [
