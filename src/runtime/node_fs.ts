@@ -144,60 +144,51 @@ function asyncCalls(host: string): MetadataCalls {
   };
 }
 
-let cachedHostKey: string | null | undefined;
+/**
+ * `read` run once, on the first call, in this thread (each worker thread
+ * loads this module anew); `undefined` when it throws or finds nothing.
+ */
+function once(read: () => string | undefined): () => string | undefined {
+  let done = false;
+  let value: string | undefined;
+  return () => {
+    if (!done) {
+      done = true;
+      try {
+        value = read();
+      } catch {
+        value = undefined;
+      }
+    }
+    return value;
+  };
+}
 
 /** Boot id + pid namespace on Linux; `undefined` elsewhere. */
-function hostKey(): string | undefined {
-  if (cachedHostKey === undefined) {
-    try {
-      const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8")
-        .trim();
-      const ns = readlinkSync("/proc/self/ns/pid");
-      cachedHostKey = /^[\x21-\x7e]+$/.test(boot + ns) ? `${boot}/${ns}` : null;
-    } catch {
-      cachedHostKey = null;
-    }
-  }
-  return cachedHostKey ?? undefined;
-}
-
-let cachedProcessStart: string | null | undefined;
+const hostKey = once(() => {
+  const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  const ns = readlinkSync("/proc/self/ns/pid");
+  return /^[\x21-\x7e]+$/.test(boot + ns) ? `${boot}/${ns}` : undefined;
+});
 
 /** The process's start time in clock ticks after boot (Linux); `undefined` elsewhere. */
-function processStart(): string | undefined {
-  if (cachedProcessStart === undefined) {
-    try {
-      const stat = readFileSync("/proc/self/stat", "utf8");
-      // Fields after the command name, which may hold spaces and ")":
-      // state is field 3, starttime field 22.
-      const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-      cachedProcessStart = /^\d+$/.test(start ?? "") ? start : null;
-    } catch {
-      cachedProcessStart = null;
-    }
-  }
-  return cachedProcessStart ?? undefined;
-}
-
-let cachedThreadId: string | null | undefined;
+const processStart = once(() => {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  // Fields after the command name, which may hold spaces and ")":
+  // state is field 3, starttime field 22.
+  const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  return /^\d+$/.test(start ?? "") ? start : undefined;
+});
 
 /**
  * The calling thread's id (Linux: `/proc/thread-self` names
- * `PID/task/TID`); `undefined` elsewhere. Each worker thread loads this
- * module anew, so the cache is per thread, and the synchronous call runs on
- * the thread it names.
+ * `PID/task/TID`); `undefined` elsewhere. The synchronous call runs on the
+ * thread it names.
  */
-function threadId(): string | undefined {
-  if (cachedThreadId === undefined) {
-    try {
-      const tid = readlinkSync("/proc/thread-self").split("/").at(-1);
-      cachedThreadId = /^\d+$/.test(tid ?? "") ? tid! : null;
-    } catch {
-      cachedThreadId = null;
-    }
-  }
-  return cachedThreadId ?? undefined;
-}
+const threadId = once(() => {
+  const tid = readlinkSync("/proc/thread-self").split("/").at(-1);
+  return /^\d+$/.test(tid ?? "") ? tid : undefined;
+});
 
 /** Whether this process still has a thread with this id (Linux). */
 function isThreadAlive(id: string): boolean {
