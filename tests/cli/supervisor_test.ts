@@ -73,6 +73,30 @@ class FakeThread implements WorkerThread {
   }
 }
 
+/** The supervisor's end as a worker sees it, recording what the worker posts. */
+function fakeLink(data: WorkerData) {
+  const posted: FromWorker[] = [];
+  const waiting = new Map<string, () => void>();
+  let handler: ((m: ToWorker) => void) | undefined;
+  const link = {
+    data,
+    post(m: FromWorker) {
+      posted.push(m);
+      waiting.get(m.type)?.();
+    },
+    onMessage: (h: (m: ToWorker) => void) => void (handler = h),
+  };
+  return {
+    link,
+    posted,
+    /** Sends the worker a message from the supervisor. */
+    deliver: (m: ToWorker) => handler!(m),
+    /** Resolves when the worker posts a message of this type. */
+    said: (type: string) =>
+      new Promise<void>((resolve) => waiting.set(type, resolve)),
+  };
+}
+
 function fakeHost(start: (thread: FakeThread) => void) {
   const signals = new Map<string, () => void>();
   const threads: FakeThread[] = [];
@@ -391,22 +415,16 @@ describe("runWorker (a --workers thread)", () => {
     const site = await makeSite();
     try {
       const running = await freePort();
-      const posted: FromWorker[] = [];
-      let deliver!: (m: ToWorker) => void;
-      const ready = Promise.withResolvers<void>();
       const args = [...site.args, "--workers", "2"];
       // The file now says port 0; the workers started on `running`.
-      const fixed = { port: running };
-      const link = {
-        data: { args, index: 2, count: 2, fixed },
-        post: (m: FromWorker) => {
-          posted.push(m);
-          if (m.type === "ready") ready.resolve();
-        },
-        onMessage: (h: (m: ToWorker) => void) => void (deliver = h),
-      };
+      const { link, posted, deliver, said } = fakeLink({
+        args,
+        index: 2,
+        count: 2,
+        fixed: { port: running },
+      });
       const done = runWorker(link, nodeHost(), main);
-      await ready.promise;
+      await said("ready");
       deliver({ type: "signal", signal: "SIGTERM" });
       await done;
       const lines = posted.filter((m) => m.type === "err")
@@ -424,13 +442,11 @@ describe("runWorker (a --workers thread)", () => {
   });
 
   it("answers the supervisor's ping at once, even while it starts", async () => {
-    const posted: FromWorker[] = [];
-    let deliver!: (m: ToWorker) => void;
-    const link = {
-      data: { args: ["serve"], index: 1, count: 2 },
-      post: (m: FromWorker) => void posted.push(m),
-      onMessage: (h: (m: ToWorker) => void) => void (deliver = h),
-    };
+    const { link, posted, deliver } = fakeLink({
+      args: ["serve"],
+      index: 1,
+      count: 2,
+    });
     const { host } = fakeHost(() => {});
     await runWorker(link, host, () => {
       deliver({ type: "ping" });
@@ -441,13 +457,11 @@ describe("runWorker (a --workers thread)", () => {
   });
 
   it("keeps a signal that comes before the program listens for it, sends log lines in batches, and says done with its code last", async () => {
-    const posted: FromWorker[] = [];
-    let deliver!: (m: ToWorker) => void;
-    const link = {
-      data: { args: ["serve"], index: 2, count: 3 },
-      post: (m: FromWorker) => void posted.push(m),
-      onMessage: (h: (m: ToWorker) => void) => void (deliver = h),
-    };
+    const { link, posted, deliver } = fakeLink({
+      args: ["serve"],
+      index: 2,
+      count: 3,
+    });
     const { host } = fakeHost(() => {});
     const run = async (h: Host, role: { index: number; count: number }) => {
       assert.deepEqual([role.index, role.count, h.args], [2, 3, ["serve"]]);
