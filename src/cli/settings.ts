@@ -116,7 +116,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: "int",
     min: 0,
     max: 1024,
-    default: 3,
+    default: 8,
     arg: "MIB",
     help:
       "With --workers on Deno and Node: each worker's young generation of the JavaScript heap, in MiB; 0: the runtime's own, which grows during a burst of logins and keeps that memory (the small default served more sessions/s here, with less memory per idle connection)",
