@@ -22,6 +22,24 @@ function encodeAll(chunks: Uint8Array[]): { out: string; octets: number } {
 }
 
 /** The obvious byte-by-byte encoder, as a reference. */
+/**
+ * `length` octets of "a" with line ends and dots: a draw below `lf` is a
+ * LF (half of them after a CR), below `cr` a bare CR, below `dot` a dot.
+ */
+function randomText(
+  rand: () => number,
+  length: number,
+  [lf, cr, dot]: [number, number, number],
+): Uint8Array {
+  const text = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    const r = rand();
+    text[i] = r < lf ? LF : r < cr ? CR : r < dot ? DOT : 0x61;
+    if (text[i] === LF && rand() < 0.5 && i > 0) text[i - 1] = CR;
+  }
+  return text;
+}
+
 function reference(input: Uint8Array): { out: string; octets: number } {
   const out: number[] = [];
   let octets = 0;
@@ -125,12 +143,7 @@ describe("DotStuffer", () => {
     for (let seed = 1; seed <= 200; seed++) {
       const rand = prng(5000 + seed);
       const length = 64 + Math.floor(rand() * 3000);
-      const text = new Uint8Array(length);
-      for (let i = 0; i < length; i++) {
-        const r = rand();
-        text[i] = r < 0.02 ? LF : r < 0.04 ? CR : r < 0.07 ? DOT : 0x61;
-        if (text[i] === LF && rand() < 0.5 && i > 0) text[i - 1] = CR;
-      }
+      const text = randomText(rand, length, [0.02, 0.04, 0.07]);
       const expected = reference(text);
       for (let offset = 0; offset < 4; offset++) {
         const buffer = new Uint8Array(length + offset);
@@ -157,12 +170,7 @@ describe("DotStuffer", () => {
     for (let seed = 1; seed <= 12; seed++) {
       const rand = prng(9000 + seed);
       const length = 1 + Math.floor(rand() * 700_000);
-      const text = new Uint8Array(length);
-      for (let i = 0; i < length; i++) {
-        const r = rand();
-        text[i] = r < 0.015 ? LF : r < 0.02 ? CR : r < 0.03 ? DOT : 0x61;
-        if (text[i] === LF && rand() < 0.5 && i > 0) text[i - 1] = CR;
-      }
+      const text = randomText(rand, length, [0.015, 0.02, 0.03]);
       const expected = reference(text);
       assert.deepEqual(encodeAll([text]), expected, `seed ${seed} whole`);
       for (const max of [1500, 70_000, 300_000, 600_000]) {
