@@ -18,7 +18,10 @@ const OUT = WASM_CHUNK_MAX + 64;
 
 /** One call's result: the encoded octets and how many CRs it added. */
 export interface WasmEncoded {
-  /** A fresh copy; the input itself when nothing changed. */
+  /**
+   * The input itself when nothing changed; else a view of `into` when it is
+   * large enough, or a fresh copy.
+   */
   out: Uint8Array;
   /** CRs inserted (bare LFs made CRLF). */
   crs: number;
@@ -29,6 +32,7 @@ export type WasmStuffer = (
   chunk: Uint8Array,
   atLineStart: boolean,
   prevCR: boolean,
+  into?: Uint8Array,
 ) => WasmEncoded;
 
 interface Exports {
@@ -68,14 +72,21 @@ function load(): WasmStuffer | null {
     return null; // no WebAssembly, or no SIMD: the JavaScript path serves
   }
   const memory = new Uint8Array(exports.memory.buffer);
-  return (chunk, atLineStart, prevCR) => {
+  return (chunk, atLineStart, prevCR, into) => {
     const n = chunk.length;
     memory.set(chunk, 0);
     memory.fill(0, n, n + 16);
     const length = exports.encode(n, OUT, atLineStart ? 1 : 0, prevCR ? 1 : 0);
-    return {
-      out: length === n ? chunk : memory.slice(OUT, OUT + length),
-      crs: exports.crs.value as number,
-    };
+    let out = chunk;
+    if (length !== n) {
+      const encoded = memory.subarray(OUT, OUT + length);
+      if (into !== undefined && into.length >= length) {
+        into.set(encoded);
+        out = into.subarray(0, length);
+      } else {
+        out = encoded.slice();
+      }
+    }
+    return { out, crs: exports.crs.value as number };
   };
 }

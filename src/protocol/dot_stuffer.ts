@@ -123,13 +123,21 @@ export class DotStuffer {
     return this.#atLineStart;
   }
 
-  /** Encodes one chunk; the result may be the chunk itself. */
-  encode(chunk: Uint8Array): Uint8Array {
+  /**
+   * Encodes one chunk; the result may be the chunk itself.
+   *
+   * @param chunk Message octets.
+   * @param into Where the result may go instead of a fresh buffer (a chunk
+   * of at most 256 KiB whose result fits): a caller that writes the result
+   * out before the next call can pass the same buffer each time and
+   * allocate nothing per chunk.
+   */
+  encode(chunk: Uint8Array, into?: Uint8Array): Uint8Array {
     const n = chunk.length;
     if (n === 0) return chunk;
     if (n >= WASM_MIN) {
       const wasm = wasmStuffer();
-      if (wasm) return this.#encodeWasm(wasm, chunk);
+      if (wasm) return this.#encodeWasm(wasm, chunk, into);
     }
     // Indexes of the bytes that get a byte inserted before them: a CR before
     // a bare LF, a dot before a dot that starts a line.
@@ -151,13 +159,19 @@ export class DotStuffer {
   }
 
   /** The WebAssembly path: the same result, in slices of the module's size. */
-  #encodeWasm(wasm: WasmStuffer, chunk: Uint8Array): Uint8Array {
+  #encodeWasm(
+    wasm: WasmStuffer,
+    chunk: Uint8Array,
+    into: Uint8Array | undefined,
+  ): Uint8Array {
     const n = chunk.length;
+    // One slice may go into `into`; parts of a longer chunk are joined.
+    if (n > WASM_CHUNK_MAX) into = undefined;
     const parts: Uint8Array[] = [];
     let changed = false;
     for (let at = 0; at < n; at += WASM_CHUNK_MAX) {
       const slice = chunk.subarray(at, Math.min(n, at + WASM_CHUNK_MAX));
-      const { out, crs } = wasm(slice, this.#atLineStart, this.#prevCR);
+      const { out, crs } = wasm(slice, this.#atLineStart, this.#prevCR, into);
       this.#atLineStart = slice[slice.length - 1] === LF;
       this.#prevCR = slice[slice.length - 1] === CR;
       this.#octets += slice.length + crs;

@@ -21,7 +21,6 @@ function encodeAll(chunks: Uint8Array[]): { out: string; octets: number } {
   return { out: td.decode(concat(parts)), octets: s.octets };
 }
 
-/** The obvious byte-by-byte encoder, as a reference. */
 /**
  * `length` octets of "a" with line ends and dots: a draw below `lf` is a
  * LF (half of them after a CR), below `cr` a bare CR, below `dot` a dot.
@@ -40,6 +39,7 @@ function randomText(
   return text;
 }
 
+/** The obvious byte-by-byte encoder, as a reference. */
 function reference(input: Uint8Array): { out: string; octets: number } {
   const out: number[] = [];
   let octets = 0;
@@ -181,6 +181,42 @@ describe("DotStuffer", () => {
         );
       }
     }
+  });
+
+  it("DotStuffer encodes into the caller's buffer when the result fits, the same buffer chunk after chunk", () => {
+    // A RETR streamed from a file passes one buffer for every chunk (it
+    // writes each result out first): no allocation per chunk.
+    for (let seed = 1; seed <= 6; seed++) {
+      const rand = prng(7000 + seed);
+      const text = randomText(rand, 400_000 + seed, [0.015, 0.02, 0.03]);
+      const into = new Uint8Array(320 * 1024);
+      const s = new DotStuffer();
+      const parts: Uint8Array[] = [];
+      let inside = 0;
+      for (const chunk of randomSplit(rand, text, 256 * 1024)) {
+        const out = s.encode(chunk, into);
+        if (out.buffer === into.buffer) inside++;
+        else if (chunk.length >= 1024) assert.equal(out, chunk, "unchanged");
+        parts.push(out.slice()); // written out before the next call
+      }
+      parts.push(s.end());
+      assert.ok(inside > 0, `seed ${seed}: no result in the buffer`);
+      assert.deepEqual(
+        { out: td.decode(concat(parts)), octets: s.octets },
+        reference(text),
+        `seed ${seed}`,
+      );
+    }
+    // A result larger than the buffer is a fresh copy, and still right.
+    const text = randomText(prng(7100), 200_000, [0.2, 0.3, 0.5]);
+    const small = new Uint8Array(200_001);
+    const s = new DotStuffer();
+    const out = s.encode(text, small);
+    assert.notEqual(out.buffer, small.buffer);
+    assert.deepEqual(
+      { out: td.decode(concat([out, s.end()])), octets: s.octets },
+      reference(text),
+    );
   });
 
   it("DotStuffer has its WebAssembly encoder on this runtime", () => {
