@@ -11,6 +11,7 @@ import type { MessageSource } from "../storage/types.ts";
 import { type MaildirFs, SMALL_FILE } from "./maildir_fs.ts";
 import type { MaildirSnapshot } from "./maildir_snapshot.ts";
 import { countBareLf } from "../_util/crlf.ts";
+import { onStreamEnd } from "../_util/on_stream_end.ts";
 import {
   baseNameOf,
   hasFlag,
@@ -120,19 +121,7 @@ export class MaildirMaildrop implements MaildropHandle {
     }
     const stream = await this.#open(i, (path) => fs.openRead(path));
     if (!this.#markSeen || hasFlag(snapshot.name(i), "S")) return stream;
-    const reader = stream.getReader();
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const { done, value } = await reader.read();
-        if (!done) {
-          controller.enqueue(value);
-          return;
-        }
-        await this.#setSeen(i).catch(this.#onError);
-        controller.close();
-      },
-      cancel: (reason) => reader.cancel(reason),
-    }, { highWaterMark: 0 });
+    return onStreamEnd(stream, () => this.#setSeen(i).catch(this.#onError));
   }
 
   /**

@@ -1,0 +1,78 @@
+/**
+ * Running a step after the last chunk of a byte stream, before its reader
+ * sees the end.
+ *
+ * @module
+ */
+
+/**
+ * Returns a stream of the same bytes that awaits `onEnd` after the last
+ * chunk and only then reports its end; a stream read only in part (or
+ * cancelled) never runs it. A byte stream stays one: a BYOB reader's view
+ * is handed on to `stream`'s own BYOB reader, so the bytes land in the
+ * caller's buffer without a copy or an allocation per chunk.
+ *
+ * @param stream The stream to read; it must not be locked.
+ * @param onEnd Runs once, after the last chunk; it should not throw.
+ *
+ * @example
+ * ```ts
+ * import { onStreamEnd } from "./on_stream_end.ts";
+ * let ended = false;
+ * const stream = onStreamEnd(new Blob(["hello"]).stream(), () => {
+ *   ended = true;
+ * });
+ * const text = await new Response(stream).text();
+ * console.assert(text === "hello" && ended);
+ * ```
+ */
+export function onStreamEnd(
+  stream: ReadableStream<Uint8Array>,
+  onEnd: () => void | Promise<void>,
+): ReadableStream<Uint8Array> {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: below, chunk by chunk.
+  }
+  if (byob === undefined) return defaultStream(stream.getReader(), onEnd);
+  const reader = byob;
+  return new ReadableStream({
+    type: "bytes",
+    // A default reader's read gets a view of this size: the request below
+    // is then always there.
+    autoAllocateChunkSize: 64 * 1024,
+    async pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view as Uint8Array;
+      // The inner read takes the view's buffer over and hands back a view
+      // of it, which answers the request (respondWithNewView).
+      const { done, value } = await reader.read(
+        new Uint8Array(view.buffer, view.byteOffset, view.length),
+      );
+      if (done) {
+        await onEnd();
+        controller.close();
+      }
+      // (Only a cancelled inner stream ends without one.)
+      if (value !== undefined) request.respondWithNewView(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+function defaultStream(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  onEnd: () => void | Promise<void>,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (!done) return controller.enqueue(value);
+      await onEnd();
+      controller.close();
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
