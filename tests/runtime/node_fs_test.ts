@@ -156,6 +156,37 @@ for (const syncMetadata of [false, true]) {
       assert.equal(await nodeFs().openRead(`${path}.none`), undefined);
     });
 
+    it("nodeFs openRead fills a BYOB reader's own buffer, the same one read after read", async () => {
+      const path = join(dir, `byob-${syncMetadata}`);
+      const data = new Uint8Array(600 * 1024 + 123);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 29) & 0xff;
+      await writeFile(path, data);
+      const reader = (await nodeFs().openRead(path))!.getReader({
+        mode: "byob",
+      });
+      let buffer = new ArrayBuffer(256 * 1024);
+      const lengths: number[] = [];
+      const joined = new Uint8Array(data.length);
+      let at = 0;
+      for (;;) {
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        if (done) break;
+        assert.equal(value.buffer.byteLength, 256 * 1024, "our buffer");
+        lengths.push(value.length);
+        joined.set(value, at);
+        at += value.length;
+        buffer = value.buffer as ArrayBuffer;
+      }
+      assert.deepEqual(lengths, [256 * 1024, 256 * 1024, 88 * 1024 + 123]);
+      assert.deepEqual(joined, data);
+      // Cancelled midway, with a read ahead in flight: the file is let go.
+      const early = (await nodeFs().openRead(path))!.getReader({
+        mode: "byob",
+      });
+      await early.read(new Uint8Array(1024));
+      await early.cancel();
+    });
+
     it("nodeFs openRead reads one chunk ahead of its consumer, no more", async () => {
       // The disk works while the consumer sends the chunk it holds. Seen from
       // outside: what was read ahead before the file was cut short is still
