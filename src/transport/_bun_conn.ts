@@ -187,6 +187,9 @@ export class Bridge
     return done.promise;
   }
 
+  /** A write resolves only once the socket took all of it: nothing held. */
+  released(): void {}
+
   /** Writes what is left of the pending write. */
   onDrain(): void {
     const { tail, waiter } = this;

@@ -55,6 +55,12 @@ export type ConnReader = Pick<
 export interface ConnWriter {
   /** Writes `chunk` whole; a Promise when the caller must wait. */
   write(chunk: Uint8Array): Promise<void> | void;
+  /**
+   * Optional: waits until no write holds on to its chunk any more, so that
+   * the caller may put new bytes into the buffers it wrote. A writer that
+   * cannot tell has none, and a buffer it wrote is never written into again.
+   */
+  released?(): Promise<void> | void;
   /** Lets go of the connection (before STLS). */
   releaseLock(): void;
 }

@@ -85,8 +85,12 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   flushed: (() => void) | undefined; // the end() that waits for them
   readonly socket: NodeSocket;
   readonly readyPromise: Promise<unknown> | undefined;
+  /** Waiters for every write callback to have run (`released()`). */
+  idle: (() => void)[] | undefined;
   readonly written = () => {
-    if (--this.unflushed === 0) this.flushed?.();
+    if (--this.unflushed > 0) return;
+    this.flushed?.();
+    this.onIdle();
   };
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
@@ -215,6 +219,13 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
     this.onEnd();
     this.drain?.reject(gone());
     this.drain = undefined;
+    this.onIdle(); // a closed socket holds nothing
+  }
+
+  onIdle(): void {
+    const idle = this.idle;
+    this.idle = undefined;
+    idle?.forEach((resolve) => resolve());
   }
 
   onDrain(): void {
@@ -235,6 +246,16 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
     return this.ready
       ? this.send(chunk)
       : this.readyPromise!.then(() => this.send(chunk));
+  }
+
+  /**
+   * A write may resolve while the socket still holds the end of its chunk
+   * (`socket.write()` returned true with bytes below the high-water mark
+   * left): done once every write callback has run.
+   */
+  released(): Promise<void> | undefined {
+    if (this.unflushed === 0 || this.socket.destroyed) return;
+    return new Promise<void>((resolve) => (this.idle ??= []).push(resolve));
   }
 }
 

@@ -155,6 +155,9 @@ class DenoConn implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
     let at = await this.conn.write(chunk);
     while (at < chunk.length) at += await this.conn.write(chunk.subarray(at));
   }
+
+  /** A write resolves once the kernel took all of it: nothing held. */
+  released(): void {}
 }
 
 /**

@@ -13,7 +13,8 @@ import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { tlsSocket } from "../../src/transport/tls_socket.ts";
 import { fromNodeSocket } from "../../src/transport/_node_conn.ts";
 import { available, makeCert, type TestCert } from "../_helpers/tls.ts";
-import { within } from "../_helpers/pop3_client.ts";
+import { sleep, within } from "../_helpers/pop3_client.ts";
+import { directIo } from "../../src/transport/_direct.ts";
 
 const OPENSSL = await available("openssl", ["version"]);
 
@@ -113,6 +114,61 @@ describe("fromNodeSocket per-connection cost", () => {
       for (const conn of conns) conn.close();
     } finally {
       for (const client of clients) client.destroy();
+      for (const socket of accepted) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe("fromNodeSocket released()", () => {
+  it("fromNodeSocket released() waits while the socket still holds a written chunk", async () => {
+    // A write resolves when socket.write() returns true, which it does
+    // with up to the high-water mark of the chunk still queued. The session
+    // writes a RETR from buffers it fills again: it must wait for released().
+    const accepted: net.Socket[] = [];
+    const server = net.createServer((socket) => void accepted.push(socket));
+    await new Promise<void>((resolve) =>
+      server.listen(0, "127.0.0.1", resolve)
+    );
+    const { port } = server.address() as net.AddressInfo;
+    const client = net.connect({ host: "127.0.0.1", port });
+    client.pause(); // reads nothing until told
+    try {
+      await within(
+        (async () => {
+          while (accepted.length < 1) await sleep(5);
+        })(),
+        5000,
+        "a connection",
+      );
+      const socket = accepted[0];
+      const io = directIo(fromNodeSocket(socket, { encrypted: false }))!;
+      assert.equal(typeof io.released, "function");
+      // Fill the kernel's buffers until a resolved write leaves bytes held.
+      const chunk = new Uint8Array(8 * 1024);
+      await within(
+        (async () => {
+          for (;;) {
+            await io.write(chunk);
+            if (socket.writableLength === 0) continue;
+            await sleep(5);
+            if (socket.writableLength > 0) return;
+          }
+        })(),
+        20_000,
+        "full buffers",
+      );
+      let released = false;
+      const waited = Promise.resolve(io.released!()).then(() => {
+        released = true;
+      });
+      await sleep(100);
+      assert.equal(released, false, "released while the socket holds bytes");
+      client.resume();
+      await within(waited, 5000, "released() after the client read");
+      assert.equal(socket.writableLength, 0);
+    } finally {
+      client.destroy();
       for (const socket of accepted) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
