@@ -66,6 +66,19 @@ export class ReplyWriter {
     this.#writer = undefined;
   }
 
+  /**
+   * Whether a buffer written through this writer may be written into again
+   * once {@linkcode ReplyWriter.released} settles.
+   */
+  get canRelease(): boolean {
+    return this.#writer?.released !== undefined;
+  }
+
+  /** Waits until the connection holds none of the bytes written so far. */
+  released(): Promise<void> | void {
+    return this.#writer?.released?.();
+  }
+
   /** Octets queued and not yet written. */
   get queued(): number {
     return this.#queued;

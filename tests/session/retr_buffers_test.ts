@@ -1,0 +1,176 @@
+/**
+ * A RETR of a byte stream over a real socket: the session reads the stream
+ * into a buffer of its own and encodes into another, each used again for
+ * the next chunk once the connection let go of what was written. A client
+ * that reads slowly must still get every octet as sent.
+ */
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as net from "node:net";
+import { MemoryAuth } from "../../src/auth/memory_auth.ts";
+import { Pop3d } from "../../src/server/pop3d.ts";
+import { MemoryStorage } from "../../src/storage/memory_storage.ts";
+import { memoryListener } from "../../src/transport/memory.ts";
+import type { SocketFactory } from "../../src/transport/types.ts";
+import { prng } from "../_helpers/random.ts";
+import { within } from "../_helpers/pop3_client.ts";
+
+/** 1.5 MiB of text, different everywhere: lines of random length, some with a leading dot, half with bare LF. */
+function message(): Uint8Array {
+  const rand = prng(42);
+  const lines: string[] = ["Subject: buffers", ""];
+  let size = 0;
+  for (let i = 0; size < 1.5 * 1024 * 1024; i++) {
+    const dot = rand() < 0.1 ? "." : "";
+    const line = `${dot}${i} ${"x".repeat(Math.floor(rand() * 120))}`;
+    lines.push(line + (rand() < 0.5 ? "\r" : ""));
+    size += line.length + 2;
+  }
+  return new TextEncoder().encode(lines.join("\n") + "\n");
+}
+
+/** The wire form, as a reference: CRLF line ends, leading dots doubled, the terminator. */
+function wire(bytes: Uint8Array): string {
+  const text = new TextDecoder().decode(bytes).replace(/\r?\n/g, "\r\n");
+  return text.replace(/^\./gm, "..") + ".\r\n";
+}
+
+const MESSAGE = message();
+const WIRE_SHA = createHash("sha256").update(wire(MESSAGE)).digest("hex");
+const SIZE = new TextDecoder().decode(MESSAGE).replace(/\r?\n/g, "\r\n").length;
+
+/** The storage's stream: a byte stream that records the views it fills. */
+function byteStream(views: number[]): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: 1000, // what a default reader's views would be
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view as Uint8Array;
+      views.push(view.length);
+      const n = Math.min(view.length, MESSAGE.length - at);
+      if (n === 0) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      view.set(MESSAGE.subarray(at, at + n));
+      at += n;
+      request.respond(n);
+    },
+  });
+}
+
+/** Logs in, RETRs message 1 reading slowly (a pause after each read), returns the body's SHA-256. */
+function slowRetr(port: number): Promise<{ status: string; sha: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    const chunks: Buffer[] = [];
+    socket.on("data", (data: Buffer) => {
+      chunks.push(data);
+      const text = Buffer.concat(chunks).toString("latin1");
+      if (text.endsWith("\r\n.\r\n")) {
+        socket.end("QUIT\r\n");
+        const body = text.slice(text.indexOf("octets\r\n") + 8);
+        const status = text.split("\r\n")[3];
+        resolve({
+          status,
+          sha: createHash("sha256").update(body, "latin1").digest("hex"),
+        });
+        return;
+      }
+      socket.pause();
+      setTimeout(() => socket.resume(), 1);
+    });
+    socket.on("error", reject);
+    socket.write("USER alice\r\nPASS secret\r\nRETR 1\r\n");
+  });
+}
+
+function serverWith(socket?: SocketFactory): {
+  server: Pop3d<string>;
+  views: number[];
+} {
+  const views: number[] = [];
+  const storage = new MemoryStorage();
+  storage.deliver("alice", MESSAGE);
+  const server = new Pop3d<string>({
+    hostname: "127.0.0.1",
+    port: 0,
+    auth: new MemoryAuth().addUser("alice", "secret"),
+    storage: {
+      lock: (m) => storage.lock(m),
+      unlock: (m) => storage.unlock(m),
+      stat: (m) => storage.stat(m),
+      size: (m, n) => storage.size(m, n),
+      dele: (m, ids) => storage.dele(m, ids),
+      get: () => byteStream(views),
+    },
+    authFailureDelay: 0,
+    authPenalty: false,
+    ...(socket ? { socket } : {}),
+  });
+  return { server, views };
+}
+
+describe("RETR of a byte stream over a real socket", () => {
+  const { server, views } = serverWith();
+  before(() => server.up());
+  after(() => server.destroy("kill"));
+
+  it("Pop3Session reads a byte stream into its own 256 KiB buffer and sends every octet to a slow reader", async () => {
+    const port = Number(server.cget("port"));
+    for (let round = 0; round < 2; round++) {
+      views.length = 0;
+      const { status, sha } = await within(slowRetr(port), 30_000, "RETR");
+      assert.equal(status, `+OK ${SIZE} octets`);
+      assert.equal(sha, WIRE_SHA, `round ${round}: the body as sent`);
+      // Our views, not the stream's own 1000-octet ones.
+      assert.ok(views.length >= 6, `views: ${views}`);
+      assert.ok(views.every((n) => n === 256 * 1024), `views: ${views}`);
+    }
+  });
+});
+
+describe("RETR of a byte stream over a conn that cannot say when it let go", () => {
+  // The memory transport hands a written chunk on to the client as it is:
+  // the session must not write into it again, so it reads chunk by chunk.
+  let listener: ReturnType<typeof memoryListener>;
+  const { server, views } = serverWith((o) =>
+    listener = memoryListener({ port: o.port })
+  );
+  before(() => server.up());
+  after(() => server.destroy("kill"));
+
+  it("Pop3Session reads with a default reader there and sends every octet", async () => {
+    const client = listener.connect();
+    // Not awaited: the write settles once the server reads it, after the
+    // greeting, which waits for us to read.
+    const writer = client.writable.getWriter();
+    writer.write(
+      new TextEncoder().encode("USER alice\r\nPASS secret\r\nRETR 1\r\n"),
+    ).catch(() => {});
+    const reader = client.readable.getReader();
+    const chunks: Uint8Array[] = [];
+    let text = "";
+    while (!text.endsWith("\r\n.\r\n")) {
+      const { done, value } = await within(reader.read(), 10_000, "read");
+      if (done) break;
+      // Held, not copied: a later write into the same buffer would show.
+      chunks.push(value);
+      text = text.slice(-5) + new TextDecoder("latin1").decode(value);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const all = Buffer.concat(chunks).toString("latin1");
+    const body = all.slice(all.indexOf("octets\r\n") + 8);
+    assert.equal(
+      createHash("sha256").update(body, "latin1").digest("hex"),
+      WIRE_SHA,
+    );
+    assert.ok(views.every((n) => n === 1000), `views: ${views.slice(0, 5)}`);
+    client.close();
+  });
+});
