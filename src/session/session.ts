@@ -10,7 +10,11 @@ import { toHex } from "../_util/hex.ts";
 import { type LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
 import { ok } from "../protocol/reply.ts";
 import type { Conn } from "../transport/types.ts";
-import { type ConnReader, directIo } from "../transport/_direct.ts";
+import {
+  type ConnReader,
+  directIo,
+  directWriter,
+} from "../transport/_direct.ts";
 import { callNow, callWithTimeout, signalFor } from "./call.ts";
 import { runCommand } from "./dispatch.ts";
 import type { SessionConfig, SessionObserver } from "./config.ts";
@@ -222,7 +226,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
 
   /** Sends a one-line reply and closes, for connections refused before a session starts. */
   static async refuse(conn: Conn, line: string): Promise<void> {
-    const writer = directIo(conn) ?? conn.writable.getWriter();
+    const writer = directWriter(conn) ?? conn.writable.getWriter();
     try {
       await writer.write(encoder.encode(line));
     } catch {
@@ -385,8 +389,7 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
    * one (no Web stream is made), else through its streams.
    */
   #open(conn: Conn): void {
-    const direct = directIo(conn);
-    this.#reader = direct ?? conn.readable.getReader();
-    this.out.attach(direct ?? conn.writable.getWriter());
+    this.#reader = directIo(conn) ?? conn.readable.getReader();
+    this.out.attach(directWriter(conn) ?? conn.writable.getWriter());
   }
 }

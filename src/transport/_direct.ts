@@ -29,6 +29,19 @@ import type { Conn } from "./types.ts";
 export const DIRECT: unique symbol = Symbol.for("@x/pop3d.direct");
 
 /**
+ * The key of a conn's writer alone: a wrapper that reads the conn's stream
+ * itself (the PROXY header) still writes through the adapter's direct path.
+ *
+ * @example
+ * ```ts ignore
+ * (wrapped as MaybeDirect)[DIRECT_WRITER] = directWriter(conn);
+ * ```
+ */
+export const DIRECT_WRITER: unique symbol = Symbol.for(
+  "@x/pop3d.directWriter",
+);
+
+/**
  * What the session reads with: a reader of the conn's bytes, or its
  * {@linkcode DirectIo}.
  *
@@ -89,7 +102,10 @@ export interface DirectIo extends ConnReader, ConnWriter {
  * const io = (conn as MaybeDirect)[DIRECT];
  * ```
  */
-export type MaybeDirect = Conn & { readonly [DIRECT]?: DirectIo };
+export type MaybeDirect = Conn & {
+  readonly [DIRECT]?: DirectIo;
+  readonly [DIRECT_WRITER]?: ConnWriter;
+};
 
 /**
  * The conn's {@linkcode DirectIo}, if its adapter gave it one.
@@ -110,6 +126,29 @@ export type MaybeDirect = Conn & { readonly [DIRECT]?: DirectIo };
  */
 export function directIo(conn: Conn): DirectIo | undefined {
   return (conn as MaybeDirect)[DIRECT];
+}
+
+/**
+ * The writer of the conn's direct path: its {@linkcode DirectIo}, or the
+ * writer a wrapper passed on under {@linkcode DIRECT_WRITER}.
+ *
+ * @example
+ * ```ts
+ * import { directWriter } from "./_direct.ts";
+ * const conn = {
+ *   readable: new ReadableStream(),
+ *   writable: new WritableStream(),
+ *   remoteAddr: { hostname: "127.0.0.1", port: 1 },
+ *   localAddr: { hostname: "127.0.0.1", port: 2 },
+ *   encrypted: false,
+ *   close() {},
+ * };
+ * console.assert(directWriter(conn) === undefined);
+ * ```
+ */
+export function directWriter(conn: Conn): ConnWriter | undefined {
+  const maybe = conn as MaybeDirect;
+  return maybe[DIRECT] ?? maybe[DIRECT_WRITER];
 }
 
 /**

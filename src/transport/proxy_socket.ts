@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type ConnWriter, DIRECT_WRITER, directWriter } from "./_direct.ts";
 import { ConnQueue } from "./_conn_queue.ts";
 import { type CidrRange, matchCidr, parseCidr } from "./_ip.ts";
 import {
@@ -298,14 +299,21 @@ function wrap(
   const localAddr = use && header.destination
     ? header.destination
     : conn.localAddr;
-  const wrapped: Conn = {
+  const wrapped: Conn & { [DIRECT_WRITER]?: ConnWriter } = {
     readable,
-    writable: conn.writable,
+    // Made only when asked for: the session writes through the direct path.
+    get writable() {
+      return conn.writable;
+    },
     remoteAddr,
     localAddr,
     encrypted: conn.encrypted,
     close: () => conn.close(),
   };
+  // Only the header was read from the stream: writes still go straight to
+  // the adapter (no stream per write, and a large RETR can reuse buffers).
+  const writer = directWriter(conn);
+  if (writer !== undefined) wrapped[DIRECT_WRITER] = writer;
   if (typeof conn.startTls === "function") {
     const startTls = conn.startTls.bind(conn);
     (wrapped as { startTls?: () => Promise<Conn> }).startTls = async () => {
