@@ -127,10 +127,9 @@ export class DotStuffer {
    * Encodes one chunk; the result may be the chunk itself.
    *
    * @param chunk Message octets.
-   * @param into Where the result may go instead of a fresh buffer (a chunk
-   * of at most 256 KiB whose result fits): a caller that writes the result
-   * out before the next call can pass the same buffer each time and
-   * allocate nothing per chunk.
+   * @param into Where the result may go instead of a fresh buffer, when it
+   * fits: a caller that writes the result out before the next call can pass
+   * the same buffer each time and allocate nothing per chunk.
    */
   encode(chunk: Uint8Array, into?: Uint8Array): Uint8Array {
     const n = chunk.length;
@@ -158,27 +157,44 @@ export class DotStuffer {
     return inserts === undefined ? chunk : insertBytes(chunk, inserts);
   }
 
-  /** The WebAssembly path: the same result, in slices of the module's size. */
+  /**
+   * The WebAssembly path: the same result, in slices of the module's size.
+   * With `into`, the slices' results are laid one after the other there
+   * for as long as they fit (an unchanged slice is copied to its place only
+   * when another slice changed).
+   */
   #encodeWasm(
     wasm: WasmStuffer,
     chunk: Uint8Array,
     into: Uint8Array | undefined,
   ): Uint8Array {
     const n = chunk.length;
-    // One slice may go into `into`; parts of a longer chunk are joined.
-    if (n > WASM_CHUNK_MAX) into = undefined;
     const parts: Uint8Array[] = [];
     let changed = false;
+    let used = 0; // octets of `into` holding results, while all fit
+    const unchanged: [slice: Uint8Array, at: number][] = [];
     for (let at = 0; at < n; at += WASM_CHUNK_MAX) {
       const slice = chunk.subarray(at, Math.min(n, at + WASM_CHUNK_MAX));
-      const { out, crs } = wasm(slice, this.#atLineStart, this.#prevCR, into);
+      const target = into?.subarray(used);
+      const { out, crs } = wasm(slice, this.#atLineStart, this.#prevCR, target);
       this.#atLineStart = slice[slice.length - 1] === LF;
       this.#prevCR = slice[slice.length - 1] === CR;
       this.#octets += slice.length + crs;
       changed ||= out !== slice;
       parts.push(out);
+      if (target === undefined) continue;
+      const fits = out === slice
+        ? out.length <= target.length // copied there at the end
+        : out.buffer === target.buffer; // encoded there
+      if (!fits) into = undefined;
+      else if (out === slice) unchanged.push([out, used]);
+      used += out.length;
     }
     if (!changed) return chunk;
+    if (into !== undefined) {
+      for (const [slice, at] of unchanged) into.set(slice, at);
+      return into.subarray(0, used);
+    }
     return parts.length === 1 ? parts[0] : concatBytes(parts);
   }
 

@@ -148,11 +148,11 @@ export async function streamMessage(
   const noNuls = s.config.outlookNoNuls === true;
   const eoh = s.config.oeNsEoh === true ? new HeaderEndFinder() : undefined;
   // Bytes in memory are encoded view by view in a plain loop; only a stream
-  // needs a reader and a promise per chunk. A byte stream is read into a
-  // buffer of ours and encoded into another, each used again for the next
-  // chunk, when the connection can say that it let go of written bytes: no
-  // allocation per chunk (on a 50 MiB RETR from a Maildir they were most of
-  // the server's CPU on Node).
+  // needs a reader and a promise per chunk. When the connection can say that
+  // it let go of written bytes, a large chunk is encoded into a buffer of
+  // ours, and a byte stream is also read into one, each used again for the
+  // next chunk: no allocation per chunk (on a 50 MiB RETR from a Maildir
+  // they were most of the server's CPU on Node).
   const own = body instanceof Uint8Array || !out.canRelease
     ? undefined
     : byobReader(body);
@@ -172,15 +172,36 @@ export async function streamMessage(
     await s.flush();
     writing = false;
   };
-  const queue = async (chunk: Uint8Array) => {
-    out.push(encode(chunk));
-    if (out.queued >= FLUSH_AT) await flush();
+  let scratch: Uint8Array | undefined;
+  // Encodes and queues one chunk; `ours` when it is a view of our read
+  // buffer, which is filled again after this.
+  const put = async (chunk: Uint8Array, ours: boolean) => {
+    if (chunk.length < FLUSH_AT || !out.canRelease) {
+      // Queued with what follows (a view of our buffer as a copy).
+      const encoded = encode(chunk);
+      out.push(
+        ours && encoded.buffer === chunk.buffer ? encoded.slice() : encoded,
+      );
+      if (out.queued >= FLUSH_AT) await flush();
+      return;
+    }
+    // Encoded into our scratch buffer, written and let go before either
+    // buffer is used again.
+    const room = Math.ceil(chunk.length * 1.25);
+    if (scratch === undefined || scratch.length < room) {
+      scratch = new Uint8Array(room);
+    }
+    out.push(encode(chunk, scratch));
+    await flush();
+    writing = true;
+    await out.released();
+    writing = false;
   };
   try {
     if (reader === undefined) {
       const bytes = body as Uint8Array;
       for (let at = 0; at < bytes.length && !top?.done; at += BODY_CHUNK) {
-        await queue(bytes.subarray(at, at + BODY_CHUNK));
+        await put(bytes.subarray(at, at + BODY_CHUNK), false);
       }
     } else {
       // A stream that stalls is a callback that never settles: one watchdog
@@ -188,7 +209,6 @@ export async function streamMessage(
       watchdog = new ReadWatchdog(reader, s.config.callbackTimeout, s.signal);
       const length = Math.max(4096, Math.min(READ_BUFFER, size ?? READ_BUFFER));
       let view: Uint8Array | undefined = own && new Uint8Array(length);
-      let scratch: Uint8Array | undefined;
       for (;;) {
         const { done, value } = await watchdog.read(view);
         if (done) break;
@@ -197,23 +217,8 @@ export async function streamMessage(
             `Storage "get" stream for message ${n} yielded a non-Uint8Array chunk`,
           );
         }
-        if (view === undefined) {
-          await queue(value);
-        } else if (value.length < FLUSH_AT) {
-          // A short read: queued as a copy, written with what follows.
-          const encoded = encode(value);
-          out.push(encoded.buffer === value.buffer ? encoded.slice() : encoded);
-          if (out.queued >= FLUSH_AT) await flush();
-          view = new Uint8Array(value.buffer);
-        } else {
-          // Written before either buffer is used again.
-          out.push(encode(value, scratch ??= new Uint8Array(length * 1.25)));
-          await flush();
-          writing = true;
-          await out.released();
-          writing = false;
-          view = new Uint8Array(value.buffer);
-        }
+        await put(value, view !== undefined);
+        if (view !== undefined) view = new Uint8Array(value.buffer);
         if (top?.done) break;
       }
     }

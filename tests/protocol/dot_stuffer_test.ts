@@ -184,16 +184,17 @@ describe("DotStuffer", () => {
   });
 
   it("DotStuffer encodes into the caller's buffer when the result fits, the same buffer chunk after chunk", () => {
-    // A RETR streamed from a file passes one buffer for every chunk (it
-    // writes each result out first): no allocation per chunk.
+    // A streamed RETR passes one buffer for every chunk (it writes each
+    // result out first): no allocation per chunk. Chunks of more than one
+    // WebAssembly slice (256 KiB) are laid out slice after slice.
     for (let seed = 1; seed <= 6; seed++) {
       const rand = prng(7000 + seed);
-      const text = randomText(rand, 400_000 + seed, [0.015, 0.02, 0.03]);
-      const into = new Uint8Array(320 * 1024);
+      const text = randomText(rand, 1_400_000 + seed, [0.015, 0.02, 0.03]);
+      const into = new Uint8Array(900 * 1024);
       const s = new DotStuffer();
       const parts: Uint8Array[] = [];
       let inside = 0;
-      for (const chunk of randomSplit(rand, text, 256 * 1024)) {
+      for (const chunk of randomSplit(rand, text, 700 * 1024)) {
         const out = s.encode(chunk, into);
         if (out.buffer === into.buffer) inside++;
         else if (chunk.length >= 1024) assert.equal(out, chunk, "unchanged");
@@ -207,6 +208,19 @@ describe("DotStuffer", () => {
         `seed ${seed}`,
       );
     }
+    // A CRLF text without dots comes back as it is; one changed slice among
+    // unchanged ones puts them all in the buffer.
+    const plain = te.encode("abc\r\n".repeat(150_000));
+    const mixed = te.encode("abc\r\n".repeat(100_000) + "x\n.y\n");
+    const buffer = new Uint8Array(1024 * 1024);
+    assert.equal(new DotStuffer().encode(plain, buffer), plain);
+    const s1 = new DotStuffer();
+    const got = s1.encode(mixed, buffer);
+    assert.equal(got.buffer, buffer.buffer);
+    assert.deepEqual(
+      { out: td.decode(concat([got, s1.end()])), octets: s1.octets },
+      reference(mixed),
+    );
     // A result larger than the buffer is a fresh copy, and still right.
     const text = randomText(prng(7100), 200_000, [0.2, 0.3, 0.5]);
     const small = new Uint8Array(200_001);

@@ -95,7 +95,19 @@ function slowRetr(
   });
 }
 
-function serverWith(socket?: SocketFactory): {
+/** A default stream (PostgreSQL's kind) of 1 MiB chunks, each a fresh copy. */
+function defaultStream(): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= MESSAGE.length) return controller.close();
+      controller.enqueue(MESSAGE.slice(at, at + 1024 * 1024));
+      at += 1024 * 1024;
+    },
+  }, { highWaterMark: 0 });
+}
+
+function serverWith(socket?: SocketFactory, kind = "bytes"): {
   server: Pop3d<string>;
   views: number[];
 } {
@@ -112,7 +124,7 @@ function serverWith(socket?: SocketFactory): {
       stat: (m) => storage.stat(m),
       size: (m, n) => storage.size(m, n),
       dele: (m, ids) => storage.dele(m, ids),
-      get: () => byteStream(views),
+      get: () => kind === "bytes" ? byteStream(views) : defaultStream(),
     },
     authFailureDelay: 0,
     authPenalty: false,
@@ -142,6 +154,21 @@ describe("RETR of a byte stream over a real socket", () => {
         views.every((n) => n === 256 * 1024),
         `views: ${views.slice(0, 4)} (${views.length})`,
       );
+    }
+  });
+});
+
+describe("RETR of a default stream of 1 MiB chunks over a real socket", () => {
+  const { server } = serverWith(undefined, "default");
+  before(() => server.up());
+  after(() => server.destroy("kill"));
+
+  it("Pop3Session encodes chunks of several slices into its own buffer and sends every octet to a slow reader", async () => {
+    const port = Number(server.cget("port"));
+    for (let round = 0; round < 2; round++) {
+      const { status, sha } = await within(slowRetr(port), 30_000, "RETR");
+      assert.equal(status, `+OK ${SIZE} octets`);
+      assert.equal(sha, WIRE_SHA, `round ${round}: the body as sent`);
     }
   });
 });
