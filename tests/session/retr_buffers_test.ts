@@ -198,6 +198,91 @@ describe("RETR of a byte stream behind a PROXY header", () => {
   });
 });
 
+/** Logs in, RETRs message 1, returns all the server sent until it closed. */
+function retrUntilClosed(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    let text = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (data: string) => void (text += data));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(text));
+    socket.write("USER alice\r\nPASS secret\r\nRETR 1\r\n");
+  });
+}
+
+describe("RETR of a byte stream that fails midway, over a real socket", () => {
+  // Two chunks, then an error or nothing at all: the connection is cut
+  // without the terminator, the error reported, the maildrop unlocked.
+  const errors: unknown[] = [];
+  let unlocked = 0;
+  let mode: "error" | "stall" = "error";
+  const storage = new MemoryStorage();
+  storage.deliver("alice", MESSAGE);
+  const server = new Pop3d<string>({
+    hostname: "127.0.0.1",
+    port: 0,
+    auth: new MemoryAuth().addUser("alice", "secret"),
+    storage: {
+      lock: (m) => storage.lock(m),
+      unlock: (m) => {
+        unlocked++;
+        storage.unlock(m);
+      },
+      stat: (m) => storage.stat(m),
+      size: (m, n) => storage.size(m, n),
+      dele: (m, ids) => storage.dele(m, ids),
+      get: () => {
+        let pulls = 0;
+        return new ReadableStream({
+          type: "bytes",
+          autoAllocateChunkSize: 1000,
+          pull(controller) {
+            if (pulls++ === 2) {
+              if (mode === "error") controller.error(new Error("disk gone"));
+              return; // a stall: never answered
+            }
+            const request = controller.byobRequest!;
+            const view = request.view as Uint8Array;
+            view.set(MESSAGE.subarray(0, view.length));
+            request.respond(view.length);
+          },
+        });
+      },
+    },
+    callbackTimeout: 300,
+    authFailureDelay: 0,
+    authPenalty: false,
+    onError: (error) => errors.push(error),
+  });
+  before(() => server.up());
+  after(() => server.destroy("kill"));
+
+  for (const kind of ["error", "stall"] as const) {
+    it(`Pop3Session cuts a RETR whose byte stream ${kind === "error" ? "errors" : "stalls"} after two chunks, without the terminator`, async () => {
+      mode = kind;
+      errors.length = 0;
+      unlocked = 0;
+      const text = await within(
+        retrUntilClosed(Number(server.cget("port"))),
+        10_000,
+        "the server closing",
+      );
+      assert.match(text.split("\r\n")[3], /^\+OK \d+ octets$/);
+      assert.ok(!text.endsWith("\r\n.\r\n"), "no terminator");
+      // The two chunks that came, encoded, and nothing after them.
+      const body = text.slice(text.indexOf("octets\r\n") + 8);
+      assert.ok(body.length >= 2 * 256 * 1024, `${body.length} octets`);
+      assert.ok(body.length < 2 * 256 * 1024 * 1.25, `${body.length} octets`);
+      assert.match(
+        String(errors[0]),
+        kind === "error" ? /disk gone/ : /did not settle within 300 ms/,
+      );
+      assert.equal(unlocked, 1);
+    });
+  }
+});
+
 describe("RETR of a byte stream over a conn that cannot say when it let go", () => {
   // The memory transport hands a written chunk on to the client as it is:
   // the session must not write into it again, so it reads chunk by chunk.
