@@ -17,7 +17,14 @@
 
 import { createHash } from "node:crypto";
 import { type OptionTable, parseArgs } from "./_options.ts";
-import { checkoutWork, freePortBlock, node24, processServer } from "./run.ts";
+import {
+  checkoutWork,
+  freePortBlock,
+  node24,
+  processServer,
+  runtimeCommand,
+  serveMaildirArgs,
+} from "./run.ts";
 
 const o = { clients: 20, rateMb: 20, runtimes: ["deno", "bun", "node"] };
 const table: OptionTable = {
@@ -123,28 +130,15 @@ async function retr(port: number, user: string, rate: number): Promise<string> {
 }
 
 const rows: string[] = [];
+const node = o.runtimes.includes("node") ? await node24() : "";
 const port = freePortBlock(24600, 4);
 for (const rt of o.runtimes) {
-  const args = [
-    "bench/serve_real.ts",
-    "--storage",
-    "maildir",
-    "--mail",
-    `${work}/mail`,
-    "--passwd",
-    `${work}/passwd`,
-    "--cert",
-    `${REAL}/tls/cert.pem`,
-    "--key",
-    `${REAL}/tls/key.pem`,
-    "--port",
-    String(port),
-  ];
-  const cmd = rt === "deno"
-    ? [Deno.execPath(), "run", "-A", "--v8-flags=--expose-gc", ...args]
-    : rt === "bun"
-    ? ["bun", ...args]
-    : [await node24(), "--expose-gc", ...args];
+  const cmd = runtimeCommand(
+    rt,
+    node,
+    serveMaildirArgs(`${work}/mail`, `${work}/passwd`, `${REAL}/tls`, port),
+    { deno: ["--v8-flags=--expose-gc"], node: ["--expose-gc"] },
+  );
   const server = processServer(`ours-${rt}`, port, cmd);
   await server.start();
   try {

@@ -39,6 +39,8 @@ import {
   node24,
   processServer,
   run,
+  runtimeCommand,
+  serveMaildirArgs,
   type Server,
 } from "./run.ts";
 
@@ -274,26 +276,11 @@ done >'${ours}/passwd'`,
     } else await run(`${o.peer}/stop.sh`, [dv]);
     let port = o.basePort + 2;
     for (const rt of o.runtimes) {
-      const args = [
-        "bench/serve_real.ts",
-        "--storage",
-        "maildir",
-        "--mail",
-        `${ours}/mail`,
-        "--passwd",
-        `${ours}/passwd`,
-        "--cert",
-        `${tlsDir}/cert.pem`,
-        "--key",
-        `${tlsDir}/key.pem`,
-        "--port",
-        String(port),
-      ];
-      const cmd = rt === "deno"
-        ? [Deno.execPath(), "run", "-A", ...args]
-        : rt === "bun"
-        ? ["bun", ...args]
-        : [node, ...args];
+      const cmd = runtimeCommand(
+        rt,
+        node,
+        serveMaildirArgs(`${ours}/mail`, `${ours}/passwd`, tlsDir, port),
+      );
       servers.push(processServer(`ours-${rt}`, port, cmd));
       port++;
     }

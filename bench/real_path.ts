@@ -60,6 +60,7 @@ import {
   processServer,
   ratio,
   run,
+  runtimeCommand,
   type Server,
 } from "./run.ts";
 
@@ -534,20 +535,15 @@ async function main() {
         const prof = o.cpuProf
           ? [`--cpu-prof`, `--cpu-prof-dir=${o.cpuProf}/${rt}-${storage}`]
           : [];
-        const single = rt === "deno"
-          ? [
-            Deno.execPath(),
-            "run",
-            "-A",
+        const single = runtimeCommand(rt, node, args, {
+          deno: [
             "--v8-flags=--expose-gc",
             // As README says for the program on shared ports.
             ...(o.program > 1 ? ["--unstable-net"] : []),
             ...prof,
-            ...args,
-          ]
-          : rt === "bun"
-          ? ["bun", ...args]
-          : [node, "--expose-gc", ...prof, ...args];
+          ],
+          node: ["--expose-gc", ...prof],
+        });
         const cmd = o.program > 0
           ? [
             Deno.execPath(),

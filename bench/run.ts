@@ -195,6 +195,61 @@ function hasOurServer(): boolean {
   }
 }
 
+/**
+ * The command that runs `args` (a script and its options) under `runtime`:
+ * `flags.deno` after `deno run -A`, `flags.node` after Node's binary.
+ *
+ * @example
+ * ```ts ignore
+ * const cmd = runtimeCommand("node", await node24(), ["bench/serve_real.ts"]);
+ * ```
+ */
+export function runtimeCommand(
+  runtime: string,
+  node: string,
+  args: string[],
+  flags: { deno?: string[]; node?: string[] } = {},
+): string[] {
+  if (runtime === "deno") {
+    return [Deno.execPath(), "run", "-A", ...flags.deno ?? [], ...args];
+  }
+  return runtime === "bun"
+    ? ["bun", ...args]
+    : [node, ...flags.node ?? [], ...args];
+}
+
+/**
+ * The arguments of `bench/serve_real.ts` serving Maildirs under `mail` with
+ * the users of `passwd`, plain POP3 with STLS on `port`.
+ *
+ * @example
+ * ```ts ignore
+ * const args = serveMaildirArgs(`${work}/mail`, `${work}/passwd`, tlsDir, 1110);
+ * ```
+ */
+export function serveMaildirArgs(
+  mail: string,
+  passwd: string,
+  tlsDir: string,
+  port: number,
+): string[] {
+  return [
+    "bench/serve_real.ts",
+    "--storage",
+    "maildir",
+    "--mail",
+    mail,
+    "--passwd",
+    passwd,
+    "--cert",
+    `${tlsDir}/cert.pem`,
+    "--key",
+    `${tlsDir}/key.pem`,
+    "--port",
+    String(port),
+  ];
+}
+
 export async function node24(): Promise<string> {
   return (await run("npx", ["-y", "node@24", "-p", "process.execPath"])).trim();
 }
