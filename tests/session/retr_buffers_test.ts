@@ -16,6 +16,7 @@ import { memoryListener } from "../../src/transport/memory.ts";
 import { defaultSocket } from "../../src/transport/default_socket.ts";
 import { proxySocket } from "../../src/transport/proxy_socket.ts";
 import type { SocketFactory } from "../../src/transport/types.ts";
+import type { Pop3dOptions } from "../../src/server/options.ts";
 import { prng } from "../_helpers/random.ts";
 import { within } from "../_helpers/pop3_client.ts";
 
@@ -107,29 +108,44 @@ function defaultStream(): ReadableStream<Uint8Array> {
   }, { highWaterMark: 0 });
 }
 
-function serverWith(socket?: SocketFactory, kind = "bytes"): {
-  server: Pop3d<string>;
-  views: number[];
-} {
-  const views: number[] = [];
+/** alice's maildrop with MESSAGE, its bytes from `get`; `onUnlock` sees each unlock. */
+function serverOf(
+  get: () => ReadableStream<Uint8Array>,
+  options: Partial<Pop3dOptions<string>> = {},
+  onUnlock = () => {},
+): Pop3d<string> {
   const storage = new MemoryStorage();
   storage.deliver("alice", MESSAGE);
-  const server = new Pop3d<string>({
+  return new Pop3d<string>({
     hostname: "127.0.0.1",
     port: 0,
     auth: new MemoryAuth().addUser("alice", "secret"),
     storage: {
       lock: (m) => storage.lock(m),
-      unlock: (m) => storage.unlock(m),
+      unlock: (m) => {
+        onUnlock();
+        storage.unlock(m);
+      },
       stat: (m) => storage.stat(m),
       size: (m, n) => storage.size(m, n),
       dele: (m, ids) => storage.dele(m, ids),
-      get: () => kind === "bytes" ? byteStream(views) : defaultStream(),
+      get,
     },
     authFailureDelay: 0,
     authPenalty: false,
-    ...(socket ? { socket } : {}),
+    ...options,
   });
+}
+
+function serverWith(socket?: SocketFactory, kind = "bytes"): {
+  server: Pop3d<string>;
+  views: number[];
+} {
+  const views: number[] = [];
+  const server = serverOf(
+    () => kind === "bytes" ? byteStream(views) : defaultStream(),
+    socket ? { socket } : {},
+  );
   return { server, views };
 }
 
@@ -215,46 +231,28 @@ describe("RETR of a byte stream that fails midway, over a real socket", () => {
   // Two chunks, then an error or nothing at all: the connection is cut
   // without the terminator, the error reported, the maildrop unlocked.
   const errors: unknown[] = [];
-  let unlocked = 0;
   let mode: "error" | "stall" = "error";
-  const storage = new MemoryStorage();
-  storage.deliver("alice", MESSAGE);
-  const server = new Pop3d<string>({
-    hostname: "127.0.0.1",
-    port: 0,
-    auth: new MemoryAuth().addUser("alice", "secret"),
-    storage: {
-      lock: (m) => storage.lock(m),
-      unlock: (m) => {
-        unlocked++;
-        storage.unlock(m);
+  let unlocked = 0;
+  const server = serverOf(() => {
+    let pulls = 0;
+    return new ReadableStream({
+      type: "bytes",
+      autoAllocateChunkSize: 1000,
+      pull(controller) {
+        if (pulls++ === 2) {
+          if (mode === "error") controller.error(new Error("disk gone"));
+          return; // a stall: never answered
+        }
+        const request = controller.byobRequest!;
+        const view = request.view as Uint8Array;
+        view.set(MESSAGE.subarray(0, view.length));
+        request.respond(view.length);
       },
-      stat: (m) => storage.stat(m),
-      size: (m, n) => storage.size(m, n),
-      dele: (m, ids) => storage.dele(m, ids),
-      get: () => {
-        let pulls = 0;
-        return new ReadableStream({
-          type: "bytes",
-          autoAllocateChunkSize: 1000,
-          pull(controller) {
-            if (pulls++ === 2) {
-              if (mode === "error") controller.error(new Error("disk gone"));
-              return; // a stall: never answered
-            }
-            const request = controller.byobRequest!;
-            const view = request.view as Uint8Array;
-            view.set(MESSAGE.subarray(0, view.length));
-            request.respond(view.length);
-          },
-        });
-      },
-    },
+    });
+  }, {
     callbackTimeout: 300,
-    authFailureDelay: 0,
-    authPenalty: false,
     onError: (error) => errors.push(error),
-  });
+  }, () => unlocked++);
   before(() => server.up());
   after(() => server.destroy("kill"));
 
