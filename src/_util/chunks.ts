@@ -44,3 +44,27 @@ export async function* byteChunks(
     else reader.cancel().catch(() => {});
   }
 }
+
+/**
+ * A BYOB reader of `stream` (a byte stream: the caller's buffer is filled),
+ * or `undefined` when the stream is not a byte stream (or is locked).
+ *
+ * @param stream The stream to read.
+ *
+ * @example
+ * ```ts
+ * import { byobReader } from "./chunks.ts";
+ * console.assert(byobReader(new Blob(["x"]).stream()) === undefined);
+ * const bytes = new ReadableStream({ type: "bytes" });
+ * console.assert(byobReader(bytes) !== undefined);
+ * ```
+ */
+export function byobReader(
+  stream: ReadableStream<Uint8Array>,
+): ReadableStreamBYOBReader | undefined {
+  try {
+    return stream.getReader({ mode: "byob" });
+  } catch {
+    return undefined;
+  }
+}

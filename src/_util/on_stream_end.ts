@@ -5,6 +5,8 @@
  * @module
  */
 
+import { byobReader } from "./chunks.ts";
+
 /**
  * Returns a stream of the same bytes that awaits `onEnd` after the last
  * chunk and only then reports its end; a stream read only in part (or
@@ -30,14 +32,8 @@ export function onStreamEnd(
   stream: ReadableStream<Uint8Array>,
   onEnd: () => void | Promise<void>,
 ): ReadableStream<Uint8Array> {
-  let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = stream.getReader({ mode: "byob" });
-  } catch {
-    // Not a byte stream: below, chunk by chunk.
-  }
-  if (byob === undefined) return defaultStream(stream.getReader(), onEnd);
-  const reader = byob;
+  const reader = byobReader(stream);
+  if (reader === undefined) return defaultStream(stream.getReader(), onEnd);
   return new ReadableStream({
     type: "bytes",
     // A default reader's read gets a view of this size: the request below

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { byobReader } from "../_util/chunks.ts";
 import { replaceNuls } from "../protocol/client_quirks.ts";
 import { HeaderEndFinder } from "../protocol/header_end_finder.ts";
 import { DotStuffer } from "../protocol/dot_stuffer.ts";
@@ -30,17 +31,6 @@ const LF_BYTE = Uint8Array.of(0x0a);
 type BodyReader =
   | ReadableStreamDefaultReader<Uint8Array>
   | ReadableStreamBYOBReader;
-
-/** A BYOB reader of `stream`, or `undefined` when it is no byte stream. */
-function byobReader(
-  stream: ReadableStream<Uint8Array>,
-): ReadableStreamBYOBReader | undefined {
-  try {
-    return stream.getReader({ mode: "byob" });
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The callback deadline of a message stream: each read must settle within
