@@ -172,6 +172,35 @@ describe("RETR of a byte stream over a real socket", () => {
       );
     }
   });
+
+  it("Pop3Session answers TOP from a byte stream, lets the stream go, and serves the next command", async () => {
+    const text = await within(
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect({
+          host: "127.0.0.1",
+          port: Number(server.cget("port")),
+        });
+        let text = "";
+        socket.setEncoding("latin1");
+        socket.on("data", (data: string) => void (text += data));
+        socket.on("error", reject);
+        socket.on("close", () => resolve(text));
+        socket.write(
+          "USER alice\r\nPASS secret\r\nTOP 1 3\r\nNOOP\r\nQUIT\r\n",
+        );
+      }),
+      10_000,
+      "TOP",
+    );
+    const lines = new TextDecoder().decode(MESSAGE).split("\n");
+    const top = lines.slice(0, 2 + 3).map((l) => l.replace(/\r$/, ""))
+      .map((l) => l.startsWith(".") ? "." + l : l);
+    const got = text.split("\r\n").slice(3);
+    assert.match(got[0], /^\+OK/); // TOP
+    assert.deepEqual(got.slice(1, 1 + top.length + 1), [...top, "."]);
+    assert.match(got[top.length + 2], /^\+OK/); // NOOP: the session goes on
+    assert.match(got[top.length + 3], /^\+OK/); // QUIT
+  });
 });
 
 describe("RETR of a default stream of 1 MiB chunks over a real socket", () => {
