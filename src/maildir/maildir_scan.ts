@@ -6,6 +6,7 @@
  * @module
  */
 
+import { byobReader } from "../_util/chunks.ts";
 import { countBareLf } from "../_util/crlf.ts";
 import { type MaildirFs, SMALL_FILE } from "./maildir_fs.ts";
 import {
@@ -396,9 +397,11 @@ async function measure(
   }
   let next = 0;
   const worker = async () => {
+    // One buffer per worker for the files it streams, not one per chunk.
+    const buffer: SizeBuffer = { view: new Uint8Array(0) };
     while (next < pending.length) {
       const i = pending[next++];
-      const size = await wireSize(fs, `${dir}/cur/${names[i]}`);
+      const size = await wireSize(fs, `${dir}/cur/${names[i]}`, buffer);
       set(i, size ?? 0);
       if (size !== undefined) fresh.set(baseNameOf(names[i]), size);
     }
@@ -409,15 +412,25 @@ async function measure(
   return sizes;
 }
 
+/** The most a streamed file is read into a sizing buffer at a time. */
+const SIZE_BUFFER = 256 * 1024;
+
+/** A worker's buffer for counting streamed files, filled file after file. */
+interface SizeBuffer {
+  view: Uint8Array;
+}
+
 /**
  * Counts a file's octets with every bare LF counted as CRLF. A small file is
  * read whole: a stream would allocate its full chunk buffer (256 KiB on the
  * built-in file systems) to count a message of a few KiB, and a login burst
- * on Maildirs without `,W=` left the allocator fragmented by them.
+ * on Maildirs without `,W=` left the allocator fragmented by them. A larger
+ * one is streamed, into `buffer` when the stream is a byte stream.
  */
 async function wireSize(
   fs: MaildirFs,
   path: string,
+  buffer: SizeBuffer,
 ): Promise<number | undefined> {
   if (fs.readNoFollow !== undefined) {
     const bytes = await fs.readNoFollow(path, SMALL_FILE);
@@ -428,11 +441,25 @@ async function wireSize(
   if (stream === undefined) return undefined;
   let size = 0;
   let previous = -1;
-  for await (const chunk of stream) {
+  const count = (chunk: Uint8Array) => {
     size += chunk.length + countBareLf(chunk, previous);
     if (chunk.length > 0) previous = chunk[chunk.length - 1];
+  };
+  const reader = byobReader(stream);
+  if (reader === undefined) {
+    for await (const chunk of stream) count(chunk);
+    return size;
   }
-  return size;
+  for (;;) {
+    // Empty at first, or detached by a read that failed: a new one.
+    if (buffer.view.length === 0) buffer.view = new Uint8Array(SIZE_BUFFER);
+    const { done, value } = await reader.read(
+      buffer.view as Uint8Array<ArrayBuffer>,
+    );
+    if (value !== undefined) buffer.view = new Uint8Array(value.buffer);
+    if (done) return size;
+    count(value);
+  }
 }
 
 function compare(a: string, b: string): number {

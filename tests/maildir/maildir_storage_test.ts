@@ -212,10 +212,18 @@ for (const syncMetadata of [true, false]) {
       });
       const fs = nodeFs({ syncMetadata });
       const opened: string[] = [];
+      const modes: string[] = [];
       const openRead = fs.openRead.bind(fs);
-      fs.openRead = (path) => {
+      fs.openRead = async (path) => {
         opened.push(path.slice(dir.length));
-        return openRead(path);
+        const stream = (await openRead(path))!;
+        const getReader = stream.getReader.bind(stream);
+        // How it is read: into a buffer of the storage's own (BYOB).
+        stream.getReader = ((options?: { mode?: "byob" }) => {
+          modes.push(options?.mode ?? "default");
+          return getReader(options as { mode: "byob" });
+        }) as typeof stream.getReader;
+        return stream;
       };
       const storage = byMbox(new MaildirStorage({ root, fs }));
       assert.equal(await storage.lock("streamed"), true);
@@ -225,6 +233,7 @@ for (const syncMetadata of [true, false]) {
       );
       await storage.unlock("streamed");
       assert.deepEqual(opened, ["/cur/1700000002.b:2,"]);
+      assert.deepEqual(modes, ["byob"]);
 
       const plain = nodeFs({ syncMetadata });
       delete plain.readNoFollow;
