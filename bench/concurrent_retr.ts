@@ -23,7 +23,7 @@ import {
   node24,
   processServer,
   runtimeCommand,
-  serveMaildirArgs,
+  serveRealArgs,
 } from "./run.ts";
 
 const o = { clients: 20, rateMb: 20, runtimes: ["deno", "bun", "node"] };
@@ -136,7 +136,13 @@ for (const rt of o.runtimes) {
   const cmd = runtimeCommand(
     rt,
     node,
-    serveMaildirArgs(`${work}/mail`, `${work}/passwd`, `${REAL}/tls`, port),
+    serveRealArgs(
+      "maildir",
+      `${work}/mail`,
+      `${work}/passwd`,
+      `${REAL}/tls`,
+      port,
+    ),
     { deno: ["--v8-flags=--expose-gc"], node: ["--expose-gc"] },
   );
   const server = processServer(`ours-${rt}`, port, cmd);

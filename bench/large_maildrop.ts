@@ -40,8 +40,8 @@ import {
   processServer,
   run,
   runtimeCommand,
-  serveMaildirArgs,
   type Server,
+  serveRealArgs,
 } from "./run.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -279,7 +279,13 @@ done >'${ours}/passwd'`,
       const cmd = runtimeCommand(
         rt,
         node,
-        serveMaildirArgs(`${ours}/mail`, `${ours}/passwd`, tlsDir, port),
+        serveRealArgs(
+          "maildir",
+          `${ours}/mail`,
+          `${ours}/passwd`,
+          tlsDir,
+          port,
+        ),
       );
       servers.push(processServer(`ours-${rt}`, port, cmd));
       port++;

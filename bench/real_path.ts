@@ -62,6 +62,7 @@ import {
   run,
   runtimeCommand,
   type Server,
+  serveRealArgs,
 } from "./run.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -511,27 +512,21 @@ async function main() {
             tlsDir,
             port,
           })
-          : [
-            "bench/serve_real.ts",
-            "--storage",
+          : serveRealArgs(
             storage,
-            "--mail",
             storage === "memory" ? mailSrc : mail,
-            "--passwd",
             passwd,
-            "--users",
-            String(o.nusers),
-            "--pg-url",
-            pgUrl,
-            "--cert",
-            `${tlsDir}/cert.pem`,
-            "--key",
-            `${tlsDir}/key.pem`,
-            "--port",
-            String(port),
-            "--tls-port",
-            String(port + 1),
-          ];
+            tlsDir,
+            port,
+            [
+              "--users",
+              String(o.nusers),
+              "--pg-url",
+              pgUrl,
+              "--tls-port",
+              String(port + 1),
+            ],
+          );
         const prof = o.cpuProf
           ? [`--cpu-prof`, `--cpu-prof-dir=${o.cpuProf}/${rt}-${storage}`]
           : [];

@@ -219,24 +219,26 @@ export function runtimeCommand(
 }
 
 /**
- * The arguments of `bench/serve_real.ts` serving Maildirs under `mail` with
- * the users of `passwd`, plain POP3 with STLS on `port`.
+ * The arguments of `bench/serve_real.ts` serving `storage` from `mail` with
+ * the users of `passwd`, plain POP3 with STLS on `port`, then `extra`.
  *
  * @example
  * ```ts ignore
- * const args = serveMaildirArgs(`${work}/mail`, `${work}/passwd`, tlsDir, 1110);
+ * const args = serveRealArgs("maildir", `${work}/mail`, `${work}/passwd`, tlsDir, 1110);
  * ```
  */
-export function serveMaildirArgs(
+export function serveRealArgs(
+  storage: string,
   mail: string,
   passwd: string,
   tlsDir: string,
   port: number,
+  extra: string[] = [],
 ): string[] {
   return [
     "bench/serve_real.ts",
     "--storage",
-    "maildir",
+    storage,
     "--mail",
     mail,
     "--passwd",
@@ -247,6 +249,7 @@ export function serveMaildirArgs(
     `${tlsDir}/key.pem`,
     "--port",
     String(port),
+    ...extra,
   ];
 }
 
