@@ -241,6 +241,22 @@ describe("DotStuffer", () => {
     assert.equal(crs, 2);
   });
 
+  it("DotStuffer doubles a chunk of the WebAssembly encoder's full size", () => {
+    // "\n." everywhere: every octet gets one before it, the most the
+    // module's output area takes; and the same one octet along, so that
+    // every line end falls on each place of a 16-octet block.
+    const full = te.encode("\n.".repeat(128 * 1024));
+    for (const input of [full, full.subarray(1), full.subarray(0, 65_551)]) {
+      const s = new DotStuffer();
+      const out = s.encode(input);
+      assert.equal(out.length, 2 * input.length);
+      assert.deepEqual(
+        { out: td.decode(concat([out, s.end()])), octets: s.octets },
+        reference(input),
+      );
+    }
+  });
+
   it("DotStuffer finds a line end in the last octets after the last whole word", () => {
     for (let length = 64; length < 72; length++) {
       for (let at = length - 4; at < length; at++) {
