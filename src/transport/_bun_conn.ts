@@ -74,6 +74,8 @@ export class Bridge
   ready: boolean;
   /** Bytes `write()` has not taken yet. */
   tail: Uint8Array | undefined;
+  /** Octets the socket took so far. */
+  taken = 0;
   /** Settles the pending write. */
   waiter: PromiseWithResolvers<void> | undefined;
   /** The pending direct read. */
@@ -190,12 +192,18 @@ export class Bridge
   /** A write resolves only once the socket took all of it: nothing held. */
   released(): void {}
 
+  /** Octets the socket took, counted at every `socket.write()`. */
+  progress(): number {
+    return this.taken;
+  }
+
   /** Writes what is left of the pending write. */
   onDrain(): void {
     const { tail, waiter } = this;
     if (!tail || !waiter || !this.ready) return;
     const n = this.socket.write(tail);
     if (n < 0) return this.fail(closedError());
+    this.taken += n;
     this.tail = n < tail.length ? tail.subarray(n) : undefined;
     if (!this.tail) waiter.resolve(), this.waiter = undefined;
   }

@@ -74,6 +74,14 @@ export interface ConnWriter {
    * cannot tell has none, and a buffer it wrote is never written into again.
    */
   released?(): Promise<void> | void;
+  /**
+   * Optional: a count that grows whenever the connection takes bytes of the
+   * writes so far, within one write too; `undefined` where this connection
+   * cannot tell. A caller that sees it may write large chunks whole and
+   * still tell a slow reader's progress from a stall; one that does not
+   * writes in pieces small enough for each to show progress.
+   */
+  progress?(): number | undefined;
   /** Lets go of the connection (before STLS). */
   releaseLock(): void;
 }

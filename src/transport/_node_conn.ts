@@ -20,6 +20,8 @@ import type { Conn, NetAddr } from "./types.ts";
 
 /** What the bridge needs of a `net.Socket` or `tls.TLSSocket`. */
 export type NodeSocket = Duplex & {
+  /** Octets handed to the socket so far (`net.Socket`). */
+  bytesWritten?: number;
   remoteAddress?: string;
   remotePort?: number;
   localAddress?: string;
@@ -246,6 +248,22 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
     return this.ready
       ? this.send(chunk)
       : this.readyPromise!.then(() => this.send(chunk));
+  }
+
+  /**
+   * Octets written less those Node still queues for the kernel: libuv's
+   * count of a TCP handle (`writeQueueSize`) falls as the kernel takes a
+   * write's bytes. TLS sockets and the `node:net` of Deno and Bun have no
+   * such live count: `undefined`.
+   */
+  progress(): number | undefined {
+    if (this.encrypted) return undefined;
+    const handle = (this.socket as { _handle?: { writeQueueSize?: unknown } })
+      ._handle;
+    const queued = handle?.writeQueueSize;
+    return typeof queued === "number"
+      ? (this.socket.bytesWritten ?? 0) - queued
+      : undefined;
   }
 
   /**

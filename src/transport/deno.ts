@@ -71,6 +71,8 @@ class DenoConn implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   readonly [DIRECT]: DirectIo = this;
   declare startTls?: () => Promise<Conn>;
   size = MIN_READ;
+  /** Octets the kernel took so far. */
+  taken = 0;
   open = true;
   closed = false;
   #readable: ReadableStream<Uint8Array> | undefined;
@@ -153,7 +155,17 @@ class DenoConn implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
 
   async write(chunk: Uint8Array): Promise<void> {
     let at = await this.conn.write(chunk);
-    while (at < chunk.length) at += await this.conn.write(chunk.subarray(at));
+    this.taken += at;
+    while (at < chunk.length) {
+      const n = await this.conn.write(chunk.subarray(at));
+      at += n;
+      this.taken += n;
+    }
+  }
+
+  /** Octets the kernel took: every `conn.write()` settles with its part. */
+  progress(): number {
+    return this.taken;
   }
 
   /** A write resolves once the kernel took all of it: nothing held. */

@@ -1,0 +1,222 @@
+/**
+ * A large reply goes to the connection in one write when the connection
+ * counts the octets the kernel takes within a write (`progress()`); the
+ * write deadline then reads that count, so a slow but steady reader is
+ * told from a stalled one without cutting replies into small pieces.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { ReplyWriter } from "../../src/session/reply_writer.ts";
+import type { SessionObserver } from "../../src/session/config.ts";
+import type { ConnWriter } from "../../src/transport/_direct.ts";
+import { directWriter } from "../../src/transport/_direct.ts";
+import { defaultSocket } from "../../src/transport/default_socket.ts";
+import type { Conn } from "../../src/transport/types.ts";
+import { MemoryAuth } from "../../src/auth/memory_auth.ts";
+import { MemoryStorage } from "../../src/storage/memory_storage.ts";
+import { Pop3d } from "../../src/server/pop3d.ts";
+import { within } from "../_helpers/pop3_client.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const observer: SessionObserver = {
+  wantsCommands: false,
+  wantsTranscript: false,
+  event() {},
+  error() {},
+  transcript() {},
+  count() {},
+};
+
+/** A writer that records its writes; with `taken`, it counts progress. */
+class Recorder implements ConnWriter {
+  writes: number[] = [];
+  taken: number | undefined;
+  gate: PromiseWithResolvers<void> | undefined;
+  constructor(counts: boolean) {
+    this.taken = counts ? 0 : undefined;
+  }
+  write(chunk: Uint8Array): Promise<void> | void {
+    this.writes.push(chunk.length);
+    return this.gate?.promise;
+  }
+  progress(): number | undefined {
+    return this.taken;
+  }
+  releaseLock(): void {}
+}
+
+describe("ReplyWriter and the connection's progress", () => {
+  it("ReplyWriter writes a large part whole to a connection that counts its progress, in 32 KiB pieces to one that does not", async () => {
+    for (const counts of [true, false]) {
+      const writer = new Recorder(counts);
+      const out = new ReplyWriter(1, observer, () => {});
+      out.attach(writer);
+      out.push(new Uint8Array(300 * 1024));
+      await out.flush();
+      assert.deepEqual(
+        writer.writes,
+        counts ? [300 * 1024] : [...Array(9).fill(32 * 1024), 12 * 1024],
+        counts ? "whole" : "pieces",
+      );
+      assert.equal(out.bytesOut, 300 * 1024);
+    }
+  });
+
+  it("ReplyWriter's stalledSince moves on when the connection's count grows within a write, and only then", async () => {
+    const writer = new Recorder(true);
+    writer.gate = Promise.withResolvers<void>();
+    const out = new ReplyWriter(1, observer, () => {});
+    out.attach(writer);
+    out.push(new Uint8Array(1024 * 1024));
+    const flushed = out.flush();
+    const first = out.stalledSince;
+    assert.notEqual(first, 0, "a write runs");
+    await sleep(30);
+    assert.equal(out.stalledSince, first, "no progress, no change");
+    writer.taken = 65_536;
+    const second = out.stalledSince;
+    assert.ok(second > first, `progress noted: ${second} > ${first}`);
+    await sleep(30);
+    assert.equal(out.stalledSince, second, "no more progress, no change");
+    writer.taken = 1024 * 1024;
+    writer.gate.resolve();
+    await flushed;
+    assert.equal(out.stalledSince, 0, "no write runs");
+  });
+});
+
+/** The runtime's own listener, one conn accepted, and a client to it. */
+async function connPair(): Promise<
+  { conn: Conn; client: net.Socket; close(): Promise<void> }
+> {
+  const listener = await defaultSocket({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener[Symbol.asyncIterator]().next();
+  const client = net.connect({
+    host: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  client.on("error", () => {});
+  const { value: conn } = await within(accepted, 5000, "a connection");
+  return {
+    conn,
+    client,
+    async close() {
+      client.destroy();
+      await conn.close();
+      await listener.close();
+    },
+  };
+}
+
+describe("The runtime's own socket counts its progress", () => {
+  it("the default socket's writer counts the octets the kernel takes while one large write is pending", async () => {
+    const { conn, client, close } = await connPair();
+    try {
+      const writer = directWriter(conn)!;
+      assert.ok(writer, "a direct writer");
+      const before = writer.progress?.();
+      assert.equal(typeof before, "number", "no progress count");
+      // More than loopback's socket buffers hold: the write stays pending
+      // while the client reads slowly.
+      const size = 24 * 1024 * 1024;
+      client.pause();
+      let done = false;
+      const written = Promise.resolve(writer.write(new Uint8Array(size)))
+        .then(() => void (done = true));
+      const seen = new Set<number>();
+      let read = 0;
+      while (!done && read < size) {
+        await sleep(10);
+        let chunk: Buffer | null;
+        for (let i = 0; i < 4 && (chunk = client.read()) !== null; i++) {
+          read += chunk.length;
+        }
+        if (!done) seen.add(writer.progress!()!);
+      }
+      client.resume();
+      client.on("data", () => {});
+      await within(written, 20_000, "the write");
+      assert.ok(
+        seen.size >= 3,
+        `the count grew while the write was pending: ${[...seen]}`,
+      );
+      assert.equal(writer.progress!()! - before!, size, "every octet counted");
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("Write deadline on 127.0.0.1, one write per part", () => {
+  it("Slow reader: a RETR of 8 MiB chunks read at ~8 MB/s is not cut off by writeTimeout 600 ms, though each write takes a second", async () => {
+    // The kernel tells a writer of free space only once a third or so of
+    // its send buffer drained: at 8 MB/s about every 0.2 s here, well
+    // within the deadline; a write of 8 MiB takes about a second.
+    const line = "z".repeat(1022) + "\r\n";
+    const chunk = new TextEncoder().encode(line.repeat(8192)); // 8 MiB
+    const chunks = 3;
+    const memory = new MemoryStorage();
+    memory.deliver("alice", line.repeat(8192 * chunks));
+    const closes: string[] = [];
+    const server = new Pop3d<string>({
+      hostname: "127.0.0.1",
+      port: 0,
+      auth: new MemoryAuth().addUser("alice", "pw"),
+      storage: {
+        lock: (m) => memory.lock(m),
+        unlock: (m) => memory.unlock(m),
+        stat: (m) => memory.stat(m),
+        size: (m, n) => memory.size(m, n),
+        dele: (m, ids) => memory.dele(m, ids),
+        // A default stream of 8 MiB chunks: the session writes each whole.
+        get: () => {
+          let left = chunks;
+          return new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (left-- > 0) controller.enqueue(chunk);
+              else controller.close();
+            },
+          });
+        },
+      },
+      writeTimeout: 600,
+      onEvent: (e) => {
+        if (e.type === "close") closes.push(e.reason);
+      },
+    });
+    await server.up();
+    const client = net.connect({
+      host: "127.0.0.1",
+      port: server.cget("port") as number,
+    });
+    try {
+      let text = "";
+      let got = 0;
+      const rate = 8000; // octets per millisecond
+      const ended = new Promise<boolean>((resolve) => {
+        client.on("close", () => resolve(false));
+        client.on("data", (data: Buffer) => {
+          got += data.length;
+          text = (text + data.toString("latin1")).slice(-64);
+          if (text.endsWith("\r\n.\r\n")) resolve(true);
+          client.pause();
+          setTimeout(() => client.resume(), data.length / rate);
+        });
+      });
+      client.write("USER alice\r\nPASS pw\r\nRETR 1\r\n");
+      assert.equal(
+        await within(ended, 60_000, "the RETR"),
+        true,
+        `cut off after ${got} octets (${closes})`,
+      );
+      assert.ok(got > chunks * chunk.length, `${got} octets`);
+      assert.deepEqual(closes.filter((r) => r === "timeout"), []);
+    } finally {
+      client.destroy();
+      await server.destroy();
+    }
+  });
+});
