@@ -46,6 +46,14 @@ export interface NodeConnOptions {
   raw?: NodeSocket;
 }
 
+/** What the bridge reads of a Node socket's handle (libuv's stream). */
+interface LibuvHandle {
+  /** Octets of written data libuv has not handed to the kernel yet. */
+  writeQueueSize?: unknown;
+  /** A TLS handle's stream below it (the TCP handle). */
+  _parent?: LibuvHandle;
+}
+
 /** Milliseconds a closing socket may take to flush before it is cut. */
 const CLOSE_GRACE = 2000;
 
@@ -251,19 +259,21 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   }
 
   /**
-   * Octets written less those Node still queues for the kernel: libuv's
-   * count of a TCP handle (`writeQueueSize`) falls as the kernel takes a
-   * write's bytes. TLS sockets and the `node:net` of Deno and Bun have no
-   * such live count: `undefined`.
+   * A count that changes as the kernel takes the bytes written: on Node,
+   * libuv's queue of the TCP handle (`writeQueueSize`, under a TLS socket
+   * its `_parent`) falls as the kernel takes a write's bytes. The
+   * `node:net` and `node:tls` of Deno and Bun have no such live count:
+   * `undefined`.
    */
   progress(): number | undefined {
-    if (this.encrypted) return undefined;
-    const handle = (this.socket as { _handle?: { writeQueueSize?: unknown } })
-      ._handle;
-    const queued = handle?.writeQueueSize;
-    return typeof queued === "number"
-      ? (this.socket.bytesWritten ?? 0) - queued
-      : undefined;
+    const handle = (this.socket as { _handle?: LibuvHandle | null })._handle;
+    const tcp = this.encrypted ? handle?._parent : handle;
+    const queued = tcp?.writeQueueSize;
+    if (typeof queued !== "number") return undefined;
+    // Plain: octets handed over less those still queued (it grows). TLS:
+    // the socket counts clear text, the queue holds records; the queue
+    // alone changes as they go.
+    return this.encrypted ? -queued : (this.socket.bytesWritten ?? 0) - queued;
   }
 
   /**

@@ -8,16 +8,21 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { ReplyWriter } from "../../src/session/reply_writer.ts";
 import type { SessionObserver } from "../../src/session/config.ts";
 import type { ConnWriter } from "../../src/transport/_direct.ts";
 import { directWriter } from "../../src/transport/_direct.ts";
 import { defaultSocket } from "../../src/transport/default_socket.ts";
-import type { Conn } from "../../src/transport/types.ts";
+import { tlsSocket } from "../../src/transport/tls_socket.ts";
+import type { Conn, SocketFactory } from "../../src/transport/types.ts";
 import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import { within } from "../_helpers/pop3_client.ts";
+import { available, makeCert, RUNTIME } from "../_helpers/tls.ts";
+
+const OPENSSL = await available("openssl", ["version"]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,16 +93,14 @@ describe("ReplyWriter and the connection's progress", () => {
   });
 });
 
-/** The runtime's own listener, one conn accepted, and a client to it. */
-async function connPair(): Promise<
-  { conn: Conn; client: net.Socket; close(): Promise<void> }
-> {
-  const listener = await defaultSocket({ hostname: "127.0.0.1", port: 0 });
+/** A listener of `socket`, one conn accepted, and a client to it. */
+async function connPair(
+  socket: SocketFactory,
+  connect: (port: number) => net.Socket,
+): Promise<{ conn: Conn; client: net.Socket; close(): Promise<void> }> {
+  const listener = await socket({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener[Symbol.asyncIterator]().next();
-  const client = net.connect({
-    host: "127.0.0.1",
-    port: listener.addr.port,
-  });
+  const client = connect(listener.addr.port);
   client.on("error", () => {});
   const { value: conn } = await within(accepted, 5000, "a connection");
   return {
@@ -111,43 +114,83 @@ async function connPair(): Promise<
   };
 }
 
-describe("The runtime's own socket counts its progress", () => {
+/**
+ * Writes 24 MiB, more than loopback's socket buffers hold, in one write
+ * to a client that reads slowly, and samples the writer's count while the
+ * write is pending: it must grow, and (with `octets`) end at every octet.
+ */
+async function countsWhilePending(
+  writer: ConnWriter,
+  client: net.Socket,
+  octets = true,
+): Promise<void> {
+  const before = writer.progress?.();
+  assert.equal(typeof before, "number", "no progress count");
+  const size = 24 * 1024 * 1024;
+  client.pause();
+  let done = false;
+  const written = Promise.resolve(writer.write(new Uint8Array(size)))
+    .then(() => void (done = true));
+  const seen = new Set<number>();
+  let read = 0;
+  while (!done && read < size) {
+    await sleep(10);
+    let chunk: Buffer | null;
+    for (let i = 0; i < 4 && (chunk = client.read()) !== null; i++) {
+      read += chunk.length;
+    }
+    if (!done) seen.add(writer.progress!()!);
+  }
+  client.resume();
+  client.on("data", () => {});
+  await within(written, 20_000, "the write");
+  assert.ok(
+    seen.size >= 3,
+    `the count grew while the write was pending: ${[...seen]}`,
+  );
+  if (octets) {
+    assert.equal(writer.progress!()! - before!, size, "every octet counted");
+  }
+}
+
+describe("The runtime's own sockets count their progress", () => {
   it("the default socket's writer counts the octets the kernel takes while one large write is pending", async () => {
-    const { conn, client, close } = await connPair();
+    const { conn, client, close } = await connPair(
+      defaultSocket,
+      (port) => net.connect({ host: "127.0.0.1", port }),
+    );
     try {
-      const writer = directWriter(conn)!;
-      assert.ok(writer, "a direct writer");
-      const before = writer.progress?.();
-      assert.equal(typeof before, "number", "no progress count");
-      // More than loopback's socket buffers hold: the write stays pending
-      // while the client reads slowly.
-      const size = 24 * 1024 * 1024;
-      client.pause();
-      let done = false;
-      const written = Promise.resolve(writer.write(new Uint8Array(size)))
-        .then(() => void (done = true));
-      const seen = new Set<number>();
-      let read = 0;
-      while (!done && read < size) {
-        await sleep(10);
-        let chunk: Buffer | null;
-        for (let i = 0; i < 4 && (chunk = client.read()) !== null; i++) {
-          read += chunk.length;
-        }
-        if (!done) seen.add(writer.progress!()!);
-      }
-      client.resume();
-      client.on("data", () => {});
-      await within(written, 20_000, "the write");
-      assert.ok(
-        seen.size >= 3,
-        `the count grew while the write was pending: ${[...seen]}`,
-      );
-      assert.equal(writer.progress!()! - before!, size, "every octet counted");
+      await countsWhilePending(directWriter(conn)!, client);
     } finally {
       await close();
     }
   });
+
+  // Deno's `node:tls` has no count of its own: a POP3S conn there writes in
+  // pieces, as before.
+  const tlsCounts = RUNTIME !== "deno" && OPENSSL;
+  (tlsCounts ? it : it.skip)(
+    "a POP3S conn's writer counts the kernel's progress too (Node: the TCP handle under TLS; Bun: its own TLS)",
+    async () => {
+      const cert = await makeCert();
+      const { conn, client, close } = await connPair(
+        tlsSocket({ cert: cert.cert, key: cert.key }),
+        (port) =>
+          tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }),
+      );
+      try {
+        // Node counts libuv's queue of TLS records, Bun the octets it took.
+        await countsWhilePending(
+          directWriter(conn)!,
+          client,
+          RUNTIME === "bun",
+        );
+      } finally {
+        await close();
+        await cert.remove();
+      }
+    },
+  );
 });
 
 describe("Write deadline on 127.0.0.1, one write per part", () => {
