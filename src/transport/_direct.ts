@@ -75,9 +75,9 @@ export interface ConnWriter {
    */
   released?(): Promise<void> | void;
   /**
-   * Optional: a count that grows whenever the connection takes bytes of the
-   * writes so far, within one write too; `undefined` where this connection
-   * cannot tell. A caller that sees it may write large chunks whole and
+   * Optional: a count that changes whenever the connection takes bytes of
+   * a pending write, and not while it takes none; `undefined` where this
+   * connection cannot tell. A caller that sees it may write large chunks whole and
    * still tell a slow reader's progress from a stall; one that does not
    * writes in pieces small enough for each to show progress.
    */

@@ -20,8 +20,6 @@ import type { Conn, NetAddr } from "./types.ts";
 
 /** What the bridge needs of a `net.Socket` or `tls.TLSSocket`. */
 export type NodeSocket = Duplex & {
-  /** Octets handed to the socket so far (`net.Socket`). */
-  bytesWritten?: number;
   remoteAddress?: string;
   remotePort?: number;
   localAddress?: string;
@@ -261,19 +259,15 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
   /**
    * A count that changes as the kernel takes the bytes written: on Node,
    * libuv's queue of the TCP handle (`writeQueueSize`, under a TLS socket
-   * its `_parent`) falls as the kernel takes a write's bytes. The
-   * `node:net` and `node:tls` of Deno and Bun have no such live count:
-   * `undefined`.
+   * its `_parent`) falls as the kernel takes a write's bytes, and nothing
+   * else changes it while a write is pending (one native property read;
+   * `bytesWritten` would build an array per call). The `node:net` and
+   * `node:tls` of Deno and Bun have no such live count: `undefined`.
    */
   progress(): number | undefined {
     const handle = (this.socket as { _handle?: LibuvHandle | null })._handle;
-    const tcp = this.encrypted ? handle?._parent : handle;
-    const queued = tcp?.writeQueueSize;
-    if (typeof queued !== "number") return undefined;
-    // Plain: octets handed over less those still queued (it grows). TLS:
-    // the socket counts clear text, the queue holds records; the queue
-    // alone changes as they go.
-    return this.encrypted ? -queued : (this.socket.bytesWritten ?? 0) - queued;
+    const queued = (this.encrypted ? handle?._parent : handle)?.writeQueueSize;
+    return typeof queued === "number" ? -queued : undefined;
   }
 
   /**

@@ -154,13 +154,18 @@ async function countsWhilePending(
 }
 
 describe("The runtime's own sockets count their progress", () => {
-  it("the default socket's writer counts the octets the kernel takes while one large write is pending", async () => {
+  it("the default socket's writer counts what the kernel takes while one large write is pending", async () => {
     const { conn, client, close } = await connPair(
       defaultSocket,
       (port) => net.connect({ host: "127.0.0.1", port }),
     );
     try {
-      await countsWhilePending(directWriter(conn)!, client);
+      // Deno and Bun count octets, Node the octets libuv still queues.
+      await countsWhilePending(
+        directWriter(conn)!,
+        client,
+        RUNTIME !== "node",
+      );
     } finally {
       await close();
     }
