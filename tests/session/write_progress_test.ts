@@ -199,15 +199,15 @@ describe("The runtime's own sockets count their progress", () => {
 });
 
 describe("Write deadline on 127.0.0.1, one write per part", () => {
-  it("Slow reader: a RETR of 8 MiB chunks read at ~8 MB/s is not cut off by writeTimeout 600 ms, though each write takes a second", async () => {
+  it("Slow reader: a RETR of 16 MiB chunks read at ~8 MB/s is not cut off by writeTimeout 1200 ms, though each write takes two seconds", async () => {
     // The kernel tells a writer of free space only once a third or so of
     // its send buffer drained: at 8 MB/s about every 0.2 s here, well
-    // within the deadline; a write of 8 MiB takes about a second.
+    // within the deadline; a write of 16 MiB takes about two seconds.
     const line = "z".repeat(1022) + "\r\n";
-    const chunk = new TextEncoder().encode(line.repeat(8192)); // 8 MiB
-    const chunks = 3;
+    const chunk = new TextEncoder().encode(line.repeat(16_384)); // 16 MiB
+    const chunks = 2;
     const memory = new MemoryStorage();
-    memory.deliver("alice", line.repeat(8192 * chunks));
+    memory.deliver("alice", line.repeat(16_384 * chunks));
     const closes: string[] = [];
     const server = new Pop3d<string>({
       hostname: "127.0.0.1",
@@ -219,7 +219,7 @@ describe("Write deadline on 127.0.0.1, one write per part", () => {
         stat: (m) => memory.stat(m),
         size: (m, n) => memory.size(m, n),
         dele: (m, ids) => memory.dele(m, ids),
-        // A default stream of 8 MiB chunks: the session writes each whole.
+        // A default stream of 16 MiB chunks: the session writes each whole.
         get: () => {
           let left = chunks;
           return new ReadableStream<Uint8Array>({
@@ -230,7 +230,7 @@ describe("Write deadline on 127.0.0.1, one write per part", () => {
           });
         },
       },
-      writeTimeout: 600,
+      writeTimeout: 1200,
       onEvent: (e) => {
         if (e.type === "close") closes.push(e.reason);
       },
