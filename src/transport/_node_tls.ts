@@ -12,6 +12,7 @@ import { fromNodeSocket, type NodeSocket } from "./_node_conn.ts";
 import { currentContext, nodeTls } from "./_tls_credentials.ts";
 import { requireBuiltinModule } from "../_util/builtin_module.ts";
 import type { Conn } from "./types.ts";
+import { type ConnWriter, DIRECT_WRITER, directWriter } from "./_direct.ts";
 
 export { secureContext } from "./_tls_credentials.ts";
 
@@ -108,7 +109,7 @@ export async function startTlsOverStreams(
   const secure = fromNodeSocket(await upgradeToTls(duplex, context), {
     encrypted: true,
   });
-  return {
+  const conn: Conn & { [DIRECT_WRITER]?: ConnWriter } = {
     readable: secure.readable,
     writable: secure.writable,
     remoteAddr: plain.remoteAddr,
@@ -119,4 +120,18 @@ export async function startTlsOverStreams(
       plain.close();
     },
   };
+  // The session writes clear text to the TLS socket's bridge; the records
+  // reach the kernel through the plain conn's own writer, whose count of
+  // what the kernel took is this conn's progress (Deno's sockets keep one).
+  const tlsWriter = directWriter(secure);
+  const plainWriter = directWriter(plain);
+  if (tlsWriter !== undefined && plainWriter?.progress !== undefined) {
+    conn[DIRECT_WRITER] = {
+      write: (chunk) => tlsWriter.write(chunk),
+      released: () => tlsWriter.released?.(),
+      progress: () => plainWriter.progress!(),
+      releaseLock() {},
+    };
+  }
+  return conn;
 }

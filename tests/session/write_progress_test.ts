@@ -20,9 +20,11 @@ import { MemoryAuth } from "../../src/auth/memory_auth.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { Pop3d } from "../../src/server/pop3d.ts";
 import { within } from "../_helpers/pop3_client.ts";
-import { available, makeCert, RUNTIME } from "../_helpers/tls.ts";
+import { available, makeCert, python, RUNTIME } from "../_helpers/tls.ts";
+import type { Pop3dOptions } from "../../src/server/options.ts";
 
 const OPENSSL = await available("openssl", ["version"]);
+const PYTHON = await available("python3", ["--version"]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -198,44 +200,152 @@ describe("The runtime's own sockets count their progress", () => {
   );
 });
 
+/** What the slow-reader tests serve: two chunks of 16 MiB, one message. */
+const LINE = "z".repeat(1022) + "\r\n";
+const CHUNK = new TextEncoder().encode(LINE.repeat(16_384)); // 16 MiB
+const CHUNKS = 2;
+
+/**
+ * A server whose one message comes as a default stream of 16 MiB chunks,
+ * each of which the session writes whole, with `writeTimeout` 1200 ms; the
+ * reasons of its closed connections go to `closes`.
+ */
+async function slowServer(
+  closes: string[],
+  options: Partial<Pop3dOptions<string>> = {},
+): Promise<Pop3d<string>> {
+  const memory = new MemoryStorage();
+  memory.deliver("alice", LINE.repeat(16_384 * CHUNKS));
+  const server = new Pop3d<string>({
+    hostname: "127.0.0.1",
+    port: 0,
+    auth: new MemoryAuth().addUser("alice", "pw"),
+    storage: {
+      lock: (m) => memory.lock(m),
+      unlock: (m) => memory.unlock(m),
+      stat: (m) => memory.stat(m),
+      size: (m, n) => memory.size(m, n),
+      dele: (m, ids) => memory.dele(m, ids),
+      get: () => {
+        let left = CHUNKS;
+        return new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (left-- > 0) controller.enqueue(CHUNK);
+            else controller.close();
+          },
+        });
+      },
+    },
+    writeTimeout: 1200,
+    onEvent: (e) => {
+      if (e.type === "close") closes.push(e.reason);
+    },
+    ...options,
+  });
+  await server.up();
+  return server;
+}
+
+/**
+ * STLS, login and RETR 1, then reads at `rate` octets per second; prints
+ * the octets read and whether the terminator came.
+ */
+const SLOW_STLS_CLIENT = String.raw`
+import json, socket, ssl, sys, time
+port, rate = int(sys.argv[1]), float(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+def line(sock):
+    b = b""
+    while not b.endswith(b"\r\n"):
+        c = sock.recv(1)
+        if not c:
+            break
+        b += c
+    return b
+line(s)
+s.sendall(b"STLS\r\n")
+line(s)
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s)
+t.sendall(b"USER alice\r\nPASS pw\r\nRETR 1\r\n")
+got, tail, start = 0, b"", time.monotonic()
+while True:
+    b = t.recv(65536)
+    if not b:
+        break
+    got += len(b)
+    tail = (tail + b)[-64:]
+    if tail.endswith(b"\r\n.\r\n"):
+        break
+    lag = got / rate - (time.monotonic() - start)
+    if lag > 0:
+        time.sleep(lag)
+print(json.dumps({"got": got, "done": tail.endswith(b"\r\n.\r\n")}))
+`;
+
+/** Connects, shakes hands at once (the server's startTls()), reads to the end. */
+const TLS_CLIENT = String.raw`
+import json, socket, ssl, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s)
+got = 0
+while True:
+    b = t.recv(65536)
+    if not b:
+        break
+    got += len(b)
+print(json.dumps({"got": got}))
+`;
+
+describe("STLS conns count their progress", () => {
+  (OPENSSL && PYTHON ? it : it.skip)(
+    "the default socket's conn after startTls() has a writer that counts progress and says when it let go",
+    async () => {
+      const cert = await makeCert();
+      const listener = await defaultSocket({
+        hostname: "127.0.0.1",
+        port: 0,
+        tls: { cert: cert.cert, key: cert.key },
+      });
+      try {
+        const accepted = listener[Symbol.asyncIterator]().next();
+        const client = python(TLS_CLIENT, [String(listener.addr.port)]);
+        const { value: plain } = await within(accepted, 5000, "a connection");
+        const secure: Conn = await within(
+          plain.startTls!(),
+          5000,
+          "the handshake",
+        );
+        const writer = directWriter(secure);
+        assert.ok(writer, "no direct writer after STLS");
+        assert.equal(typeof writer.progress?.(), "number", "no progress count");
+        assert.equal(typeof writer.released, "function", "no released()");
+        await writer.write(new Uint8Array(100_000).fill(0x61));
+        await writer.released!();
+        await secure.close();
+        assert.deepEqual(await within(client, 10_000, "the client"), {
+          got: 100_000,
+        });
+      } finally {
+        await listener.close();
+        await cert.remove();
+      }
+    },
+  );
+});
+
 describe("Write deadline on 127.0.0.1, one write per part", () => {
+  // The kernel tells a writer of free space only once a third or so of its
+  // send buffer drained: at 8 MB/s about every 0.2 s here, well within the
+  // deadline; a write of 16 MiB takes about two seconds.
   it("Slow reader: a RETR of 16 MiB chunks read at ~8 MB/s is not cut off by writeTimeout 1200 ms, though each write takes two seconds", async () => {
-    // The kernel tells a writer of free space only once a third or so of
-    // its send buffer drained: at 8 MB/s about every 0.2 s here, well
-    // within the deadline; a write of 16 MiB takes about two seconds.
-    const line = "z".repeat(1022) + "\r\n";
-    const chunk = new TextEncoder().encode(line.repeat(16_384)); // 16 MiB
-    const chunks = 2;
-    const memory = new MemoryStorage();
-    memory.deliver("alice", line.repeat(16_384 * chunks));
     const closes: string[] = [];
-    const server = new Pop3d<string>({
-      hostname: "127.0.0.1",
-      port: 0,
-      auth: new MemoryAuth().addUser("alice", "pw"),
-      storage: {
-        lock: (m) => memory.lock(m),
-        unlock: (m) => memory.unlock(m),
-        stat: (m) => memory.stat(m),
-        size: (m, n) => memory.size(m, n),
-        dele: (m, ids) => memory.dele(m, ids),
-        // A default stream of 16 MiB chunks: the session writes each whole.
-        get: () => {
-          let left = chunks;
-          return new ReadableStream<Uint8Array>({
-            pull(controller) {
-              if (left-- > 0) controller.enqueue(chunk);
-              else controller.close();
-            },
-          });
-        },
-      },
-      writeTimeout: 1200,
-      onEvent: (e) => {
-        if (e.type === "close") closes.push(e.reason);
-      },
-    });
-    await server.up();
+    const server = await slowServer(closes);
     const client = net.connect({
       host: "127.0.0.1",
       port: server.cget("port") as number,
@@ -260,11 +370,38 @@ describe("Write deadline on 127.0.0.1, one write per part", () => {
         true,
         `cut off after ${got} octets (${closes})`,
       );
-      assert.ok(got > chunks * chunk.length, `${got} octets`);
+      assert.ok(got > CHUNKS * CHUNK.length, `${got} octets`);
       assert.deepEqual(closes.filter((r) => r === "timeout"), []);
     } finally {
       client.destroy();
       await server.destroy();
     }
   });
+
+  (OPENSSL && PYTHON ? it : it.skip)(
+    "Slow reader after STLS: python's ssl client reading at ~8 MB/s is not cut off either",
+    async () => {
+      const cert = await makeCert();
+      const closes: string[] = [];
+      const server = await slowServer(closes, {
+        tls: { cert: cert.cert, key: cert.key },
+      });
+      try {
+        const result = await python(SLOW_STLS_CLIENT, [
+          String(server.cget("port")),
+          "8000000",
+        ]) as { got: number; done: boolean };
+        assert.equal(
+          result.done,
+          true,
+          `cut off after ${result.got} octets (${closes})`,
+        );
+        assert.ok(result.got > CHUNKS * CHUNK.length, `${result.got} octets`);
+        assert.deepEqual(closes.filter((r) => r === "timeout"), []);
+      } finally {
+        await server.destroy();
+        await cert.remove();
+      }
+    },
+  );
 });
