@@ -77,9 +77,9 @@ export interface ConnWriter {
   /**
    * Optional: a count that changes whenever the connection takes bytes of
    * a pending write, and not while it takes none; `undefined` where this
-   * connection cannot tell. A caller that sees it may write large chunks whole and
-   * still tell a slow reader's progress from a stall; one that does not
-   * writes in pieces small enough for each to show progress.
+   * connection cannot tell. A caller that sees it may write large chunks
+   * whole and still tell a slow reader's progress from a stall; one that
+   * does not writes in pieces small enough for each to show progress.
    */
   progress?(): number | undefined;
   /** Lets go of the connection (before STLS). */
