@@ -217,6 +217,9 @@ export function checkServeConfig(config: Config): void {
   if (has("tls-cert") !== has("tls-key")) {
     throw new ConfigError("--tls-cert FILE and --tls-key FILE go together");
   }
+  if (has("tls-groups") && !has("tls-cert")) {
+    throw new ConfigError("--tls-groups needs --tls-cert and --tls-key");
+  }
   if (has("tls-port") && !has("tls-cert")) {
     throw new ConfigError("--tls-port needs --tls-cert and --tls-key");
   }

@@ -8,7 +8,10 @@
 import { X509Certificate } from "node:crypto";
 import type { Pop3dOptions } from "../server/options.ts";
 import { Pop3d } from "../server/pop3d.ts";
-import { checkCredentials } from "../transport/_tls_credentials.ts";
+import {
+  checkCredentials,
+  checkGroups,
+} from "../transport/_tls_credentials.ts";
 import { replaceTlsCredentials } from "../transport/replace_tls_credentials.ts";
 import { tlsSocket, type TlsSocketFactory } from "../transport/tls_socket.ts";
 import type { SocketFactory, TlsOptions } from "../transport/types.ts";
@@ -79,7 +82,14 @@ export async function readTls(
   } catch (error) {
     throw new ConfigError(`--tls-key ${keyPath}: ${errorText(error)}`);
   }
-  return { cert, key };
+  const groups = config["tls-groups"] as string | undefined;
+  if (groups === undefined) return { cert, key };
+  try {
+    checkGroups(groups);
+  } catch (error) {
+    throw new ConfigError(`--tls-groups ${groups}: ${errorText(error)}`);
+  }
+  return { cert, key, groups };
 }
 
 function certificateFields(cert: string | Uint8Array) {
@@ -204,9 +214,7 @@ export async function serve(
   }
   // The very object given as `tls`: replaceTlsCredentials finds the
   // listeners by it.
-  const stls: TlsOptions | undefined = tls
-    ? { cert: tls.cert, key: tls.key }
-    : undefined;
+  const stls: TlsOptions | undefined = tls ? { ...tls } : undefined;
   // Behind a load balancer: every listener takes the PROXY header first.
   const trusted = config["trusted-proxies"] as string[] | undefined;
   const proxied = (socket: SocketFactory): SocketFactory =>

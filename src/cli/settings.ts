@@ -173,6 +173,15 @@ export const SETTINGS: readonly Setting[] = [
     reload: true,
   },
   {
+    key: "tls-groups",
+    kind: "string",
+    arg: "LIST",
+    help:
+      "TLS key exchange groups in order of preference, colon-separated (X25519MLKEM768:X25519:P-256); default: the runtime's own; not on Deno; SIGHUP reloads it",
+    group: "Listeners",
+    reload: true,
+  },
+  {
     key: "tls-handshake-timeout",
     kind: "duration",
     default: 30_000,

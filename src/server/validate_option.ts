@@ -115,6 +115,16 @@ export function validateOption(name: string, value: unknown): void {
           );
         }
       }
+      {
+        const groups = (value as Record<string, unknown>).groups;
+        if (groups !== undefined && (typeof groups !== "string" || !groups)) {
+          throw new TypeError(
+            `Option "tls.groups" must be a non-empty string of group names, got ${
+              JSON.stringify(groups)
+            }`,
+          );
+        }
+      }
       return;
     case "expire":
       if (value === null || value === undefined || value === "NEVER") return;

@@ -10,6 +10,7 @@
 
 import { DIRECT, type DirectIo, DONE } from "./_direct.ts";
 import { directReadable, directWritable } from "./_direct_streams.ts";
+import type { BunTlsOptions } from "./_tls_credentials.ts";
 import type { Conn, NetAddr, TlsOptions } from "./types.ts";
 
 /** The parts of Bun's socket used here (Bun's types are not loaded). */
@@ -22,7 +23,7 @@ export type BunSocket =
     write(data: Uint8Array): number; // bytes taken, -1: closed
     upgradeTLS(options: {
       data: Bridge;
-      tls: TlsOptions;
+      tls: BunTlsOptions;
       socket: SocketHandlers;
     }): [BunSocket, BunSocket];
   };
@@ -302,7 +303,7 @@ const TLS_HANDLERS: SocketHandlers = {
  */
 export function upgradeSocket(
   raw: BunSocket,
-  tls: TlsOptions,
+  tls: BunTlsOptions,
   from?: Conn,
 ): Bridge {
   const secure = new Bridge(raw, true, from);
@@ -321,7 +322,10 @@ export function upgradeSocket(
  * the socket to TLS and resolves once the handshake is done. Closing the
  * plain conn from then on closes the TLS one.
  */
-export function startBunTls(plain: Bridge, tls: TlsOptions): Promise<Conn> {
+export function startBunTls(
+  plain: Bridge,
+  tls: BunTlsOptions,
+): Promise<Conn> {
   if (plain.ended) return Promise.reject(handshakeError()); // client gone
   plain.reading = false;
   plain.queued = undefined;

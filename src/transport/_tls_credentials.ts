@@ -34,11 +34,55 @@ export function checkPem(name: string, value: unknown): void {
   }
 }
 
+const GROUP_LIST = /^[A-Za-z0-9_-]+(?:[:/][A-Za-z0-9_-]+)*$/;
+
+/**
+ * Checks a `groups` list: its shape, and that this runtime's TLS knows
+ * every group and honours the choice (Deno's `node:tls` ignores it, so
+ * there any list is refused rather than silently not applied).
+ *
+ * @throws {TypeError} Naming `groups`.
+ */
+export function checkGroups(groups: unknown): void {
+  if (typeof groups !== "string" || !GROUP_LIST.test(groups)) {
+    throw new TypeError(
+      `TLS "groups" must be colon-separated group names such as "X25519:P-256", got ${
+        JSON.stringify(groups)
+      }`,
+    );
+  }
+  const tls = nodeTls();
+  ignoresGroups ??= accepts(tls, "no-such-group");
+  if (ignoresGroups) {
+    throw new TypeError(
+      `TLS "groups" cannot be chosen on this runtime: its TLS ignores the setting`,
+    );
+  }
+  if (!accepts(tls, groups)) {
+    throw new TypeError(
+      `TLS "groups" names a group this runtime's TLS does not know: ${groups}`,
+    );
+  }
+}
+
+let ignoresGroups: boolean | undefined;
+
+function accepts(tls: NodeTls, groups: string): boolean {
+  try {
+    tls.createSecureContext({ ecdhCurve: groups });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Checks that the certificate and key parse and belong together, here and
- * now: Deno's `node:tls` would only fail later, in each handshake.
+ * now: Deno's `node:tls` would only fail later, in each handshake. Checks
+ * `groups` too, when given.
  */
 export function checkCredentials(options: TlsOptions): void {
+  if (options.groups !== undefined) checkGroups(options.groups);
   const crypto = builtinModule<typeof import("node:crypto")>("node:crypto");
   if (!crypto) return;
   let match: boolean;
@@ -62,6 +106,7 @@ export function secureContext(options: TlsOptions): SecureContext {
   const context = nodeTls().createSecureContext({
     cert: pem(options.cert),
     key: pem(options.key),
+    ...(options.groups === undefined ? {} : { ecdhCurve: options.groups }),
   });
   ORIGINS.set(context, options);
   return context;
@@ -83,24 +128,54 @@ export function replaceCredentials(tls: TlsOptions, next: TlsOptions): void {
   checkPem("key", next?.key);
   const context = secureContext(next);
   REPLACED.set(tls, context);
-  PEMS.set(tls, { cert: pem(next.cert), key: pem(next.key) });
+  PEMS.set(tls, bunTls(next));
+}
+
+/** Credentials as Bun's own TLS takes them: PEM text, `ecdhCurve` for the groups. */
+export interface BunTlsOptions {
+  /** PEM certificate chain. */
+  cert: string;
+  /** PEM private key. */
+  key: string;
+  /** The key exchange groups (Bun's TLS honours `ecdhCurve`). */
+  ecdhCurve?: string;
+}
+
+function bunTls(options: TlsOptions): BunTlsOptions {
+  const out: BunTlsOptions = { cert: pem(options.cert), key: pem(options.key) };
+  if (options.groups !== undefined) out.ecdhCurve = options.groups;
+  return out;
 }
 
 // The same for Bun's TLS, which takes PEM text: one object per credentials
 // (Bun keeps one TLS context for it).
-const PEMS = new WeakMap<TlsOptions, { cert: string; key: string }>();
+const PEMS = new WeakMap<TlsOptions, BunTlsOptions>();
 
 /**
  * The newest credentials given for `tls` (itself, until a replacement), as
- * PEM text; the same object until the next replacement.
+ * Bun's TLS takes them; the same object until the next replacement.
  */
-export function currentPem(tls: TlsOptions): { cert: string; key: string } {
+export function currentPem(tls: TlsOptions): BunTlsOptions {
   let current = PEMS.get(tls);
   if (!current) {
-    current = { cert: pem(tls.cert), key: pem(tls.key) };
+    current = bunTls(tls);
     PEMS.set(tls, current);
   }
   return current;
+}
+
+/**
+ * Checks the newest credentials for `tls` as {@linkcode checkCredentials}
+ * does (Bun's TLS would only fail in each handshake).
+ *
+ * @throws {TypeError} When they do not parse, match, or name a group this
+ * runtime does not know.
+ */
+export function checkCurrent(tls: TlsOptions): void {
+  const { cert, key, ecdhCurve } = currentPem(tls);
+  checkCredentials(
+    ecdhCurve === undefined ? { cert, key } : { cert, key, groups: ecdhCurve },
+  );
 }
 
 /** The context a handshake should use: the newest one for its listener. */

@@ -15,7 +15,7 @@
 
 import { ConnQueue } from "./_conn_queue.ts";
 import { secureContext, startTlsOverStreams } from "./_node_tls.ts";
-import { checkCredentials, currentPem } from "./_tls_credentials.ts";
+import { checkCurrent, currentPem } from "./_tls_credentials.ts";
 import {
   Bridge,
   type BunSocket,
@@ -131,7 +131,7 @@ export function listenBun(options: ListenOptions): Listener {
   let open = (socket: BunSocket) =>
     queue.push(socket.data = new Bridge(socket, false));
   if (origin && hasNativeTls()) {
-    checkCredentials(currentPem(origin));
+    checkCurrent(origin);
     open = (socket) => {
       const conn = socket.data = new Bridge(socket, false);
       conn.tlsOrigin = origin;
@@ -177,7 +177,7 @@ export function listenBunTls(
   origin: TlsOptions,
   handshakeTimeout: number,
 ): Listener {
-  checkCredentials(currentPem(origin));
+  checkCurrent(origin);
   const queue = new ConnQueue();
   return listen(options, queue, {
     open(raw) {

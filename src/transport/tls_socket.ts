@@ -9,6 +9,7 @@ import type { Socket } from "node:net";
 import { fromNodeSocket } from "./_node_conn.ts";
 import { serverTls } from "./_node_tls.ts";
 import {
+  checkGroups,
   checkPem,
   nodeNet,
   replaceCredentials,
@@ -97,6 +98,7 @@ export function tlsSocket(options: TlsSocketOptions): TlsSocketFactory {
   }
   checkPem("cert", options.cert);
   checkPem("key", options.key);
+  if (options.groups !== undefined) checkGroups(options.groups);
   const timeout = options.handshakeTimeout ?? 30_000;
   if (!Number.isSafeInteger(timeout) || timeout < 1) {
     throw new RangeError(
@@ -106,6 +108,7 @@ export function tlsSocket(options: TlsSocketOptions): TlsSocketFactory {
   // Every listener's context is made from this one object; a reload
   // registers a newer context for it, which new handshakes then use.
   const origin: TlsOptions = { cert: options.cert, key: options.key };
+  if (options.groups !== undefined) origin.groups = options.groups;
   const factory = (listen: ListenOptions) => listenTls(listen, origin, timeout);
   return Object.assign(factory, {
     reload(next: TlsOptions): void {

@@ -13,12 +13,25 @@ export interface NetAddr {
   port: number;
 }
 
-/** TLS credentials: PEM certificate chain and private key. */
+/** TLS credentials: PEM certificate chain and private key, and the key exchange. */
 export interface TlsOptions {
   /** PEM certificate (chain), as text or bytes. */
   cert: string | Uint8Array;
   /** PEM private key, as text or bytes. */
   key: string | Uint8Array;
+  /**
+   * The key exchange groups the server accepts, in its order of preference,
+   * colon-separated OpenSSL names (`"X25519:P-256:P-384"`); without it, the
+   * runtime's own list. Node 24 (OpenSSL 3.5) and Bun (BoringSSL) put the
+   * post-quantum `X25519MLKEM768` first: a client that knows that group but
+   * sent only an X25519 key share (rustls clients, such as Deno's) is asked
+   * for another (a HelloRetryRequest: one more round trip, and a larger
+   * handshake). Node takes a share the client already sent when its group is
+   * in this list in the same preference run (OpenSSL's `/` separates runs);
+   * Bun always asks for the first group both know. Deno's `node:tls`
+   * (rustls) cannot be told: there this is a `TypeError`.
+   */
+  groups?: string;
 }
 
 /**
