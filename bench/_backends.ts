@@ -153,6 +153,8 @@ export interface ServerOptions {
   key: string;
   /** Share both ports with other processes (`SO_REUSEPORT`). */
   reusePort?: boolean;
+  /** TLS key exchange groups (`TlsOptions.groups`); the runtime's own without. */
+  groups?: string;
 }
 
 /**
@@ -180,15 +182,18 @@ export async function serve(
     reusePort: o.reusePort ?? false,
     onError: (error: unknown) => console.error("pop3d error:", error),
   };
-  const servers = [
-    new Pop3d({ ...common, port: o.port, tls: { cert: o.cert, key: o.key } }),
-  ];
+  const tls = {
+    cert: o.cert,
+    key: o.key,
+    ...(o.groups ? { groups: o.groups } : {}),
+  };
+  const servers = [new Pop3d({ ...common, port: o.port, tls })];
   if (o.tlsPort > 0) {
     servers.push(
       new Pop3d({
         ...common,
         port: o.tlsPort,
-        socket: tlsSocket({ cert: o.cert, key: o.key }),
+        socket: tlsSocket(tls),
       }),
     );
   }

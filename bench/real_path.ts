@@ -22,7 +22,7 @@
  *       [--runtimes deno,bun,node] [--parts sessions,bulk,handshakes,idle]
  *       [--only SUBSTRING,...] [--idle 1000] [--nusers 1000] [--procs 2]
  *       [--cpu-prof DIR] [--instances N] [--program WORKERS]
- *       [--program-args "--worker-young-generation 0"]
+ *       [--program-args "--worker-young-generation 0"] [--tls-groups LIST|runtime]
  *     deno run -A bench/real_path.ts --report bench/results/real-<time>.json
  *
  * `--instances N` runs each of our rows as N processes sharing its ports
@@ -35,6 +35,11 @@
  * hit) with `--workers WORKERS` threads; memory rows are skipped (the
  * program has no memory storage). `--program-args` adds settings to its
  * command line (split at spaces), for an A/B of one setting.
+ *
+ * `--tls-groups LIST` sets the TLS key exchange groups of our rows on Node
+ * and Bun (default: those Dovecot's OpenSSL 3.0 offers, X25519 first, so
+ * that both do the same key exchange); `--tls-groups runtime` leaves the
+ * runtime's own (post-quantum X25519MLKEM768 first).
  *
  * `--cpu-prof DIR` runs ours on Deno and Node with `--cpu-prof` (profiles in
  * `DIR/<runtime>-<storage>/`, written when the server stops); summarize one
@@ -108,12 +113,32 @@ export interface Options {
   instances: number;
   program: number;
   programArgs: string;
+  tlsGroups: string;
+}
+
+/**
+ * The key exchange groups Dovecot's OpenSSL 3.0 offers (X448 aside, which
+ * Bun's TLS lacks): ours on Node and Bun get them, so that both servers do
+ * the same key exchange with the driver's client. Node 24's and Bun's own
+ * lists put the post-quantum X25519MLKEM768 first and ask the driver (rustls,
+ * which lists it but sends an X25519 share) for a second share: one more
+ * round trip and a hybrid exchange Dovecot does not do. Deno's TLS takes
+ * the X25519 share and cannot be told groups.
+ */
+const PEER_GROUPS = "X25519:P-256:P-384:P-521";
+
+/** The `--tls-groups` of our rows on `runtime`, or none. */
+function groupsFor(o: Options, runtime: Runtime): string | undefined {
+  return runtime === "deno" || o.tlsGroups === "runtime"
+    ? undefined
+    : o.tlsGroups;
 }
 
 /** The program's command line for a `--program` row. */
 function programArgs(
   o: Options,
   storage: StorageKind,
+  runtime: Runtime,
   at: {
     mail: string;
     passwd: string;
@@ -147,6 +172,7 @@ function programArgs(
     "json",
     "--workers",
     String(o.program),
+    ...(groupsFor(o, runtime) ? ["--tls-groups", groupsFor(o, runtime)!] : []),
     ...o.programArgs.split(" ").filter((arg) => arg !== ""),
   ];
 }
@@ -175,6 +201,7 @@ export function parseOptions(argv: string[]): Options {
     instances: 1,
     program: 0,
     programArgs: "",
+    tlsGroups: PEER_GROUPS,
   };
   if (argv.includes("--quick")) {
     Object.assign(o, {
@@ -505,7 +532,7 @@ async function main() {
           .filter((n) => wanted(o, n));
         if (ours.length === 0) continue;
         const args = o.program > 0
-          ? programArgs(o, storage, {
+          ? programArgs(o, storage, rt, {
             mail,
             passwd,
             pgUrl,
@@ -525,6 +552,7 @@ async function main() {
               pgUrl,
               "--tls-port",
               String(port + 1),
+              ...(groupsFor(o, rt) ? ["--groups", groupsFor(o, rt)!] : []),
             ],
           );
         const prof = o.cpuProf

@@ -10,7 +10,8 @@
  *
  * `--storage postgres` needs `--pg-url` (the data loaded by
  * `loadPostgres` in `_backends.ts`); `--storage memory` loads `alice` and
- * `big` from `--mail` and adds `alice1..aliceN` with `--users N`. Prints
+ * `big` from `--mail` and adds `alice1..aliceN` with `--users N`.
+ * `--groups LIST` sets the TLS key exchange groups. Prints
  * `READY port=N pid=P` when listening.
  *
  * @module
@@ -63,6 +64,7 @@ const stop = await serve(b, {
   cert: readFileSync(option("cert"), "utf8"),
   key: readFileSync(option("key"), "utf8"),
   reusePort: process.argv.includes("--reuse-port"),
+  groups: option("groups", "") || undefined,
 });
 console.log(`READY port=${option("port")} pid=${process.pid}`);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
