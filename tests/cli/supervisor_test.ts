@@ -480,4 +480,32 @@ describe("runWorker (a --workers thread)", () => {
       { type: "done", code: 7 },
     ]);
   });
+
+  it("sends a line after a quiet spell at once, and under load the lines of 20 ms in one message", async () => {
+    const { link, posted } = fakeLink({ args: ["serve"], index: 1, count: 2 });
+    const { host } = fakeHost(() => {});
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const batches = () => posted.filter((m) => m.type === "err").length;
+    await runWorker(link, host, async (h) => {
+      h.err("first\n");
+      await sleep(5);
+      assert.equal(batches(), 1, "the first line went at the next turn");
+      // A line every 2 ms for 200 ms: one message per turn would be ~100.
+      const start = Date.now();
+      let n = 0;
+      while (Date.now() - start < 200) {
+        h.err(`line ${n++}\n`);
+        await sleep(2);
+      }
+      const during = batches() - 1;
+      assert.ok(during <= 200 / 20 + 2, `${during} messages for ${n} lines`);
+      return 0;
+    });
+    const text = posted.filter((m) => m.type === "err")
+      .map((m) => (m as { text: string }).text).join("");
+    assert.equal(
+      text.split("\n").length - 1,
+      1 + Number(/line (\d+)\n$/.exec(text)![1]) + 1,
+    );
+  });
 });
