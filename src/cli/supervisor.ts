@@ -109,7 +109,7 @@ export async function supervise(
           if (other !== slot && other.ready) {
             other.thread!.post({
               type: "peer-login",
-              remote: message.remote,
+              remotes: message.remotes,
               ok: message.ok,
             });
           }

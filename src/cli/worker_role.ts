@@ -34,7 +34,7 @@ export interface WorkerData {
 export type ToWorker =
   | { type: "signal"; signal: "SIGHUP" | "SIGTERM" | "SIGINT" }
   | { type: "metrics"; request: number }
-  | { type: "peer-login"; remote: string; ok: boolean }
+  | { type: "peer-login"; remotes: string[]; ok: boolean }
   | { type: "ping" };
 
 /** A message from a worker to the supervisor. */
@@ -42,7 +42,7 @@ export type FromWorker =
   | { type: "out" | "err"; text: string }
   | { type: "ready" }
   | { type: "metrics"; request: number; text: string }
-  | { type: "login"; remote: string; ok: boolean }
+  | { type: "login"; remotes: string[]; ok: boolean }
   | { type: "pong" }
   | { type: "done"; code: number };
 

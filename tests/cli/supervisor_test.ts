@@ -165,9 +165,9 @@ describe("supervise (--workers)", () => {
     assert.ok(!("log-format" in threads[0].data.fixed!));
     assert.ok(threads.every((t) => t.data.youngGenerationMb === 3));
 
-    threads[0].send({ type: "login", remote: "192.0.2.9", ok: false });
+    threads[0].send({ type: "login", remotes: ["192.0.2.9"], ok: false });
     assert.deepEqual(threads[1].received, [
-      { type: "peer-login", remote: "192.0.2.9", ok: false },
+      { type: "peer-login", remotes: ["192.0.2.9"], ok: false },
     ]);
     assert.deepEqual(threads[0].received, []);
 
@@ -478,6 +478,43 @@ describe("runWorker (a --workers thread)", () => {
     assert.deepEqual(posted, [
       { type: "err", text: "starting\nstill starting\n" },
       { type: "done", code: 7 },
+    ]);
+  });
+
+  it("sends successful logins in batches, each address once, and a failure at once after them", async () => {
+    const { link, posted, deliver } = fakeLink({
+      args: ["serve"],
+      index: 1,
+      count: 2,
+    });
+    const { host } = fakeHost(() => {});
+    const logins = () => posted.filter((m) => m.type === "login");
+    const seen: [string, boolean][] = [];
+    await runWorker(link, host, async (_h, role) => {
+      role.onPeerLogin((remote, ok) => seen.push([remote, ok]));
+      deliver({ type: "peer-login", remotes: ["192.0.2.1", "::1"], ok: true });
+      assert.deepEqual(seen, [["192.0.2.1", true], ["::1", true]]);
+      for (let i = 0; i < 50; i++) role.shareLogin("192.0.2.7", true);
+      role.shareLogin("192.0.2.8", true);
+      assert.deepEqual(logins(), [], "successes wait for the batch");
+      role.shareLogin("192.0.2.7", false);
+      assert.deepEqual(logins(), [
+        { type: "login", remotes: ["192.0.2.7", "192.0.2.8"], ok: true },
+        { type: "login", remotes: ["192.0.2.7"], ok: false },
+      ]);
+      role.shareLogin("192.0.2.9", true);
+      role.shareLogin("192.0.2.9", true);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(logins().slice(2), [
+        { type: "login", remotes: ["192.0.2.9"], ok: true },
+      ]);
+      role.shareLogin("192.0.2.10", true);
+      return 0;
+    });
+    // What was still waiting goes before "done".
+    assert.deepEqual(posted.slice(-2), [
+      { type: "login", remotes: ["192.0.2.10"], ok: true },
+      { type: "done", code: 0 },
     ]);
   });
 
