@@ -68,6 +68,11 @@ export interface WorkerLink {
   post(message: FromWorker): void;
   /** Receives the supervisor's messages. */
   onMessage(handler: (message: ToWorker) => void): void;
+  /**
+   * Runs `handler` as the thread ends, also when an uncaught error ends it
+   * (Node and Bun; a Deno thread that dies of one ends without it).
+   */
+  onExit?(handler: () => void): void;
 }
 
 /**
@@ -87,6 +92,7 @@ export function workerLink(): WorkerLink | undefined {
     data: workerData as WorkerData,
     post: (message) => port.postMessage(message),
     onMessage: (handler) => void port.on("message", handler),
+    onExit: (handler) => void process.on("exit", handler),
   };
 }
 

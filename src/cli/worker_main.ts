@@ -145,6 +145,12 @@ export async function runWorker(
     onPeerLogin: (handler) => void peers.push(handler),
     onMetrics: (r) => void (render = r),
   };
+  // A thread that dies of an uncaught error still sends what it holds: its
+  // last log lines are the ones that say why.
+  link.onExit?.(() => {
+    flush();
+    sendCleared();
+  });
   const code = await run(host, role);
   sendCleared();
   post({ type: "done", code });

@@ -4,12 +4,16 @@
  * from a task so that the error is uncaught, and on "spin" loops forever
  * (a stuck worker); on "heap" it makes garbage and answers with the size
  * of its young generation's new space (V8; 0 where the runtime has none).
+ * As it ends it says "exiting" through `workerLink().onExit`.
  */
 
 import { getHeapSpaceStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
+import { workerLink } from "../../src/cli/host.ts";
 
 parentPort!.postMessage({ type: "ready", data: workerData });
+// What a worker sends as it ends, also of an uncaught error.
+workerLink()!.onExit!(() => parentPort!.postMessage({ type: "exiting" }));
 parentPort!.on("message", (message: { type: string }) => {
   if (message.type === "heap") {
     const kept: unknown[] = [];

@@ -518,6 +518,25 @@ describe("runWorker (a --workers thread)", () => {
     ]);
   });
 
+  it("sends the lines and logins it holds when its thread ends of an uncaught error", async () => {
+    const { link, posted } = fakeLink({ args: ["serve"], index: 1, count: 2 });
+    let atExit: (() => void) | undefined;
+    const dying = { ...link, onExit: (h: () => void) => void (atExit = h) };
+    const { host } = fakeHost(() => {});
+    await runWorker(dying, host, async (h, role) => {
+      h.err("first\n");
+      await new Promise((r) => setTimeout(r, 5));
+      h.err("last words\n"); // waits for the next batch, 20 ms on
+      role.shareLogin("192.0.2.5", true);
+      atExit!(); // the thread ends now, before that batch
+      assert.deepEqual(posted.slice(-2), [
+        { type: "err", text: "last words\n" },
+        { type: "login", remotes: ["192.0.2.5"], ok: true },
+      ]);
+      return 0;
+    });
+  });
+
   it("sends a line after a quiet spell at once, and under load the lines of 20 ms in one message", async () => {
     const { link, posted } = fakeLink({ args: ["serve"], index: 1, count: 2 });
     const { host } = fakeHost(() => {});
