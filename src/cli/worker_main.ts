@@ -15,10 +15,11 @@ import type { FromWorker, WorkerRole } from "./worker_role.ts";
 const BATCH_MAX = 16_384;
 
 /**
- * Milliseconds between two batches of log lines. A line after a quiet spell
- * goes at the next turn of the event loop; under load the lines of 20 ms go
- * in one message: a `postMessage` per turn took 6% of a worker's time at
- * 1,300 TLS handshakes a second, and fewer gave 5% more handshakes.
+ * Milliseconds between two messages of held log lines and logins. A line
+ * after a quiet spell goes at the next turn of the event loop; under load
+ * the lines of 20 ms go in one message: a `postMessage` per turn took 6% of
+ * a worker's time at 1,300 TLS handshakes a second, and fewer gave 5% more
+ * handshakes.
  */
 const BATCH_INTERVAL = 20;
 
@@ -45,19 +46,36 @@ export async function runWorker(
   const early = new Set<string>();
   const peers: ((remote: string, ok: boolean) => void)[] = [];
   let render: (() => string) | undefined;
-  // Log lines go to the supervisor in batches, at most one message per
-  // BATCH_INTERVAL instead of one per line; "ready", "out" and "done" go
-  // after the lines written before them.
+  // What the worker holds for the supervisor goes in one go, at most every
+  // BATCH_INTERVAL: log lines, and the addresses of successful logins (for
+  // the other workers' auth penalty, which a success clears; each address
+  // once). A failed login goes at once, as do "ready", "out" and "done", each
+  // after what was held before it, so that everything arrives in order. One
+  // message per turn for log lines, and one per login passed on to every
+  // other worker, cost a worker 6% and 3-4% of its time under load.
   let pending = "";
+  const cleared = new Set<string>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let sent = -Infinity;
   const flush = () => {
     clearTimeout(timer);
     timer = undefined;
-    if (pending === "") return;
-    link.post({ type: "err", text: pending });
-    pending = "";
-    sent = Date.now();
+    if (pending !== "") {
+      link.post({ type: "err", text: pending });
+      pending = "";
+      sent = Date.now();
+    }
+    if (cleared.size > 0) {
+      link.post({ type: "login", remotes: [...cleared], ok: true });
+      cleared.clear();
+      sent = Date.now();
+    }
+  };
+  const later = () => {
+    timer ??= setTimeout(
+      flush,
+      Math.max(0, sent + BATCH_INTERVAL - Date.now()),
+    );
   };
   const post = (message: FromWorker) => {
     flush();
@@ -70,12 +88,7 @@ export async function runWorker(
     err(text) {
       pending += text;
       if (pending.length >= BATCH_MAX) flush();
-      else {
-        timer ??= setTimeout(
-          flush,
-          Math.max(0, sent + BATCH_INTERVAL - Date.now()),
-        );
-      }
+      else later();
     },
     onSignal(signal, handler) {
       signals.set(signal, [...signals.get(signal) ?? [], handler]);
@@ -112,29 +125,10 @@ export async function runWorker(
         break;
     }
   });
-  // Logins go to the other workers for their auth penalty. A failure goes at
-  // once; successes (which only clear a penalty) go in batches, one message
-  // per BATCH_INTERVAL with each address once, and always before a failure
-  // that follows them, so that the others see the outcomes in order. One
-  // message per login cost 3-4% of a worker at 700 sessions a second, and as
-  // much again in each worker it was passed on to.
-  const cleared = new Set<string>();
-  let clearTimer: ReturnType<typeof setTimeout> | undefined;
-  const sendCleared = () => {
-    clearTimeout(clearTimer);
-    clearTimer = undefined;
-    if (cleared.size === 0) return;
-    link.post({ type: "login", remotes: [...cleared], ok: true });
-    cleared.clear();
-  };
   const shareLogin = (remote: string, ok: boolean) => {
-    if (ok) {
-      cleared.add(remote);
-      clearTimer ??= setTimeout(sendCleared, BATCH_INTERVAL);
-      return;
-    }
-    sendCleared();
-    link.post({ type: "login", remotes: [remote], ok: false });
+    if (!ok) return post({ type: "login", remotes: [remote], ok: false });
+    cleared.add(remote);
+    later();
   };
   const role: WorkerRole = {
     index: link.data.index,
@@ -147,12 +141,8 @@ export async function runWorker(
   };
   // A thread that dies of an uncaught error still sends what it holds: its
   // last log lines are the ones that say why.
-  link.onExit?.(() => {
-    flush();
-    sendCleared();
-  });
+  link.onExit?.(flush);
   const code = await run(host, role);
-  sendCleared();
   post({ type: "done", code });
 }
 
