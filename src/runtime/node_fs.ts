@@ -20,6 +20,7 @@ import {
   toInfo,
 } from "./_node_fs_common.ts";
 import { syncCalls } from "./_node_fs_sync.ts";
+import { type ReadInto, withReadInto } from "../_util/read_into.ts";
 
 // Bytes per read of a streamed message. Measured on a 50 MiB RETR (Deno,
 // Bun, Node 24; bench/real_path.ts --parts bulk): 256 KiB used 15-17% less
@@ -208,24 +209,31 @@ async function openRead(
  * may use again for the next read (no allocation per chunk: measured, the
  * allocations were most of the CPU of a large RETR on Node), or one of
  * `autoAllocateChunkSize` for a default reader.
+ *
+ * The stream also carries a {@linkcode ReadInto} (`_util/read_into.ts`):
+ * after the chunk read at the start (handed over with one copy), each call
+ * reads the file straight into the caller's view, which may be WebAssembly
+ * memory; the caller then overlaps a read with its own work itself.
  */
 function fileStream(handle: fsp.FileHandle): ReadableStream<Uint8Array> {
-  const buffer = new Uint8Array(CHUNK_SIZE);
+  let buffer: Uint8Array | undefined = new Uint8Array(CHUNK_SIZE);
   let at = 0; // buffer[at, have) is read and not handed out yet
   let have = 0;
   let failure: unknown;
-  // The read in flight into `buffer`: the octets it read, -1 on a failure
-  // (kept in `failure`), so that no rejection goes unhandled.
+  // The read in flight: the octets it read, -1 on a failure (kept in
+  // `failure`), so that no rejection goes unhandled.
   let ahead: Promise<number> | undefined;
   let closed = false;
-  const readAhead = () => {
-    ahead = handle.read(buffer, 0, buffer.length, null).then(
+  const settle = (read: Promise<{ bytesRead: number }>) =>
+    read.then(
       ({ bytesRead }) => bytesRead,
       (error) => {
         failure = error;
         return -1;
       },
     );
+  const readAhead = () => {
+    ahead = settle(handle.read(buffer!, 0, buffer!.length, null));
   };
   const close = async () => {
     if (closed) return;
@@ -233,7 +241,33 @@ function fileStream(handle: fsp.FileHandle): ReadableStream<Uint8Array> {
     await ahead; // never rejects; a read in flight ends before the close
     await handle.close();
   };
-  return new ReadableStream({
+  const fail = async (): Promise<never> => {
+    await close().catch(() => {});
+    throw failure;
+  };
+  let direct = false; // readInto took over from the chunk read at the start
+  const readInto: ReadInto = async (view) => {
+    if (!direct) {
+      direct = true;
+      have = await ahead!;
+      if (have < 0) return fail();
+    }
+    if (at < have) {
+      const n = Math.min(view.length, have - at);
+      view.set(buffer!.subarray(at, at + n));
+      at += n;
+      if (at === have) buffer = undefined; // not needed any more
+      return n;
+    }
+    if (closed) return 0;
+    const read = settle(handle.read(view, 0, view.length, null));
+    ahead = read;
+    const n = await read;
+    if (n < 0) return fail();
+    if (n === 0) await close();
+    return n;
+  };
+  const stream = new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: CHUNK_SIZE,
     start: readAhead,
@@ -254,7 +288,7 @@ function fileStream(handle: fsp.FileHandle): ReadableStream<Uint8Array> {
         }
         const view = request.view as Uint8Array;
         const n = Math.min(view.length, have - at);
-        view.set(buffer.subarray(at, at + n));
+        view.set(buffer!.subarray(at, at + n));
         at += n;
         if (at === have) readAhead();
         request.respond(n);
@@ -265,6 +299,7 @@ function fileStream(handle: fsp.FileHandle): ReadableStream<Uint8Array> {
     },
     cancel: close,
   });
+  return withReadInto(stream, readInto);
 }
 
 async function readNoFollow(

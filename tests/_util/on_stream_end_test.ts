@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { onStreamEnd } from "../../src/_util/on_stream_end.ts";
+import { readInto, withReadInto } from "../../src/_util/read_into.ts";
 
 /** A byte stream of `total` octets (i & 0xff), filling each request's view. */
 function byteSource(total: number): {
@@ -39,6 +40,49 @@ function check(bytes: Uint8Array, from: number): void {
 }
 
 describe("onStreamEnd", () => {
+  it("onStreamEnd passes a ReadInto on and runs onEnd once when it reads the end, before it says so", async () => {
+    const source = byteSource(10_000);
+    let at = 0;
+    const inner = withReadInto(source.stream, (view) => {
+      const n = Math.min(view.length, 10_000 - at);
+      for (let i = 0; i < n; i++) view[i] = (at + i) & 0xff;
+      at += n;
+      return Promise.resolve(n);
+    });
+    const events: string[] = [];
+    const stream = onStreamEnd(inner, () => {
+      events.push("onEnd");
+    });
+    const read = readInto(stream);
+    assert.ok(read !== undefined, "the wrapper reads straight into memory too");
+    const view = new Uint8Array(new WebAssembly.Memory({ initial: 1 }).buffer)
+      .subarray(0, 4096);
+    let got = 0;
+    for (;;) {
+      const n = await read(view);
+      events.push(`read ${n}`);
+      if (n === 0) break;
+      check(view.subarray(0, n), got);
+      got += n;
+    }
+    assert.equal(got, 10_000);
+    assert.deepEqual(events, [
+      "read 4096",
+      "read 4096",
+      "read 1808",
+      "onEnd",
+      "read 0",
+    ]);
+    assert.equal(await read(view), 0);
+    assert.equal(events.length, 5, "onEnd once");
+    assert.deepEqual(source.views, [], "the inner stream's pull unused");
+    // A stream without one gets a wrapper without one.
+    assert.equal(
+      readInto(onStreamEnd(byteSource(10).stream, () => {})),
+      undefined,
+    );
+  });
+
   it("onStreamEnd hands a BYOB reader's buffer on to the stream and runs onEnd before the end", async () => {
     const source = byteSource(10_000);
     const events: string[] = [];

@@ -14,10 +14,16 @@ import {
   truncate,
   writeFile,
 } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeFs as makeNodeFs } from "../../src/runtime/node_fs.ts";
+import { readInto } from "../../src/_util/read_into.ts";
+
+/** Open file descriptors of this process (Linux). */
+function openFds(): number {
+  return readdirSync("/proc/self/fd").length;
+}
 
 let dir = "";
 before(async () => {
@@ -185,6 +191,49 @@ for (const syncMetadata of [false, true]) {
       });
       await early.read(new Uint8Array(1024));
       await early.cancel();
+    });
+
+    it("nodeFs openRead reads straight into any memory through its ReadInto and lets the file go at the end", async () => {
+      const path = join(dir, `into-${syncMetadata}`);
+      const data = new Uint8Array(1300 * 1024 + 7);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 37) & 0xff;
+      await writeFile(path, data);
+      const fds = openFds();
+      const stream = (await nodeFs().openRead(path))!;
+      const read = readInto(stream)!;
+      assert.equal(typeof read, "function");
+      // WebAssembly memory, which a BYOB reader could not take.
+      const memory = new WebAssembly.Memory({ initial: 9 });
+      const view = new Uint8Array(memory.buffer, 4096, 512 * 1024);
+      const lengths: number[] = [];
+      const joined = new Uint8Array(data.length);
+      let at = 0;
+      for (;;) {
+        const n = await read(view);
+        lengths.push(n);
+        if (n === 0) break;
+        joined.set(view.subarray(0, n), at);
+        at += n;
+      }
+      // The chunk read at the start, then the view's size each time.
+      assert.deepEqual(lengths, [
+        256 * 1024,
+        512 * 1024,
+        512 * 1024,
+        20 * 1024 + 7,
+        0,
+      ]);
+      assert.deepEqual(joined, data);
+      assert.equal(openFds(), fds, "the file is closed at the end");
+      assert.equal(await read(view), 0);
+      // Cancelled with a read in flight: the file is let go once it ends.
+      const early = (await nodeFs().openRead(path))!;
+      const earlyRead = readInto(early)!;
+      await earlyRead(view);
+      const pending = earlyRead(view);
+      await early.cancel();
+      assert.equal(await pending, 512 * 1024);
+      assert.equal(openFds(), fds, "the file is closed after a cancel");
     });
 
     it("nodeFs openRead reads one chunk ahead of its consumer, no more", async () => {
