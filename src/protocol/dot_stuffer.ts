@@ -7,6 +7,7 @@
 
 import { concatBytes } from "../_util/concat.ts";
 import {
+  type StufferBlock,
   WASM_CHUNK_MAX,
   type WasmStuffer,
   wasmStuffer,
@@ -155,6 +156,31 @@ export class DotStuffer {
     this.#prevCR = chunk[n - 1] === CR;
     this.#octets += n + crs;
     return inserts === undefined ? chunk : insertBytes(chunk, inserts);
+  }
+
+  /**
+   * Encodes the first `n` octets of a block's input, as
+   * {@linkcode DotStuffer.encode} would: the result is a view of the
+   * block's memory, or a buffer of its own when it did not fit there, never
+   * a view of the input (which the caller may read the next chunk into
+   * while this one is being written).
+   *
+   * @param block Where the octets were read to (`_wasm_stuffer.ts`).
+   * @param n How many octets of its input to encode.
+   */
+  encodeBlock(block: StufferBlock, n: number): Uint8Array {
+    const chunk = block.input.subarray(0, n);
+    const result = n === 0
+      ? undefined
+      : block.encode(n, this.#atLineStart, this.#prevCR);
+    if (result === undefined) {
+      const out = this.encode(chunk);
+      return out === chunk ? out.slice() : out;
+    }
+    this.#atLineStart = chunk[n - 1] === LF;
+    this.#prevCR = chunk[n - 1] === CR;
+    this.#octets += n + result.crs;
+    return result.out;
   }
 
   /**

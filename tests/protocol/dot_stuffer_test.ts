@@ -1,7 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { DotStuffer } from "../../src/protocol/dot_stuffer.ts";
-import { wasmStuffer } from "../../src/protocol/_wasm_stuffer.ts";
+import {
+  BLOCK_INPUT,
+  releaseBlock,
+  type StufferBlock,
+  stufferBlock,
+  wasmStuffer,
+} from "../../src/protocol/_wasm_stuffer.ts";
 import {
   byteByByte,
   concat,
@@ -181,6 +187,76 @@ describe("DotStuffer", () => {
         );
       }
     }
+  });
+
+  it("DotStuffer.encodeBlock matches the reference, chunk after chunk read into a block, however dense the lines", () => {
+    // Reads of every size up to the block's input, into the block as a
+    // file read would; the sparse text fits the block's output, the dense
+    // text (a line end or a dot in every other octet) does not and goes
+    // another way; both must come out the same.
+    const block = stufferBlock()!;
+    assert.ok(block !== undefined, "WebAssembly runs here");
+    const input = block.input;
+    for (let seed = 1; seed <= 8; seed++) {
+      const rand = prng(7000 + seed);
+      const dense = seed % 2 === 0;
+      const length = 200_000 + Math.floor(rand() * 1_500_000);
+      const text = dense
+        // Bare LFs and dots only: about 1.6 times as long on the wire.
+        ? Uint8Array.from({ length }, () => rand() < 0.5 ? LF : DOT)
+        : randomText(rand, length, [0.015, 0.02, 0.03]);
+      const s = new DotStuffer();
+      const parts: Uint8Array[] = [];
+      let elsewhere = 0; // results not in the block's memory
+      for (let at = 0; at < text.length;) {
+        const n = Math.min(
+          text.length - at,
+          dense || rand() < 0.5
+            ? BLOCK_INPUT
+            : 1 + Math.floor(rand() * BLOCK_INPUT),
+        );
+        input.set(text.subarray(at, at + n));
+        at += n;
+        const out = s.encodeBlock(block, n);
+        if (out.buffer !== input.buffer) elsewhere++;
+        else assert.ok(out.byteOffset >= input.length, "not over the input");
+        parts.push(out.slice());
+        // The next read may land in the input while this is written.
+        input.fill(0x2e, 0, n);
+      }
+      parts.push(s.end());
+      assert.deepEqual(
+        { out: td.decode(concat(parts)), octets: s.octets },
+        reference(text),
+        `seed ${seed} ${dense ? "dense" : "sparse"}`,
+      );
+      if (dense) assert.ok(elsewhere > 0, `seed ${seed}: none outgrew`);
+      else assert.equal(elsewhere, 0, `seed ${seed}`);
+    }
+    releaseBlock(block);
+  });
+
+  it("DotStuffer.encodeBlock of a chunk of line ends only, twice its size on the wire", () => {
+    const block = stufferBlock()!;
+    const text = new Uint8Array(BLOCK_INPUT).fill(LF);
+    block.input.set(text);
+    const s = new DotStuffer();
+    const out = s.encodeBlock(block, text.length);
+    assert.equal(out.length, 2 * BLOCK_INPUT);
+    assert.ok(out.buffer !== block.input.buffer, "not in the block's memory");
+    assert.equal(s.octets, 2 * BLOCK_INPUT);
+    assert.deepEqual(td.decode(concat([out, s.end()])), reference(text).out);
+    releaseBlock(block);
+  });
+
+  it("stufferBlock gives released blocks out again, and keeps at most two", () => {
+    const blocks: StufferBlock[] = [];
+    for (let i = 0; i < 4; i++) blocks.push(stufferBlock()!);
+    assert.equal(new Set(blocks).size, 4);
+    for (const block of blocks) releaseBlock(block);
+    const again = [stufferBlock()!, stufferBlock()!, stufferBlock()!];
+    assert.equal(again.filter((b) => blocks.includes(b)).length, 2);
+    for (const block of again) releaseBlock(block);
   });
 
   it("DotStuffer encodes into the caller's buffer when the result fits, the same buffer chunk after chunk", () => {
