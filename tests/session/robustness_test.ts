@@ -66,6 +66,49 @@ describe("Pop3Session robustness", () => {
     );
   }
 
+  it("Pop3Session aborts a session's signal with one Error per close reason, not one per session", async () => {
+    // A new Error per session (its stack trace) was a tenth of the
+    // JavaScript a short session runs on Node.
+    const signals: AbortSignal[] = [];
+    const store: MaildropStore<string> = {
+      openMaildrop: (_mbox, { signal }) => {
+        signals.push(signal);
+        return {
+          count: 0,
+          octets: 0,
+          size: () => 0,
+          uid: (n) => `uid-${n}`,
+          get: () => new Uint8Array(0),
+          delete: (ids) => ids,
+          close: () => {},
+        };
+      },
+    };
+    const options = sessionOptions<string>({
+      auth: new MemoryAuth().addUser("alice", "pw"),
+      storage: store as unknown as Pop3dStorage<string>,
+    });
+    for (const [id, last] of [[1, "QUIT"], [2, "QUIT"], [3, ""]] as const) {
+      const [c, s] = hardeningPair();
+      const done = newSession(id, s, options).run();
+      const client = new LineClient(c);
+      await client.line();
+      await client.cmd("USER alice");
+      await client.cmd("PASS pw");
+      if (last) await client.cmd(last);
+      else c.close();
+      await done;
+    }
+    assert.equal(signals.length, 3);
+    assert.ok(signals.every((signal) => signal.aborted));
+    const [quit, again, gone] = signals.map((signal) => signal.reason);
+    assert.ok(quit instanceof Error);
+    assert.equal(quit.message, "Session ended: quit");
+    assert.equal(again, quit, "the same reason, the same Error");
+    assert.equal((gone as Error).message, "Session ended: client");
+    assert.ok(Object.isFrozen(quit), "shared, so nobody can change it");
+  });
+
   it("Pop3Session keeps its message numbers when mail arrives during the session", async () => {
     await withFixture({}, async (fx) => {
       const c = await fx.alice();
