@@ -113,9 +113,10 @@ export const BLOCK_INPUT = 512 * 1024;
 const BLOCK_OUT = BLOCK_INPUT + 64;
 /**
  * A block's memory in pages: the input, and an output area of at least
- * 1.25 times the input and the 16 octets a store may run past its end. A
- * chunk whose output needs more (over a quarter of its octets bare LFs or
- * leading dots) does not fit, and is encoded another way.
+ * 1.25 times the input and the 16 octets a store may run past its end (in
+ * whole pages, 1.375 times). A chunk whose output needs more (a full chunk
+ * with over 37% bare LFs and leading dots) does not fit, and is encoded
+ * another way.
  */
 const BLOCK_PAGES = Math.ceil((BLOCK_OUT + BLOCK_INPUT * 1.25 + 16) / 65536);
 /** Blocks kept for the next message; creating one costs up to 0.4 ms (Bun). */
