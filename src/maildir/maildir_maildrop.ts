@@ -68,7 +68,8 @@ export class MaildirMaildrop implements MaildropHandle {
 
   constructor(options: MaildirMaildropOptions) {
     this.#fs = options.fs;
-    this.#cur = `${options.dir}/cur`;
+    // Joined: one flat string for as long as the session holds it.
+    this.#cur = [options.dir, "/cur"].join("");
     this.#snapshot = options.snapshot;
     this.#onWrongSize = options.onWrongSize;
     this.#markSeen = options.markSeen;

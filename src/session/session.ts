@@ -76,7 +76,9 @@ export function timestamp(serverName: string): string {
   poolAt += RANDOM_OCTETS;
   const hex = toHex(random);
   random.fill(0);
-  return `<${hex}.${Date.now()}@${serverName}>`;
+  // Joined, not a template: a template's result is a chain of
+  // concatenations, held for as long as the session.
+  return ["<", hex, ".", String(Date.now()), "@", serverName, ">"].join("");
 }
 
 /**

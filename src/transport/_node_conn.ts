@@ -101,7 +101,9 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
     this.onIdle();
   };
   readonly remoteAddr: NetAddr;
-  readonly localAddr: NetAddr;
+  #localAddr: NetAddr | undefined;
+  /** The socket whose addresses are the conn's. */
+  readonly #from: NodeSocket;
   readonly encrypted: boolean;
   readonly raw: NodeSocket | undefined;
   readonly [DIRECT]: DirectIo = this;
@@ -114,10 +116,22 @@ class Bridge implements Conn, DirectIo, UnderlyingDefaultSource<Uint8Array> {
     this.readyPromise = options.ready;
     this.ready = options.ready === undefined;
     const from = options.addresses ?? socket;
+    this.#from = from;
     this.remoteAddr = addr(from.remoteAddress, from.remotePort);
-    this.localAddr = addr(from.localAddress, from.localPort);
     this.encrypted = options.encrypted;
     this.raw = options.raw;
+  }
+
+  /**
+   * Read when first asked for: the session never does, and Node keeps what
+   * `getsockname` returned on the socket (a system call and three objects
+   * per idle connection).
+   */
+  get localAddr(): NetAddr {
+    return this.#localAddr ??= addr(
+      this.#from.localAddress,
+      this.#from.localPort,
+    );
   }
 
   get readable(): ReadableStream<Uint8Array> {

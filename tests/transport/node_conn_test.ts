@@ -106,6 +106,15 @@ describe("fromNodeSocket per-connection cost", () => {
         assert.equal(typeof a, "function", event);
         assert.equal(a, b, `"${event}" listener shared`);
       }
+      // The local address is read when asked for, not per connection (on
+      // Node the socket keeps what getsockname returned).
+      const sockname = (s: net.Socket) =>
+        (s as unknown as { _sockname?: unknown })._sockname;
+      assert.ok(sockname(accepted[0]) == null, "not read yet");
+      assert.deepEqual(conns[0].localAddr, { hostname: "127.0.0.1", port });
+      assert.equal(conns[0].remoteAddr.hostname, "127.0.0.1");
+      const ports = clients.map((c) => c.localPort);
+      assert.ok(ports.includes(conns[0].remoteAddr.port), `${ports}`);
       clients[1].write("NOOP\r\n");
       const reader = conns[1].readable.getReader();
       const { value } = await within(reader.read(), 5000, "a read");
