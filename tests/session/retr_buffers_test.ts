@@ -260,6 +260,33 @@ function retrUntilClosed(port: number, then = ""): Promise<string> {
   });
 }
 
+/**
+ * RETRs message 1 of a server whose storage fails after two reads of
+ * `chunk` octets: the status line, the two chunks encoded and nothing after
+ * them (no terminator), and the storage's error reported.
+ */
+async function assertCutAfterTwo(
+  server: Pop3d<string>,
+  chunk: number,
+  kind: "error" | "stall",
+  errors: unknown[],
+): Promise<void> {
+  const text = await within(
+    retrUntilClosed(Number(server.cget("port"))),
+    10_000,
+    "the server closing",
+  );
+  assert.match(text.split("\r\n")[3], /^\+OK \d+ octets$/);
+  assert.ok(!text.endsWith("\r\n.\r\n"), "no terminator");
+  const body = text.slice(text.indexOf("octets\r\n") + 8);
+  assert.ok(body.length >= 2 * chunk, `${body.length} octets`);
+  assert.ok(body.length < 2 * chunk * 1.25, `${body.length} octets`);
+  assert.match(
+    String(errors[0]),
+    kind === "error" ? /disk gone/ : /did not settle within 300 ms/,
+  );
+}
+
 describe("RETR of a byte stream that fails midway, over a real socket", () => {
   // Two chunks, then an error or nothing at all: the connection is cut
   // without the terminator, the error reported, the maildrop unlocked.
@@ -294,21 +321,7 @@ describe("RETR of a byte stream that fails midway, over a real socket", () => {
       mode = kind;
       errors.length = 0;
       unlocked = 0;
-      const text = await within(
-        retrUntilClosed(Number(server.cget("port"))),
-        10_000,
-        "the server closing",
-      );
-      assert.match(text.split("\r\n")[3], /^\+OK \d+ octets$/);
-      assert.ok(!text.endsWith("\r\n.\r\n"), "no terminator");
-      // The two chunks that came, encoded, and nothing after them.
-      const body = text.slice(text.indexOf("octets\r\n") + 8);
-      assert.ok(body.length >= 2 * 256 * 1024, `${body.length} octets`);
-      assert.ok(body.length < 2 * 256 * 1024 * 1.25, `${body.length} octets`);
-      assert.match(
-        String(errors[0]),
-        kind === "error" ? /disk gone/ : /did not settle within 300 ms/,
-      );
+      await assertCutAfterTwo(server, 256 * 1024, kind, errors);
       assert.equal(unlocked, 1);
     });
   }
@@ -493,20 +506,7 @@ describe("RETR of a stream read straight into memory that fails midway", () => {
       mode = kind;
       errors.length = 0;
       unlocked = 0;
-      const text = await within(
-        retrUntilClosed(Number(server.cget("port"))),
-        10_000,
-        "the server closing",
-      );
-      assert.match(text.split("\r\n")[3], /^\+OK \d+ octets$/);
-      assert.ok(!text.endsWith("\r\n.\r\n"), "no terminator");
-      const body = text.slice(text.indexOf("octets\r\n") + 8);
-      assert.ok(body.length >= 2 * 512 * 1024, `${body.length} octets`);
-      assert.ok(body.length < 2 * 512 * 1024 * 1.25, `${body.length} octets`);
-      assert.match(
-        String(errors[0]),
-        kind === "error" ? /disk gone/ : /did not settle within 300 ms/,
-      );
+      await assertCutAfterTwo(server, 512 * 1024, kind, errors);
       assert.equal(unlocked, 1);
     });
   }
