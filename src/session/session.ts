@@ -6,7 +6,7 @@
  * @module
  */
 
-import { toHex } from "../_util/hex.ts";
+import { randomHex } from "../_util/random.ts";
 import { type LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
 import { ok } from "../protocol/reply.ts";
 import type { Conn } from "../transport/types.ts";
@@ -46,18 +46,10 @@ function endedError(reason: CloseReason): Error {
   return error;
 }
 
-/** Random bytes drawn at once for this many greetings: one call, not one per connection. */
-const POOL_GREETINGS = 512;
-const RANDOM_OCTETS = 8;
-let pool = new Uint8Array(0);
-let poolAt = 0;
-
 /**
  * The APOP timestamp of a greeting (RFC 1939 §7): 8 random octets from the
- * CSPRNG, the time and the host. The octets come from a pool filled for
- * {@linkcode POOL_GREETINGS} greetings at a time, each used once and then
- * zeroed: `getRandomValues` costs ~0.1 ms a call on Node, a tenth of a TLS
- * handshake.
+ * CSPRNG (through `randomHex`'s pool: a call per greeting cost ~0.1 ms on
+ * Node, a tenth of a TLS handshake), the time and the host.
  *
  * @example
  * ```ts
@@ -66,19 +58,10 @@ let poolAt = 0;
  * ```
  */
 export function timestamp(serverName: string): string {
-  if (poolAt + RANDOM_OCTETS > pool.length) {
-    pool = crypto.getRandomValues(
-      new Uint8Array(RANDOM_OCTETS * POOL_GREETINGS),
-    );
-    poolAt = 0;
-  }
-  const random = pool.subarray(poolAt, poolAt + RANDOM_OCTETS);
-  poolAt += RANDOM_OCTETS;
-  const hex = toHex(random);
-  random.fill(0);
   // Joined, not a template: a template's result is a chain of
   // concatenations, held for as long as the session.
-  return ["<", hex, ".", String(Date.now()), "@", serverName, ">"].join("");
+  return ["<", randomHex(8), ".", String(Date.now()), "@", serverName, ">"]
+    .join("");
 }
 
 /**
