@@ -110,6 +110,7 @@ export class Lmtpd<M = unknown> {
         }),
       accept: (conn) => this.#start(conn),
       error: (error) => this.#error(undefined, error),
+      ended: () => void this.#stats.connections--,
     });
     this.#sessions = this.#life.sessions;
     const sessions = this.#sessions;
@@ -223,12 +224,7 @@ export class Lmtpd<M = unknown> {
     this.#sessions.set(id, session);
     this.#stats.connections++;
     this.#stats.connectionsTotal++;
-    this.#life.track(
-      session.run().finally(() => {
-        this.#sessions.delete(id);
-        this.#stats.connections--;
-      }),
-    );
+    this.#life.track(id, session.run());
   }
 
   #event(event: LmtpdEvent): void {

@@ -138,6 +138,7 @@ export class Pop3d<M = unknown> {
       },
       accept: (conn) => this.#start(conn),
       error: (error) => this.#report(error),
+      ended: (id) => this.#admission.remove(id),
     });
     this.#sessions = this.#life.sessions;
     this.#penalty = new AuthPenalty(penaltySettings(resolved));
@@ -346,12 +347,7 @@ export class Pop3d<M = unknown> {
       this.#monitor,
     );
     this.#sessions.set(id, session);
-    this.#life.track(
-      session.run().finally(() => {
-        this.#sessions.delete(id);
-        this.#admission.remove(id);
-      }),
-    );
+    this.#life.track(id, session.run());
   }
 
   /**

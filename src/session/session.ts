@@ -7,7 +7,7 @@
  */
 
 import { randomHex } from "../_util/random.ts";
-import { type LINE_TOO_LONG, LineFramer } from "../protocol/line_framer.ts";
+import { LineFramer } from "../protocol/line_framer.ts";
 import { ok } from "../protocol/reply.ts";
 import type { Conn } from "../transport/types.ts";
 import {
@@ -251,8 +251,24 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
       this.out.send(ok(`${this.config.greeting} ${this.timestamp}`));
       await this.flush();
       while (!this.ending) {
-        const line = await this.#nextLine();
-        if (line === null) break;
+        // The read is awaited here, not in a helper: an idle session then
+        // holds one suspended function, not two (its frame, promise and
+        // reaction: about 0.4 KiB).
+        let line = this.#framer.next();
+        while (line === undefined) {
+          this.#deadlines.waiting(true);
+          let result: ReadableStreamReadResult<Uint8Array>;
+          try {
+            result = await this.#reader!.read();
+          } finally {
+            this.#deadlines.waiting(false);
+          }
+          if (result.done || this.#cut) break;
+          this.#received(result.value);
+          line = this.#framer.next();
+        }
+        if (line === undefined) break;
+        this.#deadlines.activity();
         if (this.sasl) await saslResponse(this, line);
         else await runCommand(this as SessionContext<unknown>, line);
         if (
@@ -306,27 +322,15 @@ export class Pop3Session<M = unknown> implements SessionContext<M> {
     });
   }
 
-  async #nextLine(): Promise<Uint8Array | typeof LINE_TOO_LONG | null> {
-    for (;;) {
-      const line = this.#framer.next();
-      if (line !== undefined) {
-        this.#deadlines.activity();
-        return line;
-      }
-      this.#deadlines.waiting(true);
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await this.#reader!.read();
-      } finally {
-        this.#deadlines.waiting(false);
-      }
-      if (result.done || this.#cut) return null;
-      // Bytes without a whole command do not reset the idle clock (RFC 1939
-      // §3: a command does), or a client trickling bytes stays forever.
-      this.#bytesIn += result.value.length;
-      this.observer.count("bytesIn", result.value.length);
-      this.#framer.push(result.value);
-    }
+  /**
+   * Takes bytes read from the client. Bytes without a whole command do not
+   * reset the idle clock (RFC 1939 §3: a command does), or a client
+   * trickling bytes stays forever.
+   */
+  #received(bytes: Uint8Array): void {
+    this.#bytesIn += bytes.length;
+    this.observer.count("bytesIn", bytes.length);
+    this.#framer.push(bytes);
   }
 
   /** Reports an event. */
