@@ -48,6 +48,43 @@ describe("Maildir snapshot", () => {
     assert.notEqual(caches.get("b"), b);
   });
 
+  it("MaildirCaches does constant work per login, not a pass over every Maildir's cache", () => {
+    // Counts how often a cache's weight is read (its `sizes.size`).
+    let reads = 0;
+    class CountingMap extends Map<string, number> {
+      override get size(): number {
+        reads++;
+        return super.size;
+      }
+    }
+    const caches = new MaildirCaches();
+    const n = 10_000;
+    for (let i = 0; i < n; i++) caches.get(`m${i}`).sizes = new CountingMap();
+    reads = 0;
+    for (let i = 0; i < 100; i++) caches.get(`m${(i * 7919) % n}`);
+    // A pass per login read 1,000,000 here; now at most the 64 last used
+    // per login and one full count every n/4 logins.
+    assert.ok(reads <= 100 * 65 + n, `${reads} weight reads for 100 logins`);
+  });
+
+  it("MaildirCaches stays within its limit when each cache fills after get", () => {
+    const caches = new MaildirCaches(1_000);
+    const kept: ReturnType<MaildirCaches["get"]>[] = [];
+    for (let i = 0; i < 500; i++) {
+      const cache = caches.get(`m${i}`);
+      // As a login's scan does, after get: ten sizes.
+      for (let j = 0; j < 10; j++) cache.sizes.set(`${i}.${j}`, j);
+      kept.push(cache);
+    }
+    caches.get("last");
+    // The caches still held are the ones get returns again (the same object).
+    let held = 0;
+    for (let i = 0; i < 500; i++) {
+      if (caches.get(`m${i}`) === kept[i]) held += kept[i].sizes.size;
+    }
+    assert.ok(held > 0 && held <= 1_000, `${held} sizes held`);
+  });
+
   it("MaildirSnapshot names Dovecot's records with their flags and makes Dovecot's default UIDLs", () => {
     const list = new DovecotUidlistCache("3 V9999999999 N5", 9999999999, 5);
     list.add([
