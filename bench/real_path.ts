@@ -177,6 +177,24 @@ function programArgs(
   ];
 }
 
+/**
+ * The server's CPU time per session (or handshake) of one driver result, in
+ * ms: its CPU share of the window over the rate; NaN without both.
+ *
+ * @example
+ * ```ts ignore
+ * serverCpuMsPerSession({ server_cpu_pct: 130, sessions_per_s: 800 }); // 1.625
+ * ```
+ */
+export function serverCpuMsPerSession(result: Record<string, unknown>): number {
+  const pct = result.server_cpu_pct;
+  const rate = result.sessions_per_s;
+  if (typeof pct !== "number" || typeof rate !== "number" || !(rate > 0)) {
+    return NaN;
+  }
+  return (pct * 10) / rate;
+}
+
 export function parseOptions(argv: string[]): Options {
   const o: Options = {
     quick: false,
@@ -901,8 +919,8 @@ function summarize(
   // 3. absolute numbers and diagnostics
   md.push(
     "",
-    "| row | sessions/s | p50 / p99 ms | errors | driver CPU % | server CPU % | machine % | bulk MB/s | % of limit | bulk driver / server CPU % | handshakes/s | hs driver / server CPU % |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| row | sessions/s | p50 / p99 ms | errors | driver CPU % | server CPU % | server CPU ms per session | machine % | bulk MB/s | % of limit | bulk driver / server CPU % | handshakes/s | hs driver / server CPU % | server CPU ms per handshake |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   for (const row of rows) {
     const n = row.name;
@@ -918,12 +936,15 @@ function summarize(
         1,
       );
     const errors = num("sessions", n, "errors").reduce((x, y) => x + y, 0);
+    // Less noisy than a rate on a full machine: what each session cost.
+    const cpuMs = (key: string) =>
+      fmt(median((results[`${key}:${n}`] ?? []).map(serverCpuMsPerSession)), 2);
     md.push(
       `| ${n} | ${f("sessions", "sessions_per_s")} | ${lat("p50")} / ${
         lat("p99")
       } | ${Number.isNaN(errors) ? "–" : errors} | ${
         f("sessions", "driver_cpu_pct")
-      } | ${f("sessions", "server_cpu_pct")} | ${
+      } | ${f("sessions", "server_cpu_pct")} | ${cpuMs("sessions")} | ${
         f("sessions", "machine_busy_pct")
       } | ${f("bulk", "mb_per_s")} | ${
         row.mode === "plain"
@@ -933,7 +954,7 @@ function summarize(
         f("handshakes", "sessions_per_s")
       } | ${f("handshakes", "driver_cpu_pct")} / ${
         f("handshakes", "server_cpu_pct")
-      } |`,
+      } | ${cpuMs("handshakes")} |`,
     );
   }
   return { markdown: md.join("\n"), ratios };

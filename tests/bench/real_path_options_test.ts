@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseOptions } from "../../bench/real_path.ts";
+import { parseOptions, serverCpuMsPerSession } from "../../bench/real_path.ts";
 
 describe("real_path parseOptions", () => {
   it("parseOptions defaults to the whole matrix", () => {
@@ -48,5 +48,18 @@ describe("real_path parseOptions", () => {
       () => parseOptions(["--idle", "500", "--nusers", "100"]),
       /must not exceed "--nusers"/,
     );
+  });
+  it("serverCpuMsPerSession is the server's CPU share over the rate, in ms", () => {
+    assert.equal(
+      serverCpuMsPerSession({ server_cpu_pct: 130, sessions_per_s: 800 }),
+      1.625,
+    );
+    assert.ok(Number.isNaN(serverCpuMsPerSession({ sessions_per_s: 800 })));
+    assert.ok(
+      Number.isNaN(
+        serverCpuMsPerSession({ server_cpu_pct: 130, sessions_per_s: 0 }),
+      ),
+    );
+    assert.ok(Number.isNaN(serverCpuMsPerSession({ error: "driver failed" })));
   });
 });
