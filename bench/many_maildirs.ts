@@ -19,6 +19,7 @@ import process from "node:process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { MaildirStorage } from "../maildir.ts";
+import { runtimeName } from "../tests/_helpers/runtime.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -66,11 +67,8 @@ for (const n of counts) {
   rounds.sort((a, b) => a - b);
   rows.push(`| ${n} | ${rounds[2].toFixed(1)} |`);
 }
-const runtime = "Bun" in globalThis
-  ? "bun"
-  : "Deno" in globalThis
-  ? "deno"
-  : `node ${process.version}`;
+const name = runtimeName();
+const runtime = name === "node" ? `node ${process.version}` : name;
 console.log(`${runtime}: µs per login (open + close), median of 5 rounds`);
 console.log("| Maildirs served | µs per login |\n| ---: | ---: |");
 console.log(rows.join("\n"));
