@@ -85,7 +85,9 @@ describe("host startWorker", () => {
     if (own === 0) return; // Bun: no V8 young generation to size
     const MiB = 1024 * 1024;
     assert.ok(own > 4 * MiB, `the runtime's own new space: ${own}`);
-    assert.ok(small <= 2 * MiB, `the new space under 3 MiB: ${small}`);
+    // 3 MiB asked: two 1 MiB semi-spaces, read as up to 2.25 MiB while a
+    // scavenge holds an extra page (seen once under a loaded CI run).
+    assert.ok(small <= 3 * MiB, `the new space within 3 MiB: ${small}`);
   });
 
   it("ends a thread stuck in a loop and reports its exit", async () => {
