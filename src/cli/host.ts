@@ -41,6 +41,12 @@ export interface Host {
   exit(code: number): never;
   /** How many threads can run at once here (`--workers auto`). */
   cpus?(): number;
+  /**
+   * Whether asynchronous file calls share a thread pool of a fixed size
+   * that `UV_THREADPOOL_SIZE` sets when the process starts (Node and Bun;
+   * Deno's grows as needed).
+   */
+  fixedFilePool?(): boolean;
   /** Starts a worker thread running `worker_main.ts` (`--workers`). */
   startWorker?(data: WorkerData): WorkerThread;
 }
@@ -184,6 +190,7 @@ export function nodeHost(): Host {
     },
     exit: (code) => process.exit(code),
     cpus: availableParallelism,
+    fixedFilePool: () => !("Deno" in globalThis),
     startWorker: (data) => startWorker(data),
   };
 }

@@ -20,6 +20,7 @@ import { proxySocket } from "../transport/proxy_socket.ts";
 import { Lmtpd, type LmtpdEvent } from "../lmtp/lmtpd.ts";
 import { type Backend, openBackend } from "./backend.ts";
 import { checkServeConfig, type Config } from "./config.ts";
+import { filePoolHint } from "./file_pool_hint.ts";
 import type { Host } from "./host.ts";
 import {
   type Endpoint,
@@ -308,6 +309,10 @@ export async function serve(
     });
   }
   if (tls) certGauge(tls.cert);
+  const hint = role && role.index !== 1
+    ? undefined
+    : filePoolHint(config, host);
+  if (hint) log.line("hint", { setting: "sync-metadata", hint });
   log.line("ready", { backend: backend.description });
   role?.onPeerLogin((remote, ok) => server.recordLoginOutcome(remote, ok));
   role?.onMetrics(() => metrics.render(server.stats()));

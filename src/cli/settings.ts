@@ -47,7 +47,7 @@ export const SETTINGS: readonly Setting[] = [
     default: true,
     arg: "BOOL",
     help:
-      "List Maildirs, stat, take locks and read small files and the passwd-file with blocking calls: microseconds each on a local disk, but one slow call stalls every session, so set false on NFS or a slow disk",
+      "List Maildirs, stat, take locks and read small files and the passwd-file with blocking calls: microseconds each on a local disk, but one slow call stalls every session, so set false on NFS or a slow disk (and on Node and Bun start the program with UV_THREADPOOL_SIZE=16)",
     group: "Users and mail",
   },
   {

@@ -57,12 +57,20 @@ export class Program {
    * @param args The program's arguments.
    * @param command Another way to start it (an installed or compiled
    * program): the executable and the arguments before `args`.
+   * @param env Its environment, when not this process's.
    */
-  constructor(args: string[], command?: [string, string[]]) {
+  constructor(
+    args: string[],
+    command?: [string, string[]],
+    env?: { [name: string]: string | undefined },
+  ) {
     const [cmd, argv] = command
       ? [command[0], [...command[1], ...args]]
       : programCommand(args);
-    this.child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(cmd, argv, {
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(env ? { env } : {}),
+    });
     this.child.stdout!.on("data", () => {});
     this.child.stderr!.on("data", (chunk: Uint8Array) => {
       this.#partial += new TextDecoder().decode(chunk);
