@@ -8,7 +8,7 @@
 
 import process from "node:process";
 import { availableParallelism } from "node:os";
-import { readFile, rename, stat, writeFile } from "node:fs/promises";
+import { readFile, rename, stat, statfs, writeFile } from "node:fs/promises";
 import {
   isMainThread,
   parentPort,
@@ -47,6 +47,11 @@ export interface Host {
    * Deno's grows as needed).
    */
   fixedFilePool?(): boolean;
+  /**
+   * The type of the file system `path` is on (`statfs`'s `f_type`, a
+   * magic number), or `undefined` when it cannot be told.
+   */
+  fileSystemType?(path: string): Promise<number | undefined>;
   /** Starts a worker thread running `worker_main.ts` (`--workers`). */
   startWorker?(data: WorkerData): WorkerThread;
 }
@@ -191,6 +196,13 @@ export function nodeHost(): Host {
     exit: (code) => process.exit(code),
     cpus: availableParallelism,
     fixedFilePool: () => !("Deno" in globalThis),
+    async fileSystemType(path) {
+      try {
+        return (await statfs(path)).type;
+      } catch {
+        return undefined;
+      }
+    },
     startWorker: (data) => startWorker(data),
   };
 }

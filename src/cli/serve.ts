@@ -21,6 +21,7 @@ import { Lmtpd, type LmtpdEvent } from "../lmtp/lmtpd.ts";
 import { type Backend, openBackend } from "./backend.ts";
 import { checkServeConfig, type Config } from "./config.ts";
 import { filePoolHint } from "./file_pool_hint.ts";
+import { networkFsHint } from "./network_fs_hint.ts";
 import type { Host } from "./host.ts";
 import {
   type Endpoint,
@@ -309,10 +310,14 @@ export async function serve(
     });
   }
   if (tls) certGauge(tls.cert);
-  const hint = role && role.index !== 1
-    ? undefined
-    : filePoolHint(config, host);
-  if (hint) log.line("hint", { setting: "sync-metadata", hint });
+  if (!role || role.index === 1) {
+    const hint = filePoolHint(config, host);
+    if (hint) log.line("hint", { setting: "sync-metadata", hint });
+    // In the background: a statfs on a hung mount must not hold the start.
+    networkFsHint(config, host).then((hint) => {
+      if (hint) log.line("hint", { setting: "sync-metadata", hint });
+    }, () => {});
+  }
   log.line("ready", { backend: backend.description });
   role?.onPeerLogin((remote, ok) => server.recordLoginOutcome(remote, ok));
   role?.onMetrics(() => metrics.render(server.stats()));
