@@ -31,7 +31,8 @@ export const NETWORK_FILE_SYSTEMS: ReadonlyMap<number, string> = new Map([
  * What the program logs at start (a `hint` line) when the Maildir root is on
  * one of the {@linkcode NETWORK_FILE_SYSTEMS} and `sync-metadata` is left
  * on: every synchronous call there stops every session of the thread for
- * its round trip (`bench/slow_fs.ts`, 2 ms per call: 4–5 sessions/s against
+ * as long as it waits (a FUSE file system may well be fast: the hint says
+ * "if calls there are slow") (`bench/slow_fs.ts`, 2 ms per call: 4–5 sessions/s against
  * 61–86 with `sync-metadata = false`).
  *
  * @param config The program's settings.
@@ -55,7 +56,7 @@ export async function networkFsHint(
   const type = await host.fileSystemType?.(root);
   const name = type === undefined ? undefined : NETWORK_FILE_SYSTEMS.get(type);
   if (name === undefined) return undefined;
-  return `the Maildir root is on ${name}, where each synchronous file call ` +
-    "stops every session for its round trip: set sync-metadata = false " +
-    "(on Node and Bun also UV_THREADPOOL_SIZE=16)";
+  return `the Maildir root is on ${name}, where a synchronous file call ` +
+    "stops every session for as long as it waits: if calls there are slow, " +
+    "set sync-metadata = false (on Node and Bun also UV_THREADPOOL_SIZE=16)";
 }
