@@ -268,9 +268,11 @@ find '${oursSource}' -name 'dovecot.index*' -delete -o -name 'dovecot.list.index
     const ours = await mount(oursSource, oursMail, delay);
     try {
       for (const rt of o.runtimes) {
+        // the runtime's own pool unless the row says otherwise
+        const own = ["env", "-u", "UV_THREADPOOL_SIZE"];
         const variants: [string, string[], string[]][] = [
-          ["sync", ["--sync-metadata", "true"], []],
-          ["async", ["--sync-metadata", "false"], []],
+          ["sync", ["--sync-metadata", "true"], own],
+          ["async", ["--sync-metadata", "false"], own],
         ];
         if (rt !== "deno") {
           variants.push([
