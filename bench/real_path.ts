@@ -68,6 +68,7 @@ import {
   runtimeCommand,
   type Server,
   serveRealArgs,
+  WARM_UP_ARGS,
 } from "./run.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -728,18 +729,7 @@ async function main() {
         await server.start();
         // a few sessions first: thread pools, JIT and caches are part of
         // the server, not of the idle connections measured next
-        await drive(row, ca, [
-          "--mode",
-          "sessions",
-          "--clients",
-          "4",
-          "--users",
-          "16",
-          "--duration",
-          "1",
-          "--warmup",
-          "0",
-        ], "plain");
+        await drive(row, ca, [...WARM_UP_ARGS], "plain");
         await new Promise((r) => setTimeout(r, 1000));
         record(
           `idle:${server.name}`,

@@ -262,7 +262,36 @@ export async function node24(): Promise<string> {
 
 type Result = Record<string, unknown>;
 
-async function drive(server: Server, args: string[]): Promise<Result> {
+/**
+ * The driver arguments of a warm-up before a measurement: a few sessions, so
+ * that thread pools, JIT and caches count as part of the server.
+ */
+export const WARM_UP_ARGS: readonly string[] = [
+  "--mode",
+  "sessions",
+  "--clients",
+  "4",
+  "--users",
+  "16",
+  "--duration",
+  "1",
+  "--warmup",
+  "0",
+];
+
+/**
+ * Runs `bench/driver.ts` against `server` with `args`; its JSON result, or
+ * `{ error }` when it failed.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await drive(server, ["--mode", "sessions", "--duration", "3"]);
+ * ```
+ */
+export async function drive(
+  server: Pick<Server, "name" | "port" | "pid">,
+  args: string[],
+): Promise<Result> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",

@@ -28,6 +28,7 @@
 import { type OptionTable, parseArgs } from "./_options.ts";
 import {
   checkoutWork,
+  drive,
   fmt,
   freePortBlock,
   node24,
@@ -35,6 +36,7 @@ import {
   run,
   runtimeCommand,
   type Server,
+  WARM_UP_ARGS,
 } from "./run.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -161,46 +163,13 @@ interface Row {
   result: Record<string, unknown>;
 }
 
-async function drive(
-  port: number,
-  pid: number,
-  args: string[],
-): Promise<Record<string, unknown>> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${HERE}driver.ts`,
-      "--port",
-      String(port),
-      "--pid",
-      String(pid),
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  return out.success && text !== ""
-    ? JSON.parse(text)
-    : { error: `driver failed (${out.code})` };
-}
-
 /** A short warm-up, then the measured sessions load. */
-async function measure(port: number, pid: number, o: Options) {
-  await drive(port, pid, [
-    "--mode",
-    "sessions",
-    "--clients",
-    "4",
-    "--users",
-    "16",
-    "--duration",
-    "1",
-    "--warmup",
-    "0",
-  ]);
-  return await drive(port, pid, [
+async function measure(
+  server: Pick<Server, "name" | "port" | "pid">,
+  o: Options,
+) {
+  await drive(server, [...WARM_UP_ARGS]);
+  return await drive(server, [
     "--mode",
     "sessions",
     "--clients",
@@ -318,7 +287,7 @@ find '${oursSource}' -name 'dovecot.index*' -delete -o -name 'dovecot.list.index
             say({
               delay,
               server: `ours ${rt}, ${label}`,
-              result: await measure(port + 2, server.pid, o),
+              result: await measure(server, o),
             });
           } finally {
             await server.stop();
@@ -349,7 +318,8 @@ find '${oursSource}' -name 'dovecot.index*' -delete -o -name 'dovecot.list.index
           KEEP_MAIL: "1",
         });
         try {
-          say({ delay, server: label, result: await measure(port, pid, o) });
+          const server = { name: "dovecot", port, pid };
+          say({ delay, server: label, result: await measure(server, o) });
         } finally {
           await run(`${o.peer}/stop.sh`, [dovecotDir]).catch(() => {});
         }
