@@ -85,9 +85,13 @@ describe("host startWorker", () => {
     if (own === 0) return; // Bun: no V8 young generation to size
     const MiB = 1024 * 1024;
     assert.ok(own > 4 * MiB, `the runtime's own new space: ${own}`);
-    // 3 MiB asked: two 1 MiB semi-spaces, read as up to 2.25 MiB while a
-    // scavenge holds an extra page (seen once under a loaded CI run).
-    assert.ok(small <= 3 * MiB, `the new space within 3 MiB: ${small}`);
+    // 3 MiB asked: two 1 MiB semi-spaces, 2 MiB on a quiet machine, but
+    // loaded CI runs read 2.25 and 3.75 MiB; the runtime's own is 16 here.
+    // Without the limit the two would be the same size.
+    assert.ok(
+      small * 2 <= own,
+      `the new space with 3 MiB asked (${small}) under half the runtime's own (${own})`,
+    );
   });
 
   it("ends a thread stuck in a loop and reports its exit", async () => {
