@@ -68,6 +68,7 @@ import {
   runtimeCommand,
   type Server,
   serveRealArgs,
+  startPeerDovecot,
   WARM_UP_ARGS,
 } from "./run.ts";
 
@@ -320,27 +321,21 @@ function dovecotServer(o: Options, port: number, tlsDir: string): Proc {
       Deno.mkdirSync(`${dir}/tls`, { recursive: true });
       Deno.copyFileSync(`${tlsDir}/cert.pem`, `${dir}/tls/cert.pem`);
       Deno.copyFileSync(`${tlsDir}/key.pem`, `${dir}/tls/key.pem`);
-      const log = `${o.work}/dovecot.start.log`;
-      await run("sh", [
-        "-c",
-        `"$0" "$@" >'${log}' 2>&1 </dev/null || { cat '${log}'; exit 1; }`,
-        `${o.peer}/start.sh`,
-        String(port),
+      s.pid = await startPeerDovecot(
+        o.peer,
         dir,
-        "10",
-        "10240",
-      ], {
-        NUSERS: String(o.nusers),
-        BIG_MB: "50",
-        LOGIN_MODE: "perf",
-        POP3_SERVICE_COUNT: "0",
-        POP3_CLIENT_LIMIT: "100",
-        NO_FLAG_UPDATES: "yes",
-        ...(started ? { KEEP_MAIL: "1" } : {}),
-      });
-      const m = Deno.readTextFileSync(log).match(/READY .* pid=(\d+)/);
-      if (!m) throw new Error(`dovecot: no READY line`);
-      s.pid = Number(m[1]);
+        port,
+        `${o.work}/dovecot.start.log`,
+        {
+          NUSERS: String(o.nusers),
+          BIG_MB: "50",
+          LOGIN_MODE: "perf",
+          POP3_SERVICE_COUNT: "0",
+          POP3_CLIENT_LIMIT: "100",
+          NO_FLAG_UPDATES: "yes",
+          ...(started ? { KEEP_MAIL: "1" } : {}),
+        },
+      );
       started = true;
     },
     async stop() {

@@ -113,21 +113,13 @@ function dovecot(
       await run(`${o.peer}/stop.sh`, [dir]).catch(() => {}); // a leftover instance
       const e = { ...env, NUSERS: String(o.nusers), BIG_MB: "50" };
       if (started) Object.assign(e, { KEEP_MAIL: "1" });
-      // the daemon inherits stdout: write it to a file, or the pipe never closes
-      const log = `${o.work}/${name}.start.log`;
-      await run("sh", [
-        "-c",
-        `"$0" "$@" >'${log}' 2>&1 </dev/null || { cat '${log}'; exit 1; }`,
-        `${o.peer}/start.sh`,
-        String(port),
+      s.pid = await startPeerDovecot(
+        o.peer,
         dir,
-        "10",
-        "10240",
-      ], e);
-      const text = Deno.readTextFileSync(log);
-      const m = text.match(/READY .* pid=(\d+)/);
-      if (!m) throw new Error(`${name}: no READY line: ${text}`);
-      s.pid = Number(m[1]);
+        port,
+        `${o.work}/${name}.start.log`,
+        e,
+      );
       started = true;
     },
     async stop() {
@@ -135,6 +127,40 @@ function dovecot(
     },
   };
   return s;
+}
+
+/**
+ * Starts the peer Dovecot (`start.sh PORT DIR 10 10240` in `peer`, ten
+ * messages of about 10 KiB per user) with `env`; its output goes to `log`
+ * (the daemon inherits stdout: a pipe would never close).
+ *
+ * @returns The pid of Dovecot's master process.
+ * @throws {Error} When it prints no READY line, with its output.
+ * @example
+ * ```ts ignore
+ * const pid = await startPeerDovecot(peer, `${work}/dovecot`, 1110, log, { NUSERS: "16" });
+ * ```
+ */
+export async function startPeerDovecot(
+  peer: string,
+  dir: string,
+  port: number,
+  log: string,
+  env: Record<string, string>,
+): Promise<number> {
+  await run("sh", [
+    "-c",
+    `"$0" "$@" >'${log}' 2>&1 </dev/null || { cat '${log}'; exit 1; }`,
+    `${peer}/start.sh`,
+    String(port),
+    dir,
+    "10",
+    "10240",
+  ], env);
+  const text = Deno.readTextFileSync(log);
+  const m = text.match(/READY .* pid=(\d+)/);
+  if (!m) throw new Error(`${dir}: Dovecot printed no READY line: ${text}`);
+  return Number(m[1]);
 }
 
 export function processServer(

@@ -36,6 +36,7 @@ import {
   run,
   runtimeCommand,
   type Server,
+  startPeerDovecot,
   WARM_UP_ARGS,
 } from "./run.ts";
 
@@ -112,25 +113,19 @@ function options(argv: string[]): Options {
 
 const sh = (script: string) => run("bash", ["-c", script]);
 
-/** Starts the peer Dovecot (its output to a file: it keeps its pipes open). */
-async function startDovecot(
+/** Starts the peer Dovecot in the work directory; its pid. */
+function startDovecot(
   o: Options,
   port: number,
   env: Record<string, string>,
 ): Promise<number> {
-  const log = `${o.work}/dovecot.start.log`;
-  await run("sh", [
-    "-c",
-    `"$0" "$@" >'${log}' 2>&1 </dev/null || { cat '${log}'; exit 1; }`,
-    `${o.peer}/start.sh`,
-    String(port),
+  return startPeerDovecot(
+    o.peer,
     `${o.work}/dovecot`,
-    "10",
-    "10240",
-  ], env);
-  const m = Deno.readTextFileSync(log).match(/READY .* pid=(\d+)/);
-  if (!m) throw new Error("dovecot: no READY line");
-  return Number(m[1]);
+    port,
+    `${o.work}/dovecot.start.log`,
+    env,
+  );
 }
 
 /** A FUSE mirror of `source` on `mountpoint`, `delay` ms per call. */
